@@ -1,0 +1,80 @@
+import CAuditSealCrypto
+
+/// A reusable SHA-256 hasher over libcrypto's EVP interface. Not thread-safe: one per thread.
+///
+/// Reusing one instance avoids allocating an EVP context per hash, which matters on the hot path
+/// where every event costs a leaf hash, a chain hash and on average one Merkle node hash.
+public final class SHA256 {
+    private let context: OpaquePointer
+
+    public init() {
+        guard let context = auditseal_sha256_new() else {
+            preconditionFailure("libcrypto could not allocate a SHA-256 context")
+        }
+        self.context = context
+    }
+
+    deinit { auditseal_sha256_free(context) }
+
+    /// SHA-256 of the concatenation a || b || c.
+    public func hash(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0), _ c: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) -> SHA256Digest {
+        var out = SHA256Digest.zero
+        let ok = out.withUnsafeMutableBytes { o in
+            auditseal_sha256_3(context, a.baseAddress, a.count, b.baseAddress, b.count, c.baseAddress, c.count,
+                               o.baseAddress!.assumingMemoryBound(to: UInt8.self))
+        }
+        precondition(ok == 1, "libcrypto SHA-256 failed")
+        return out
+    }
+
+    /// SHA-256 of a byte collection.
+    public func hash<Bytes: ContiguousBytes>(_ data: Bytes) -> SHA256Digest {
+        data.withUnsafeBytes { hash($0) }
+    }
+
+    /// Begins a streaming hash.
+    public func begin() {
+        precondition(auditseal_sha256_init(context) == 1, "libcrypto SHA-256 init failed")
+    }
+
+    /// Feeds bytes to a streaming hash.
+    public func update(_ data: UnsafeRawBufferPointer) {
+        precondition(auditseal_sha256_update(context, data.baseAddress, data.count) == 1, "libcrypto SHA-256 update failed")
+    }
+
+    /// Ends a streaming hash.
+    public func finish() -> SHA256Digest {
+        var out = SHA256Digest.zero
+        let ok = out.withUnsafeMutableBytes { auditseal_sha256_final(context, $0.baseAddress!.assumingMemoryBound(to: UInt8.self)) }
+        precondition(ok == 1, "libcrypto SHA-256 final failed")
+        return out
+    }
+
+    /// One-shot convenience: SHA-256 of bytes with a fresh context.
+    public static func digest<Bytes: ContiguousBytes>(_ data: Bytes) -> SHA256Digest {
+        SHA256().hash(data)
+    }
+}
+
+/// Types whose contiguous bytes can be read (arrays, slices, digests).
+public protocol ContiguousBytes {
+    func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R
+}
+
+extension Array: ContiguousBytes where Element == UInt8 {}
+extension ArraySlice: ContiguousBytes where Element == UInt8 {}
+extension SHA256Digest: ContiguousBytes {}
+extension UnsafeRawBufferPointer: ContiguousBytes {
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R { try body(self) }
+}
+
+/// Cryptographically secure random bytes from libcrypto.
+public enum SecureRandom {
+    /// count random bytes.
+    public static func bytes(_ count: Int) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count)
+        let ok = out.withUnsafeMutableBytes { auditseal_random_bytes($0.baseAddress, count) }
+        precondition(ok == 1, "libcrypto RAND_bytes failed")
+        return out
+    }
+}

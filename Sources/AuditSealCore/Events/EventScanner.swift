@@ -1,0 +1,236 @@
+/// Splits audit input into events in one pass, without building an object tree.
+///
+/// Two input shapes are understood:
+/// - `.eventList`: exactly one `audit.k8s.io/v1` (or `v1beta1`) `EventList`, as the API server's
+///   webhook backend POSTs it.
+/// - `.stream`: any sequence of JSON objects separated by whitespace, each an `Event` or an
+///   `EventList` — which covers the API server's `--audit-log-path` files (JSON lines) and
+///   single-event files.
+///
+/// Each event's stored line is derived as docs/FORMAT.md ("Stored lines") specifies: for an item of
+/// an `EventList`, `"kind":"Event"` and `"apiVersion":<the list's>` are put first when the item lacks
+/// them; whitespace outside strings is removed only when present; every other byte is kept.
+public struct EventScanner: Sendable {
+    /// The input shape.
+    public enum Mode: Sendable { case eventList, stream }
+
+    /// API versions accepted for an EventList or Event.
+    public static let acceptedAPIVersions: Set<String> = ["audit.k8s.io/v1", "audit.k8s.io/v1beta1"]
+
+    public let mode: Mode
+
+    public init(mode: Mode) { self.mode = mode }
+
+    /// Scans input; throws a `.malformedInput` error naming the byte offset and reason.
+    public func scan(_ input: [UInt8]) throws -> EventBatch {
+        var events = [ScannedEvent]()
+        var listVersions = [(range: Range<Int>, apiVersion: String?)]()
+        try input.withUnsafeBufferPointer { buffer in
+            var cursor = JSONCursor(buffer)
+            var documents = 0
+            while true {
+                cursor.skipWhitespace()
+                if cursor.atEnd { break }
+                if mode == .eventList && documents == 1 {
+                    throw cursor.error("unexpected data after the EventList")
+                }
+                guard cursor.base[cursor.pos] == 0x7b else {
+                    throw cursor.error("expected a JSON object, found \(cursor.describe(cursor.base[cursor.pos]))")
+                }
+                try scanDocument(&cursor, into: &events, lists: &listVersions)
+                documents += 1
+            }
+            if documents == 0 { throw cursor.error(mode == .eventList ? "empty body, expected an EventList" : "no events in input") }
+        }
+        return try buildLines(input, events: events, lists: listVersions)
+    }
+
+    /// Scans one top-level object, which is an EventList (its items become events) or an Event.
+    private func scanDocument(_ cursor: inout JSONCursor, into events: inout [ScannedEvent],
+                              lists: inout [(range: Range<Int>, apiVersion: String?)]) throws {
+        let start = cursor.pos
+        var top = ScannedEvent()
+        var kind = ByteSpan.none
+        var apiVersion = ByteSpan.none
+        var itemsFound = false
+        let firstItem = events.count
+        cursor.sawWhitespace = false
+        try cursor.forEachMember(depth: 0) { c, key in
+            if c.spanEquals(key, "items") {
+                itemsFound = true
+                guard c.peek() == 0x5b else {
+                    if c.peek() == 0x6e { try c.scanLiteral("null"); return }
+                    throw c.error("\"items\" must be an array")
+                }
+                try c.forEachElement(depth: 1) { c, index in
+                    guard c.peek() == 0x7b else { throw c.error("item \(index) is not a JSON object") }
+                    let itemStart = c.pos
+                    c.sawWhitespace = false
+                    var item = ScannedEvent()
+                    try scanEventMembers(&c, into: &item, depth: 2)
+                    item.itemRange = itemStart..<c.pos
+                    item.needsMinify = c.sawWhitespace
+                    try requireIdentity(item, c, what: "item \(index)", at: itemStart)
+                    events.append(item)
+                }
+                return
+            }
+            if c.spanEquals(key, "kind") { kind = try c.stringOrSkip(depth: 1); top.hasKind = true; return }
+            if c.spanEquals(key, "apiVersion") { apiVersion = try c.stringOrSkip(depth: 1); top.hasAPIVersion = true; return }
+            try scanEventMember(&c, key: key, into: &top, depth: 1)
+        }
+        top.itemRange = start..<cursor.pos
+        top.needsMinify = cursor.sawWhitespace
+        let kindValue = kind.isPresent ? String(decoding: UnsafeBufferPointer(start: cursor.base + kind.start, count: kind.count), as: UTF8.self) : nil
+        let versionValue = apiVersion.isPresent ? String(decoding: UnsafeBufferPointer(start: cursor.base + apiVersion.start, count: apiVersion.count), as: UTF8.self) : nil
+        if top.hasKind && !kind.isPresent { throw cursor.error("\"kind\" must be a string", at: start) }
+        if let versionValue, !EventScanner.acceptedAPIVersions.contains(versionValue) {
+            throw cursor.error("unsupported apiVersion \"\(versionValue)\" (expected audit.k8s.io/v1 or audit.k8s.io/v1beta1)", at: start)
+        }
+        if kindValue == "EventList" || (kindValue == nil && itemsFound) {
+            guard kindValue != nil else { throw cursor.error("missing \"kind\":\"EventList\"", at: start) }
+            guard versionValue != nil else { throw cursor.error("EventList without apiVersion", at: start) }
+            lists.append((firstItem..<events.count, versionValue))
+            return
+        }
+        guard mode == .stream else {
+            throw cursor.error("expected kind \"EventList\", found \(kindValue.map { "\"\($0)\"" } ?? "no kind")", at: start)
+        }
+        guard kindValue == nil || kindValue == "Event" else {
+            throw cursor.error("expected kind \"Event\" or \"EventList\", found \"\(kindValue!)\"", at: start)
+        }
+        guard !itemsFound else { throw cursor.error("an Event must not have \"items\"", at: start) }
+        try requireIdentity(top, cursor, what: "event", at: start)
+        events.append(top)
+    }
+
+    private func requireIdentity(_ event: ScannedEvent, _ cursor: JSONCursor, what: String, at offset: Int) throws {
+        guard event.auditID.isPresent, event.auditID.count > 0 else { throw cursor.error("\(what) has no auditID string", at: offset) }
+        guard event.stage.isPresent, event.stage.count > 0 else { throw cursor.error("\(what) has no stage string", at: offset) }
+    }
+
+    /// Scans an event object at `{`, capturing the indexed fields.
+    private func scanEventMembers(_ cursor: inout JSONCursor, into event: inout ScannedEvent, depth: Int) throws {
+        try cursor.forEachMember(depth: depth) { c, key in
+            if c.spanEquals(key, "kind") {
+                event.hasKind = true
+                let kind = try c.stringOrSkip(depth: depth)
+                guard kind.isPresent, c.spanEquals(kind, "Event") else { throw c.error("an item's kind must be \"Event\"", at: key.start - 1) }
+                return
+            }
+            if c.spanEquals(key, "apiVersion") {
+                event.hasAPIVersion = true
+                try c.skipValue(depth: depth)
+                return
+            }
+            try scanEventMember(&c, key: key, into: &event, depth: depth)
+        }
+    }
+
+    @inline(__always)
+    private func scanEventMember(_ c: inout JSONCursor, key: ByteSpan, into event: inout ScannedEvent, depth: Int) throws {
+        switch key.count {
+        case 4:
+            if c.spanEquals(key, "verb") { event.verb = try c.stringOrSkip(depth: depth); return }
+            if c.spanEquals(key, "user") {
+                guard c.peek() == 0x7b else { try c.skipValue(depth: depth); return }
+                try c.forEachMember(depth: depth + 1) { c, k in
+                    if c.spanEquals(k, "username") { event.username = try c.stringOrSkip(depth: depth + 1) } else { try c.skipValue(depth: depth + 1) }
+                }
+                return
+            }
+        case 5:
+            if c.spanEquals(key, "stage") { event.stage = try c.stringOrSkip(depth: depth); return }
+        case 7:
+            if c.spanEquals(key, "auditID") { event.auditID = try c.stringOrSkip(depth: depth); return }
+        case 9:
+            if c.spanEquals(key, "objectRef") {
+                guard c.peek() == 0x7b else { try c.skipValue(depth: depth); return }
+                try c.forEachMember(depth: depth + 1) { c, k in
+                    let d = depth + 1
+                    if c.spanEquals(k, "resource") { event.resource = try c.stringOrSkip(depth: d) }
+                    else if c.spanEquals(k, "namespace") { event.namespace = try c.stringOrSkip(depth: d) }
+                    else if c.spanEquals(k, "name") { event.name = try c.stringOrSkip(depth: d) }
+                    else if c.spanEquals(k, "subresource") { event.subresource = try c.stringOrSkip(depth: d) }
+                    else if c.spanEquals(k, "apiGroup") { event.apiGroup = try c.stringOrSkip(depth: d) }
+                    else { try c.skipValue(depth: d) }
+                }
+                return
+            }
+            if c.spanEquals(key, "userAgent") { event.userAgent = try c.stringOrSkip(depth: depth); return }
+        case 14:
+            if c.spanEquals(key, "stageTimestamp") { event.stageTimestamp = try c.stringOrSkip(depth: depth); return }
+            if c.spanEquals(key, "responseStatus") {
+                guard c.peek() == 0x7b else { try c.skipValue(depth: depth); return }
+                try c.forEachMember(depth: depth + 1) { c, k in
+                    if c.spanEquals(k, "code"), let p = c.peek(), p == 0x2d || (p >= 0x30 && p <= 0x39) {
+                        let n = try c.scanNumber()
+                        event.responseCode = Int(String(decoding: UnsafeBufferPointer(start: c.base + n.start, count: n.count), as: UTF8.self))
+                    } else {
+                        try c.skipValue(depth: depth + 1)
+                    }
+                }
+                return
+            }
+        default:
+            break
+        }
+        try c.skipValue(depth: depth)
+    }
+
+    /// Builds the stored lines into one buffer.
+    private func buildLines(_ input: [UInt8], events scanned: [ScannedEvent],
+                            lists: [(range: Range<Int>, apiVersion: String?)]) throws -> EventBatch {
+        var events = scanned
+        var out = [UInt8]()
+        out.reserveCapacity(input.count + events.count * 48)
+        var listIndex = 0
+        input.withUnsafeBufferPointer { src in
+            for i in events.indices {
+                while listIndex < lists.count && lists[listIndex].range.upperBound <= i { listIndex += 1 }
+                let inList = listIndex < lists.count && lists[listIndex].range.contains(i)
+                let item = events[i].itemRange
+                let lineStart = out.count
+                var prefix = [UInt8]()
+                if inList {
+                    if !events[i].hasKind { prefix += Array(#""kind":"Event","#.utf8) }
+                    if !events[i].hasAPIVersion, let version = lists[listIndex].apiVersion {
+                        prefix += Array(#""apiVersion":"#.utf8) + Array(JSONString.quoted(version).utf8) + [UInt8(ascii: ",")]
+                    }
+                }
+                if prefix.isEmpty && !events[i].needsMinify {
+                    out.append(contentsOf: UnsafeBufferPointer(rebasing: src[item]))
+                } else {
+                    out.append(UInt8(ascii: "{"))
+                    let bodyStart = out.count
+                    Minifier.append(UnsafeBufferPointer(rebasing: src[(item.lowerBound + 1)..<item.upperBound]), to: &out)
+                    if !prefix.isEmpty {
+                        if out.count - bodyStart == 1 { prefix.removeLast() }  // empty item: no trailing comma
+                        out.insert(contentsOf: prefix, at: bodyStart)
+                    }
+                }
+                events[i].line = lineStart..<out.count
+            }
+        }
+        return EventBatch(source: input, lines: out, events: events)
+    }
+}
+
+/// Removes insignificant whitespace (outside strings) from valid JSON.
+enum Minifier {
+    static func append(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+        var inString = false
+        var escape = false
+        for c in bytes {
+            if inString {
+                out.append(c)
+                if escape { escape = false } else if c == 0x5c { escape = true } else if c == 0x22 { inString = false }
+            } else if c == 0x20 || c == 0x0a || c == 0x0d || c == 0x09 {
+                continue
+            } else {
+                out.append(c)
+                if c == 0x22 { inString = true }
+            }
+        }
+    }
+}

@@ -1,0 +1,328 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+
+/// What one `append` stored.
+public struct AppendResult: Sendable, Equatable {
+    /// Events newly stored.
+    public var stored: Int
+    /// Events dropped because an event with the same auditID and stage is in the duplicate window.
+    public var duplicates: Int
+    /// Index of the first stored event, when any was stored.
+    public var firstIndex: UInt64?
+}
+
+/// A snapshot of the store's progress, for health checks and metrics.
+public struct StoreStatus: Sendable {
+    public var nextIndex: UInt64
+    public var chainHead: String
+    public var manifestSequence: Int
+    public var lastManifestAt: Date?
+    public var segmentsSealed: Int
+    public var sealFailures: Int
+    public var lastError: String?
+    public var openSegmentBytes: Int
+}
+
+/// The sealed, hash-chained event store of one node.
+///
+/// `append` chains a batch of events and returns once they are fsync'd; batches that arrive while
+/// an fsync runs share the next one (group commit). One committer thread owns the open write-ahead
+/// segment; one sealer thread turns closed segments into signed gzip files and writes heartbeats,
+/// so sealing never holds up appends for longer than creating the next segment.
+public final class AuditStore: @unchecked Sendable {
+    public let configuration: StoreConfiguration
+    public let layout: StoreLayout
+    public let identity: ChainIdentity
+    /// What recovery did when the store was opened (empty after a clean stop).
+    public let recoveryNotes: [String]
+
+    private let condition = NSCondition()
+    private let lockFD: Int32
+    private let sealer: Sealer
+
+    // Committer state (guarded by `condition`).
+    private var pending: [(batch: EventBatch, continuation: CheckedContinuation<AppendResult, Error>)] = []
+    private var rotationRequests: [(closing: Bool, continuation: CheckedContinuation<Void, Error>)] = []
+    private var active: ActiveSegment
+    private var durable: ChainState
+    private var duplicates: DuplicateFilter
+    private var stopping = false
+    private var committerDone = false
+
+    // Sealer state (guarded by `condition`).
+    private var sealQueue: [(path: String, closing: Bool, continuations: [CheckedContinuation<Void, Error>])] = []
+    private var heartbeatRequests: [(closing: Bool, continuation: CheckedContinuation<Void, Error>)] = []
+    private var tip: ManifestTip
+    private var sealerDone = false
+    private var stopWaiters: [CheckedContinuation<Void, Never>] = []
+    private let openedAt = Date()
+    private var segmentsSealed = 0
+    private var sealFailures = 0
+    private var lastError: String?
+
+    /// Opens (creating if needed) a data directory, recovering it after any stop, and starts the
+    /// committer and sealer threads. Fails when another process holds the directory.
+    public init(configuration: StoreConfiguration, signingKey: Ed25519PrivateKey) throws {
+        self.configuration = configuration
+        self.layout = StoreLayout(root: configuration.dataDirectory)
+        try FileIO.makeDirectories(layout.root)
+        lockFD = open(layout.lockFile, O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
+        guard lockFD >= 0 else { throw AuditSealError.io("cannot open \(layout.lockFile)", errno: errno) }
+        guard flock(lockFD, LOCK_EX | LOCK_NB) == 0 else {
+            Glibc.close(lockFD)
+            throw AuditSealError.storage("\(layout.root) is in use by another auditseal process (lock \(layout.lockFile))")
+        }
+        do {
+            let recovered = try Recovery.recover(layout: layout, configuration: configuration)
+            identity = recovered.identity
+            active = recovered.active
+            durable = recovered.durable
+            duplicates = recovered.duplicates
+            tip = recovered.tip
+            recoveryNotes = recovered.notes
+            sealQueue = recovered.closedSegments.map { ($0, false, []) }
+            sealer = Sealer(layout: layout, configuration: configuration, key: signingKey, identity: recovered.identity)
+            try Self.rememberPublicKey(signingKey.publicKey, layout: layout)
+        } catch {
+            Glibc.close(lockFD)
+            throw error
+        }
+        startThread(name: "auditseal-commit") { [self] in commitLoop() }
+        startThread(name: "auditseal-seal") { [self] in sealLoop() }
+    }
+
+    deinit { Glibc.close(lockFD) }
+
+    /// Chains and durably stores the batch's events (after dropping duplicates); returns once they
+    /// are fsync'd. On failure nothing of the batch is stored and the store stays consistent.
+    public func append(_ batch: EventBatch) async throws -> AppendResult {
+        try await withCheckedThrowingContinuation { continuation in
+            condition.lock()
+            defer { condition.unlock() }
+            guard !stopping else {
+                continuation.resume(throwing: AuditSealError.storage("the store is shutting down"))
+                return
+            }
+            pending.append((batch, continuation))
+            condition.broadcast()
+        }
+    }
+
+    /// Seals the open segment now (if it holds events) and returns once its manifest is durable.
+    public func sealNow() async throws {
+        try await requestRotation(closing: false)
+    }
+
+    /// Stops accepting appends, seals the open segment with a closing manifest, and stops the threads.
+    public func close() async throws {
+        try await requestRotation(closing: true)
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            beginStop(notifying: continuation)
+        }
+    }
+
+    private func beginStop(notifying continuation: CheckedContinuation<Void, Never>) {
+        condition.lock()
+        defer { condition.unlock() }
+        stopping = true
+        if sealerDone { continuation.resume(); return }
+        stopWaiters.append(continuation)
+        condition.broadcast()
+    }
+
+    /// A snapshot of progress.
+    public var status: StoreStatus {
+        condition.lock()
+        defer { condition.unlock() }
+        return StoreStatus(nextIndex: durable.nextIndex, chainHead: durable.head.hex, manifestSequence: tip.sequence,
+                           lastManifestAt: tip.sealedAt, segmentsSealed: segmentsSealed, sealFailures: sealFailures,
+                           lastError: lastError, openSegmentBytes: active.durableLength)
+    }
+
+    private func requestRotation(closing: Bool) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+            condition.lock()
+            defer { condition.unlock() }
+            guard !stopping else {
+                continuation.resume(throwing: AuditSealError.storage("the store is shutting down"))
+                return
+            }
+            rotationRequests.append((closing, continuation))
+            condition.broadcast()
+        }
+    }
+
+    private func startThread(name: String, _ body: @escaping @Sendable () -> Void) {
+        let thread = Thread { body() }
+        thread.name = name
+        thread.start()
+    }
+
+    // MARK: Committer
+
+    private func commitLoop() {
+        let sha = SHA256()
+        var records = [UInt8]()
+        records.reserveCapacity(1 << 20)
+        condition.lock()
+        while true {
+            while pending.isEmpty && rotationRequests.isEmpty && !stopping && !segmentIsOld() {
+                _ = condition.wait(until: Date().addingTimeInterval(min(1, configuration.segmentMaxAge)))
+            }
+            if pending.isEmpty && rotationRequests.isEmpty && stopping { break }
+            let group = pending
+            pending.removeAll()
+            var state = durable
+            let filter = duplicates
+            condition.unlock()
+
+            // Chain the whole group outside the lock; appends arriving meanwhile wait for the next fsync.
+            records.removeAll(keepingCapacity: true)
+            var results = [AppendResult]()
+            results.reserveCapacity(group.count)
+            var newKeys = [DuplicateFilter.Key]()
+            var groupKeys = Set<DuplicateFilter.Key>()
+            for (batch, _) in group {
+                var result = AppendResult(stored: 0, duplicates: 0, firstIndex: nil)
+                batch.lines.withUnsafeBytes { lines in
+                    for i in 0..<batch.count {
+                        let key = batch.duplicateKey(i)
+                        if filter.contains(key) || !groupKeys.insert(key).inserted {
+                            result.duplicates += 1
+                            continue
+                        }
+                        newKeys.append(key)
+                        let line = UnsafeRawBufferPointer(rebasing: lines[batch.events[i].line])
+                        if result.firstIndex == nil { result.firstIndex = state.nextIndex }
+                        WriteAheadFormat.appendRecord(index: state.nextIndex, line: line, to: &records)
+                        state.append(line: line, using: sha)
+                        result.stored += 1
+                    }
+                }
+                results.append(result)
+            }
+            var failure: Error?
+            if !records.isEmpty {
+                do {
+                    try active.appendDurably(records, events: Int(state.nextIndex - durable.nextIndex))
+                } catch {
+                    failure = error
+                }
+            }
+
+            condition.lock()
+            if failure == nil {
+                durable = state
+                for key in newKeys { duplicates.insert(key) }
+            }
+            for (i, entry) in group.enumerated() {
+                if let failure { entry.continuation.resume(throwing: failure) } else { entry.continuation.resume(returning: results[i]) }
+            }
+            if failure == nil {
+                rotateIfNeeded()
+            }
+        }
+        committerDone = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func segmentIsOld() -> Bool {
+        active.eventCount > 0 && Date().timeIntervalSince(active.openedAt) >= configuration.segmentMaxAge
+    }
+
+    /// Closes the active segment and hands it to the sealer when it is full, old, or asked for.
+    /// Called with the lock held.
+    private func rotateIfNeeded() {
+        let requests = rotationRequests
+        rotationRequests.removeAll()
+        let full = active.durableLength >= configuration.segmentMaxBytes
+        guard full || segmentIsOld() || !requests.isEmpty else { return }
+        let closing = requests.contains { $0.closing }
+        if active.eventCount == 0 {
+            // Nothing to seal: a closing request still gets a signed closing heartbeat.
+            for request in requests {
+                if request.closing { heartbeatRequests.append((true, request.continuation)) } else { request.continuation.resume() }
+            }
+            condition.broadcast()
+            return
+        }
+        do {
+            let next = try ActiveSegment.create(layout: layout, state: durable, chainID: identity.chainID)
+            sealQueue.append((active.path, closing, requests.map(\.continuation)))
+            active = next
+        } catch {
+            lastError = "cannot open a new write-ahead segment: \(error)"
+            for request in requests { request.continuation.resume(throwing: error) }
+        }
+        condition.broadcast()
+    }
+
+    // MARK: Sealer
+
+    private func sealLoop() {
+        condition.lock()
+        while true {
+            while sealQueue.isEmpty && heartbeatRequests.isEmpty && !(stopping && committerDone) && !heartbeatDue() {
+                let due = (tip.sealedAt ?? openedAt).addingTimeInterval(configuration.heartbeatInterval)
+                _ = condition.wait(until: min(due, Date().addingTimeInterval(1)))
+            }
+            if sealQueue.isEmpty && heartbeatRequests.isEmpty && stopping && committerDone { break }
+            let currentTip = tip
+            if let job = sealQueue.first {
+                condition.unlock()
+                let outcome = Result { try sealer.seal(walPath: job.path, after: currentTip, closing: job.closing) }
+                condition.lock()
+                finishSealJob(outcome, continuations: job.continuations, isSegment: true)
+                if case .success = outcome { sealQueue.removeFirst() } else {
+                    sealQueue[0].continuations = []  // already told of the failure
+                    // Keep the segment queued; retry after a pause instead of spinning.
+                    _ = condition.wait(until: Date().addingTimeInterval(1))
+                }
+                continue
+            }
+            // A heartbeat: asked for by a closing request, or due by the clock.
+            let closing = heartbeatRequests.contains { $0.closing }
+            let requests = heartbeatRequests
+            heartbeatRequests.removeAll()
+            let state = durable
+            condition.unlock()
+            let outcome = Result { try sealer.heartbeat(after: currentTip, durable: state, closing: closing) }
+            condition.lock()
+            finishSealJob(outcome, continuations: requests.map(\.continuation), isSegment: false)
+        }
+        sealerDone = true
+        for waiter in stopWaiters { waiter.resume() }
+        stopWaiters.removeAll()
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func heartbeatDue() -> Bool {
+        Date().timeIntervalSince(tip.sealedAt ?? openedAt) >= configuration.heartbeatInterval
+    }
+
+    private func finishSealJob(_ outcome: Result<ManifestTip, Error>, continuations: [CheckedContinuation<Void, Error>], isSegment: Bool) {
+        switch outcome {
+        case .success(let newTip):
+            tip = newTip
+            if isSegment { segmentsSealed += 1 }
+            for c in continuations { c.resume() }
+        case .failure(let error):
+            sealFailures += 1
+            lastError = "sealing failed: \(error)"
+            for c in continuations { c.resume(throwing: error) }
+        }
+    }
+
+    private static func rememberPublicKey(_ key: Ed25519PublicKey, layout: StoreLayout) throws {
+        let path = layout.keysDirectory + "/" + key.keyID + ".pub"
+        if !FileIO.exists(path) {
+            try FileIO.writeAtomically(path: path, bytes: Array(KeyFiles.publicKeyPEM(key).utf8), mode: 0o444)
+        }
+    }
+}

@@ -1,0 +1,114 @@
+/// A sealed segment's (or a heartbeat's) signed description (docs/FORMAT.md, "Manifests").
+///
+/// The file `<seq>.manifest.json` holds these fields as JSON; `<seq>.manifest.sig` holds the
+/// base64 Ed25519 signature of that file's exact bytes. Manifests chain through
+/// `previousManifestSHA256`.
+public struct Manifest: Codable, Sendable, Equatable {
+    /// "auditseal-manifest/v1".
+    public var format: String
+    /// "segment" or "heartbeat".
+    public var type: String
+    public var chainID: String
+    public var node: String
+    /// Position in the manifest chain, from 1, shared by segments and heartbeats.
+    public var sequence: Int
+    /// The gzip JSON-lines file's name, size and SHA-256 (segments only).
+    public var file: String?
+    public var fileSize: Int?
+    public var fileSHA256: String?
+    /// The leaf-hint file's name and SHA-256 (segments only): 8 bytes of each event's leaf hash.
+    public var leafHintsFile: String?
+    public var leafHintsSHA256: String?
+    public var eventCount: Int
+    public var firstIndex: UInt64?
+    public var lastIndex: UInt64?
+    public var chainHashBefore: String
+    public var chainHashAfter: String
+    public var treeSize: UInt64
+    public var treeRoot: String
+    /// The Merkle tree's right edge after the last event (hex hashes, largest subtree first).
+    public var treeFrontier: [String]
+    public var firstEventTime: String?
+    public var lastEventTime: String?
+    /// SHA-256 of the previous manifest file's exact bytes; nil for sequence 1.
+    public var previousManifestSHA256: String?
+    public var sealedAt: String
+    public var heartbeatIntervalSeconds: Int
+    /// True on the manifest written at a clean shutdown (no further manifest is expected).
+    public var closing: Bool
+    public var keyID: String
+
+    public static let formatName = "auditseal-manifest/v1"
+
+    /// The file name stem of a sequence number: 12 digits, zero-padded, so names sort in chain order.
+    public static func stem(_ sequence: Int) -> String {
+        let s = String(sequence)
+        return String(repeating: "0", count: max(0, 12 - s.count)) + s
+    }
+
+    /// Parses a manifest file name's sequence number ("000000000007.manifest.json" -> 7).
+    public static func sequence(ofFileName name: String) -> Int? {
+        guard name.hasSuffix(".manifest.json") else { return nil }
+        let stem = name.dropLast(".manifest.json".count)
+        guard stem.count == 12, stem.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return Int(stem)
+    }
+}
+
+/// A C2SP tlog-checkpoint signed as a C2SP signed-note with Ed25519
+/// (https://c2sp.org/tlog-checkpoint, https://c2sp.org/signed-note).
+public struct Checkpoint: Sendable, Equatable {
+    public var origin: String
+    public var treeSize: UInt64
+    public var rootHash: SHA256Digest
+
+    /// The note body: origin, tree size and base64 root hash, each on its own line.
+    public var body: String { "\(origin)\n\(treeSize)\n\(Base64.encode(rootHash.bytes))\n" }
+
+    /// The checkpoint's origin line for a node's chain.
+    public static func origin(node: String, chainID: String) -> String { "auditseal/\(node)/\(chainID)" }
+
+    /// The signed-note key ID: the first 4 bytes of SHA-256(name || 0x0A || 0x01 || public key).
+    public static func noteKeyHash(name: String, publicKey: Ed25519PublicKey) -> [UInt8] {
+        let input = Array(name.utf8) + [0x0a, 0x01] + publicKey.rawRepresentation
+        return Array(SHA256.digest(input).bytes.prefix(4))
+    }
+
+    /// The verifier key string that note tooling accepts: `<name>+<hex key hash>+<base64(0x01 || key)>`.
+    public static func verifierKey(name: String, publicKey: Ed25519PublicKey) -> String {
+        "\(name)+\(Hex.encode(noteKeyHash(name: name, publicKey: publicKey)))+\(Base64.encode([0x01] + publicKey.rawRepresentation))"
+    }
+
+    /// The signed note: body, a blank line, and one signature line (key name = origin).
+    public func signedNote(with key: Ed25519PrivateKey) throws -> String {
+        let text = body
+        let signature = try key.signature(for: Array(text.utf8))
+        let blob = Checkpoint.noteKeyHash(name: origin, publicKey: key.publicKey) + signature
+        return text + "\n\u{2014} \(origin) \(Base64.encode(blob))\n"
+    }
+
+    /// Parses a signed checkpoint note and checks a signature line by one of the keys.
+    /// Returns the checkpoint and the key that signed it, or throws naming what is wrong.
+    public static func open(note: String, keys: [Ed25519PublicKey]) throws -> (Checkpoint, Ed25519PublicKey) {
+        guard let split = note.range(of: "\n\n") else { throw AuditSealError.storage("checkpoint note has no signature block") }
+        let text = String(note[..<split.lowerBound]) + "\n"
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        guard lines.count >= 4, let size = UInt64(lines[1]), let rootBytes = Base64.decode(String(lines[2])),
+              let root = SHA256Digest(bytes: rootBytes) else {
+            throw AuditSealError.storage("checkpoint body is not origin / size / root")
+        }
+        let checkpoint = Checkpoint(origin: String(lines[0]), treeSize: size, rootHash: root)
+        let signatures = note[split.upperBound...].split(separator: "\n")
+        for line in signatures {
+            let parts = line.split(separator: " ")
+            guard parts.count == 3, parts[0] == "\u{2014}", parts[1] == Substring(checkpoint.origin),
+                  let blob = Base64.decode(String(parts[2])), blob.count == 68 else { continue }
+            for key in keys where Array(blob.prefix(4)) == noteKeyHash(name: checkpoint.origin, publicKey: key) {
+                if key.isValidSignature(Array(blob.suffix(64)), for: Array(text.utf8)) { return (checkpoint, key) }
+            }
+        }
+        throw AuditSealError.storage("no valid signature by a trusted key on checkpoint")
+    }
+}
+
+import Foundation
