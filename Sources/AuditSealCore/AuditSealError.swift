@@ -17,7 +17,7 @@ public struct AuditSealError: Error, CustomStringConvertible, Sendable, Equatabl
 
     public var description: String { reason }
 
-    init(_ code: Code, _ reason: String, fileID: String = #fileID, line: Int = #line) {
+    public init(_ code: Code, _ reason: String, fileID: String = #fileID, line: Int = #line) {
         self.code = code
         self.reason = reason
         self.location = "\(fileID):\(line)"

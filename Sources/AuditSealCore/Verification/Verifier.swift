@@ -1,0 +1,454 @@
+import Foundation
+
+/// Checks a store end to end (docs/FORMAT.md, "Verification"): manifest signatures and their
+/// chain, checkpoints, every segment file's hash, the hash chain and Merkle roots recomputed over
+/// every line, index continuity, heartbeats, the open write-ahead segments, and the tail's age.
+/// Segments are verified in parallel; each starts from the state its predecessor's manifest states.
+public final class Verifier: @unchecked Sendable {
+    /// What to trust and how to report progress.
+    public struct Options: Sendable {
+        /// Keys that may sign; nil means the store's own copies (internal consistency only).
+        public var trustedKeys: [Ed25519PublicKey]?
+        /// The time to judge the tail's age against.
+        public var now: Date = Date()
+        /// Segments verified at once.
+        public var parallelism: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        /// Called with (segments done, segments total).
+        public var progress: (@Sendable (Int, Int) -> Void)?
+
+        public init(trustedKeys: [Ed25519PublicKey]? = nil) { self.trustedKeys = trustedKeys }
+    }
+
+    let source: StoreSource
+    let options: Options
+
+    public init(source: StoreSource, options: Options) {
+        self.source = source
+        self.options = options
+    }
+
+    struct LoadedManifest {
+        var sequence: Int
+        var manifest: Manifest
+        var bytes: [UInt8]
+        var fileName: String { Manifest.stem(sequence) + ".manifest.json" }
+    }
+
+    struct HeartbeatCheck {
+        var sequence: Int
+        var treeSize: UInt64
+        var head: String
+        var root: String
+    }
+
+    /// Runs every check and returns the report.
+    public func run() -> VerificationReport {
+        var keys = [Ed25519PublicKey]()
+        var trust = "public-keys"
+        if let trusted = options.trustedKeys {
+            keys = trusted
+        } else {
+            trust = "store-keys"
+            for name in (try? source.list("keys")) ?? [] where name.hasSuffix(".pub") {
+                if let bytes = try? source.read("keys/" + name), let key = try? KeyFiles.parsePublicKey(pem: String(decoding: bytes, as: UTF8.self)) {
+                    keys.append(key)
+                }
+            }
+        }
+        var report = VerificationReport(source: source.name, trust: trust, trustedKeyIDs: keys.map(\.keyID))
+        if keys.isEmpty { report.add("no-trusted-key", "no public key to check signatures with") }
+        var chainIDBytes: [UInt8]?
+        if let bytes = try? source.read("chain.json"), let identity = try? StableJSON.decode(ChainIdentity.self, from: bytes) {
+            report.node = identity.node
+            report.chainID = identity.chainID
+            chainIDBytes = Hex.decode(identity.chainID)
+        }
+
+        let manifests = loadManifests(keys: keys, report: &report)
+        if chainIDBytes == nil, let first = manifests.first {
+            report.chainID = first.manifest.chainID
+            report.node = first.manifest.node
+            chainIDBytes = Hex.decode(first.manifest.chainID)
+        }
+        guard let chainID = chainIDBytes, chainID.count == 16 else {
+            if manifests.isEmpty && (try? source.list("wal"))?.isEmpty ?? true {
+                report.add("empty-store", "no chain.json, manifests or write-ahead segments: nothing to verify")
+            } else {
+                report.add("chain-id-missing", "cannot determine the chain ID (chain.json and manifests unreadable)")
+            }
+            return report
+        }
+        let sha = SHA256()
+        for loaded in manifests where loaded.manifest.chainID != report.chainID {
+            report.add("chain-id-mismatch", "manifest belongs to chain \(loaded.manifest.chainID), not \(report.chainID ?? "?")",
+                       file: "segments/" + loaded.fileName, sequence: loaded.sequence)
+        }
+
+        // Plan segment tasks: each starts from its predecessor segment manifest's end state.
+        var expected = ChainState(chainID: chainID, using: sha)
+        var tasks = [SegmentTask]()
+        var heartbeats = [HeartbeatCheck]()
+        for loaded in manifests {
+            let m = loaded.manifest
+            if m.type == "heartbeat" {
+                report.heartbeats += 1
+                heartbeats.append(HeartbeatCheck(sequence: loaded.sequence, treeSize: m.treeSize, head: m.chainHashAfter, root: m.treeRoot))
+                continue
+            }
+            report.segments += 1
+            let start = m.treeSize &- UInt64(m.eventCount)
+            var treeKnown = true
+            var startState = expected
+            if start != expected.nextIndex || m.chainHashBefore != expected.head.hex {
+                if start > expected.nextIndex {
+                    report.add("events-missing", "events \(expected.nextIndex)...\(start - 1) are missing before this segment (a segment was deleted?)",
+                               file: "segments/" + loaded.fileName, eventIndex: expected.nextIndex, sequence: loaded.sequence)
+                } else if start < expected.nextIndex {
+                    report.add("events-overlap", "segment starts at event \(start) but events up to \(expected.nextIndex - 1) are already sealed (a segment was inserted or duplicated?)",
+                               file: "segments/" + loaded.fileName, eventIndex: start, sequence: loaded.sequence)
+                } else {
+                    report.add("chain-broken", "chainHashBefore does not match the previous segment's chainHashAfter",
+                               file: "segments/" + loaded.fileName, eventIndex: start, sequence: loaded.sequence)
+                }
+                // Verify this segment on its own terms, without the tree (its start is unknown).
+                treeKnown = false
+                startState = ChainState(chainID: chainID, nextIndex: 0, head: SHA256Digest(hex: m.chainHashBefore) ?? .zero, tree: CompactRange())
+            }
+            tasks.append(SegmentTask(loaded: loaded, start: startState, startIndex: start, treeKnown: treeKnown))
+            if let after = try? Recovery.state(of: m, chainID: chainID) { expected = after } else {
+                report.add("manifest-invalid", "manifest states an invalid chain state", file: "segments/" + loaded.fileName, sequence: loaded.sequence)
+            }
+        }
+        // Heartbeats are checked where the replay reaches their tree size.
+        var taskHeartbeats = [[HeartbeatCheck]](repeating: [], count: tasks.count)
+        var walHeartbeats = [HeartbeatCheck]()
+        let genesis = ChainState(chainID: chainID, using: sha)
+        for hb in heartbeats {
+            if hb.treeSize == 0 {
+                if hb.head != genesis.head.hex || hb.root != MerkleHash.emptyRoot.hex {
+                    report.add("heartbeat-mismatch", "heartbeat manifest \(hb.sequence) of the empty chain does not match its genesis", sequence: hb.sequence)
+                }
+            } else if hb.treeSize > expected.nextIndex {
+                walHeartbeats.append(hb)
+            } else if let t = tasks.firstIndex(where: { $0.startIndex < hb.treeSize && hb.treeSize <= $0.startIndex + UInt64($0.loaded.manifest.eventCount) }) {
+                taskHeartbeats[t].append(hb)
+            }
+        }
+
+        // Verify segments in parallel windows.
+        var results = [[Finding]](repeating: [], count: tasks.count)
+        var counted = [UInt64](repeating: 0, count: tasks.count)
+        let window = max(1, options.parallelism)
+        var done = 0
+        var index = 0
+        while index < tasks.count {
+            let range = index..<min(tasks.count, index + window)
+            let box = ResultBox(count: range.count)
+            let windowTasks = Array(tasks[range])
+            let windowHeartbeats = Array(taskHeartbeats[range])
+            DispatchQueue.concurrentPerform(iterations: range.count) { offset in
+                box.set(offset, self.verifySegment(windowTasks[offset], heartbeats: windowHeartbeats[offset]))
+            }
+            for (offset, value) in box.values.enumerated() {
+                results[range.lowerBound + offset] = value!.findings
+                counted[range.lowerBound + offset] = value!.events
+            }
+            done += range.count
+            options.progress?(done, tasks.count)
+            index = range.upperBound
+        }
+        for findings in results { report.findings += findings }
+        report.sealedEvents = counted.reduce(0, +)
+        report.manifests = manifests.count
+
+        // Open write-ahead segments continue after the last sealed event.
+        var state = expected
+        verifyWriteAhead(state: &state, heartbeats: walHeartbeats, report: &report, sha: sha)
+        report.treeSize = state.nextIndex
+        report.treeRoot = state.tree.root(using: sha).hex
+
+        // The tail: a stopped store ends with a closing manifest; a running one writes heartbeats.
+        if let last = manifests.last {
+            report.lastManifestAt = last.manifest.sealedAt
+            let interval = Double(max(1, last.manifest.heartbeatIntervalSeconds))
+            if !last.manifest.closing, let at = Timestamp.parse(last.manifest.sealedAt),
+               options.now.timeIntervalSince(at) > 2 * interval + 60 {
+                report.add("tail-gap", "the last manifest was sealed at \(last.manifest.sealedAt), \(Int(options.now.timeIntervalSince(at)))s before \(Timestamp.format(options.now)), beyond twice the heartbeat interval (\(Int(interval))s) and not a closing manifest: later manifests may have been removed",
+                           file: "segments/" + last.fileName, sequence: last.sequence)
+            }
+        }
+        return report
+    }
+
+    // MARK: Manifests
+
+    private func loadManifests(keys: [Ed25519PublicKey], report: inout VerificationReport) -> [LoadedManifest] {
+        let names: [String]
+        do { names = try source.list("segments") } catch {
+            report.add("segments-unreadable", "cannot list segments: \(error)")
+            return []
+        }
+        let sequences = names.compactMap(Manifest.sequence(ofFileName:)).sorted()
+        let stems = Set(sequences.map(Manifest.stem))
+        for name in names where !name.hasSuffix(".tmp") {
+            let stem = String(name.prefix { $0 != "." })
+            if !stems.contains(stem) {
+                report.add("unreferenced-file", "no manifest covers this file (its manifest was deleted, or the file was added)", file: "segments/" + name)
+            }
+        }
+        var loaded = [LoadedManifest]()
+        var previous: LoadedManifest?
+        var expectedSequence = 1
+        for sequence in sequences {
+            let file = "segments/" + Manifest.stem(sequence) + ".manifest.json"
+            if sequence > expectedSequence {
+                report.add("manifest-missing", "manifests \(expectedSequence)...\(sequence - 1) are missing (deleted?)",
+                           file: "segments/" + Manifest.stem(expectedSequence) + ".manifest.json", sequence: expectedSequence)
+            }
+            expectedSequence = sequence + 1
+            guard let bytes = try? source.read(file), let manifest = try? StableJSON.decode(Manifest.self, from: bytes) else {
+                report.add("manifest-unreadable", "manifest is missing or not valid JSON", file: file, sequence: sequence)
+                continue
+            }
+            if manifest.sequence != sequence {
+                report.add("manifest-renamed", "file name says sequence \(sequence) but the manifest says \(manifest.sequence)", file: file, sequence: sequence)
+            }
+            checkSignature(file: file, sequence: sequence, manifest: manifest, bytes: bytes, keys: keys, report: &report)
+            let expectedPrevious = previous.flatMap { $0.sequence == sequence - 1 ? SHA256.digest($0.bytes).hex : nil }
+            if sequence == 1 {
+                if manifest.previousManifestSHA256 != nil {
+                    report.add("manifest-chain-broken", "the first manifest names a predecessor", file: file, sequence: sequence)
+                }
+            } else if let expectedPrevious, manifest.previousManifestSHA256 != expectedPrevious {
+                report.add("manifest-chain-broken", "previousManifestSHA256 does not match manifest \(sequence - 1) (replaced or forged?)", file: file, sequence: sequence)
+            }
+            checkCheckpoint(sequence: sequence, manifest: manifest, keys: keys, report: &report)
+            let entry = LoadedManifest(sequence: sequence, manifest: manifest, bytes: bytes)
+            loaded.append(entry)
+            previous = entry
+        }
+        return loaded
+    }
+
+    private func checkSignature(file: String, sequence: Int, manifest: Manifest, bytes: [UInt8], keys: [Ed25519PublicKey], report: inout VerificationReport) {
+        let sigFile = "segments/" + Manifest.stem(sequence) + ".manifest.sig"
+        guard let sigText = try? source.read(sigFile),
+              let signature = Base64.decode(String(decoding: sigText, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            report.add("signature-missing", "manifest signature file is missing or unreadable", file: sigFile, sequence: sequence)
+            return
+        }
+        guard let key = keys.first(where: { $0.keyID == manifest.keyID }) else {
+            report.add("unknown-key", "manifest is signed by key \(manifest.keyID.prefix(16))…, which is not trusted", file: file, sequence: sequence)
+            return
+        }
+        if !key.isValidSignature(signature, for: bytes) {
+            report.add("bad-signature", "manifest signature does not verify: the manifest was altered or forged", file: file, sequence: sequence)
+        }
+    }
+
+    private func checkCheckpoint(sequence: Int, manifest: Manifest, keys: [Ed25519PublicKey], report: inout VerificationReport) {
+        let file = "segments/" + Manifest.stem(sequence) + ".checkpoint"
+        guard let bytes = try? source.read(file) else {
+            report.add("checkpoint-missing", "checkpoint is missing", file: file, sequence: sequence)
+            return
+        }
+        do {
+            let (checkpoint, _) = try Checkpoint.open(note: String(decoding: bytes, as: UTF8.self), keys: keys)
+            if checkpoint.treeSize != manifest.treeSize || checkpoint.rootHash.hex != manifest.treeRoot
+                || checkpoint.origin != Checkpoint.origin(node: manifest.node, chainID: manifest.chainID) {
+                report.add("checkpoint-mismatch", "checkpoint (size \(checkpoint.treeSize)) does not match its manifest (size \(manifest.treeSize))", file: file, sequence: sequence)
+            }
+        } catch {
+            report.add("checkpoint-invalid", "checkpoint: \(error)", file: file, sequence: sequence)
+        }
+    }
+
+    // MARK: Segments
+
+    struct SegmentTask {
+        var loaded: LoadedManifest
+        var start: ChainState
+        var startIndex: UInt64
+        var treeKnown: Bool
+    }
+
+    private final class ResultBox: @unchecked Sendable {
+        private let lock = NSLock()
+        private(set) var values: [(findings: [Finding], events: UInt64)?]
+        init(count: Int) { values = Array(repeating: nil, count: count) }
+        func set(_ i: Int, _ v: (findings: [Finding], events: UInt64)) { lock.lock(); values[i] = v; lock.unlock() }
+    }
+
+    /// Verifies one sealed segment against its manifest; returns findings and events read.
+    func verifySegment(_ task: SegmentTask, heartbeats: [HeartbeatCheck]) -> (findings: [Finding], events: UInt64) {
+        let m = task.loaded.manifest
+        var report = VerificationReport(source: "", trust: "", trustedKeyIDs: [])
+        let manifestFile = "segments/" + task.loaded.fileName
+        guard let name = m.file else {
+            report.add("manifest-invalid", "segment manifest names no file", file: manifestFile, sequence: m.sequence)
+            return (report.findings, 0)
+        }
+        let file = "segments/" + name
+        guard let gz = try? source.read(file) else {
+            report.add("segment-missing", "segment file with events \(task.startIndex)...\(task.startIndex + UInt64(m.eventCount) - 1) is missing (deleted?)",
+                       file: file, eventIndex: task.startIndex, sequence: m.sequence)
+            return (report.findings, 0)
+        }
+        let sha = SHA256()
+        let fileModified = gz.count != m.fileSize || sha.hash(gz).hex != m.fileSHA256
+        // Decompress what can be decompressed; a corrupt stream still yields the lines before it.
+        var data = [UInt8]()
+        var gzipError: String?
+        do {
+            let d = try GzipDecompressor()
+            try gz.withUnsafeBytes { try d.decompress($0) { data.append(contentsOf: $0) } }
+            if !d.isComplete { gzipError = "gzip stream is truncated" }
+        } catch {
+            gzipError = "\(error)"
+        }
+        if let gzipError {
+            report.add("segment-corrupt", "\(gzipError); checking the \(data.count) bytes before the damage", file: file, sequence: m.sequence)
+        }
+        // Split into lines; the file ends with a newline.
+        var lines = [Range<Int>]()
+        var lineStart = 0
+        for (i, c) in data.enumerated() where c == 0x0a {
+            lines.append(lineStart..<i)
+            lineStart = i + 1
+        }
+        if lineStart < data.count {
+            if gzipError == nil {
+                report.add("event-truncated", "the last line has no newline", file: file, line: lines.count + 1, sequence: m.sequence)
+            }
+            lines.append(lineStart..<data.count)
+        }
+        var state = task.start
+        var hints = [UInt64]()
+        hints.reserveCapacity(lines.count)
+        var pending = heartbeats.sorted { $0.treeSize < $1.treeSize }[...]
+        data.withUnsafeBytes { p in
+            for range in lines {
+                let leaf = MerkleHash.leaf(UnsafeRawBufferPointer(rebasing: p[range]), using: sha)
+                hints.append(leaf.withUnsafeBytes { $0.load(as: UInt64.self) })
+                state.append(leaf: leaf, using: sha)
+                let size = task.startIndex + UInt64(hints.count)
+                while let hb = pending.first, hb.treeSize <= size {
+                    pending.removeFirst()
+                    if hb.treeSize == size && task.treeKnown && (hb.head != state.head.hex || hb.root != state.tree.root(using: sha).hex) {
+                        report.add("heartbeat-mismatch", "heartbeat manifest \(hb.sequence) committed to a different chain at \(hb.treeSize) events than the events now stored",
+                                   file: file, line: hints.count, eventIndex: size - 1, sequence: hb.sequence)
+                    }
+                }
+            }
+        }
+        let chainMatches = lines.count == m.eventCount && state.head.hex == m.chainHashAfter
+        let treeMatches = !task.treeKnown || (state.tree.size == m.treeSize && state.tree.root(using: sha).hex == m.treeRoot)
+        if fileModified && chainMatches && treeMatches && gzipError == nil {
+            report.add("segment-modified", "segment file bytes differ from the sealed file (size/SHA-256), though its events still match the chain: the file was replaced",
+                       file: file, sequence: m.sequence)
+        } else if !chainMatches || !treeMatches || gzipError != nil {
+            locate(task: task, file: file, data: data, lines: lines, hints: hints, report: &report)
+            if !fileModified && report.findings.isEmpty {
+                report.add("manifest-mismatch", "the segment file is the sealed one, but the manifest's chain values do not match it (manifest altered?)", file: manifestFile, sequence: m.sequence)
+            }
+        }
+        return (report.findings, UInt64(lines.count))
+    }
+
+    /// Names the lines that differ from what was sealed, using the sealed leaf hints.
+    private func locate(task: SegmentTask, file: String, data: [UInt8], lines: [Range<Int>], hints: [UInt64], report: inout VerificationReport) {
+        let m = task.loaded.manifest
+        let first = task.startIndex
+        let hintsFile = "segments/" + (m.leafHintsFile ?? Manifest.stem(m.sequence) + ".leaves")
+        guard let raw = try? source.read(hintsFile), raw.count % 8 == 0 else {
+            report.add("segment-events-differ", "events differ from the sealed chain; the leaf-hint file needed to locate them is missing",
+                       file: file, sequence: m.sequence)
+            return
+        }
+        if SHA256.digest(raw).hex != m.leafHintsSHA256 {
+            report.add("leaf-hints-modified", "the leaf-hint file was altered too; the locations below are best effort", file: hintsFile, sequence: m.sequence)
+        }
+        let expected = raw.withUnsafeBytes { p in (0..<(raw.count / 8)).map { p.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self) } }
+        func auditID(_ line: Int) -> String? {
+            guard let batch = try? EventScanner(mode: .stream).scan(Array(data[lines[line]])), batch.count == 1 else { return nil }
+            return batch.auditID(0)
+        }
+        let differences = LineAlignment.differences(actual: hints, expected: expected)
+        for d in differences {
+            switch d {
+            case .changed(let line, let k):
+                report.add("event-changed", "line \(line + 1) differs from the event sealed there", file: file, line: line + 1,
+                           eventIndex: first + UInt64(k), auditID: auditID(line), sequence: m.sequence)
+            case .inserted(let line):
+                report.add("event-inserted", "line \(line + 1) was not part of the sealed segment", file: file, line: line + 1,
+                           auditID: auditID(line), sequence: m.sequence)
+            case .deleted(let k):
+                report.add("event-deleted", "event \(first + UInt64(k)) (sealed at line \(k + 1)) is missing", file: file, line: k + 1,
+                           eventIndex: first + UInt64(k), sequence: m.sequence)
+            case .duplicated(let line, let k):
+                report.add("event-duplicated", "line \(line + 1) repeats event \(first + UInt64(k))", file: file, line: line + 1,
+                           eventIndex: first + UInt64(k), auditID: auditID(line), sequence: m.sequence)
+            case .moved(let line, let k):
+                report.add("event-reordered", "line \(line + 1) holds event \(first + UInt64(k)), sealed at line \(k + 1)", file: file, line: line + 1,
+                           eventIndex: first + UInt64(k), auditID: auditID(line), sequence: m.sequence)
+            }
+        }
+        if differences.isEmpty {
+            report.add("segment-events-differ", "events do not reproduce the manifest's chain hash, though each line matches its sealed hint",
+                       file: file, sequence: m.sequence)
+        }
+    }
+
+    // MARK: Write-ahead segments
+
+    private func verifyWriteAhead(state: inout ChainState, heartbeats: [HeartbeatCheck], report: inout VerificationReport, sha: SHA256) {
+        var pending = heartbeats.sorted { $0.treeSize < $1.treeSize }[...]
+        func checkHeartbeats(at size: UInt64, file: String?) {
+            while let hb = pending.first, hb.treeSize <= size {
+                pending.removeFirst()
+                if hb.treeSize == size && (hb.head != state.head.hex || hb.root != state.tree.root(using: sha).hex) {
+                    report.add("heartbeat-mismatch", "heartbeat manifest \(hb.sequence) committed to a different chain at \(hb.treeSize) events than the events now stored",
+                               file: file, eventIndex: size == 0 ? nil : size - 1, sequence: hb.sequence)
+                }
+            }
+        }
+        checkHeartbeats(at: state.nextIndex, file: nil)
+        let names = ((try? source.list("wal")) ?? []).filter { $0.hasSuffix(".wal") }
+        for name in names {
+            let relative = "wal/" + name
+            guard let path = source.localPath(relative) else { continue }
+            do {
+                var damaged = false
+                let outcome = try WriteAheadReader(path: path).read { index, line in
+                    _ = index
+                    _ = state.append(line: line, using: sha)
+                    report.openEvents += 1
+                    checkHeartbeats(at: state.nextIndex, file: relative)
+                }
+                // Header continuity is checked after replay against the start it claims.
+                let start = outcome.header.firstIndex
+                let expectedStart = state.nextIndex - UInt64(outcome.recordCount)
+                if start != expectedStart {
+                    damaged = true
+                    report.add(start > expectedStart ? "events-missing" : "events-overlap",
+                               "write-ahead segment starts at event \(start), but the chain continues at \(expectedStart)",
+                               file: relative, eventIndex: expectedStart)
+                }
+                if !damaged, let damage = outcome.damage {
+                    switch damage {
+                    case .truncatedRecord:
+                        report.add("wal-torn-tail", "\(damage): an unacknowledged write in progress or cut by a crash (recovery removes it)", severity: .warning, file: relative)
+                    default:
+                        report.add("wal-damaged", "\(damage): an acknowledged record no longer matches its checksum", file: relative)
+                    }
+                }
+            } catch {
+                report.add("wal-unreadable", "\(error)", file: relative)
+            }
+        }
+        for hb in pending {
+            report.add("events-missing", "heartbeat manifest \(hb.sequence) committed to \(hb.treeSize) events, but only \(state.nextIndex) are stored: events at the tail were removed",
+                       eventIndex: state.nextIndex, sequence: hb.sequence)
+        }
+    }
+}
