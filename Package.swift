@@ -39,6 +39,12 @@ let package = Package(
             dependencies: ["AuditSealCore"],
             path: "Benchmarks/auditseal-bench"
         ),
+        // Test helper: appends numbered batches and prints each acknowledgement (for kill -9 tests).
+        .executableTarget(
+            name: "auditseal-crashwriter",
+            dependencies: ["AuditSealCore"],
+            path: "Tests/CrashWriter"
+        ),
         .testTarget(
             name: "AuditSealCoreTests",
             dependencies: ["AuditSealCore"],

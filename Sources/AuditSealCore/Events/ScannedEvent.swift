@@ -79,6 +79,23 @@ public struct EventFields: Sendable, Equatable, Codable {
     public var subresource: String?
     public var apiGroup: String?
     public var responseCode: Int?
+
+    public init(auditID: String, stage: String, stageTimestamp: String?, verb: String?, username: String?,
+                userAgent: String?, resource: String?, namespace: String?, name: String?, subresource: String?,
+                apiGroup: String?, responseCode: Int?) {
+        self.auditID = auditID
+        self.stage = stage
+        self.stageTimestamp = stageTimestamp
+        self.verb = verb
+        self.username = username
+        self.userAgent = userAgent
+        self.resource = resource
+        self.namespace = namespace
+        self.name = name
+        self.subresource = subresource
+        self.apiGroup = apiGroup
+        self.responseCode = responseCode
+    }
 }
 
 /// JSON string escaping helpers.

@@ -117,6 +117,20 @@ public final class AuditStore: @unchecked Sendable {
         try await requestRotation(closing: false)
     }
 
+    /// Writes a signed heartbeat manifest now, committing to every durable event.
+    public func heartbeatNow() async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+            condition.lock()
+            defer { condition.unlock() }
+            guard !stopping else {
+                continuation.resume(throwing: AuditSealError.storage("the store is shutting down"))
+                return
+            }
+            heartbeatRequests.append((false, continuation))
+            condition.broadcast()
+        }
+    }
+
     /// Stops accepting appends, seals the open segment with a closing manifest, and stops the threads.
     public func close() async throws {
         try await requestRotation(closing: true)

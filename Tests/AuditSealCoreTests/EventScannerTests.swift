@@ -1,0 +1,111 @@
+import AuditSealCore
+import Foundation
+import Testing
+
+@Suite struct EventScannerTests {
+    func scan(_ text: String, _ mode: EventScanner.Mode = .eventList) throws -> EventBatch {
+        try EventScanner(mode: mode).scan(Array(text.utf8))
+    }
+
+    func lines(_ batch: EventBatch) -> [String] {
+        (0..<batch.count).map { String(decoding: batch.line($0), as: UTF8.self) }
+    }
+
+    @Test func webhookItemsGetKindAndAPIVersionFirstAndKeepEveryOtherByte() throws {
+        let batch = try scan(#"{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{},"items":[{"level":"Metadata","auditID":"a1","stage":"ResponseComplete","verb":"get","user":{"username":"u\u00e9","groups":["g"]}},{}]}"#.replacingOccurrences(of: ",{}]", with: ",{\"auditID\":\"a2\",\"stage\":\"RequestReceived\"}]"))
+        #expect(lines(batch) == [
+            #"{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"a1","stage":"ResponseComplete","verb":"get","user":{"username":"u\u00e9","groups":["g"]}}"#,
+            #"{"kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":"a2","stage":"RequestReceived"}"#,
+        ])
+        #expect(batch.fields(0).username == "u\u{e9}")
+        #expect(batch.fields(0).verb == "get")
+    }
+
+    @Test func itemsAreMinifiedOnlyWhenTheyHoldInsignificantWhitespace() throws {
+        let pretty = """
+        {"apiVersion": "audit.k8s.io/v1beta1", "items": [
+          {"kind": "Event", "apiVersion": "audit.k8s.io/v1beta1", "auditID": "x y", "stage": "ResponseComplete",
+           "requestURI": "/api?a= b", "responseStatus": {"code": 403}}
+        ], "kind": "EventList"}
+        """
+        let batch = try scan(pretty)
+        #expect(lines(batch) == [#"{"kind":"Event","apiVersion":"audit.k8s.io/v1beta1","auditID":"x y","stage":"ResponseComplete","requestURI":"/api?a= b","responseStatus":{"code":403}}"#])
+        #expect(batch.fields(0).responseCode == 403)
+        // An item present as-is with kind and apiVersion is kept byte for byte, whatever its key order.
+        let kept = #"{"auditID":"k","apiVersion":"audit.k8s.io/v1","stage":"Panic","kind":"Event"}"#
+        #expect(lines(try scan(#"{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":["# + kept + "]}")) == [kept])
+    }
+
+    @Test func extractsTheIndexedFieldsOfARealEvent() throws {
+        let batch = try EventScanner(mode: .stream).scan(try FileIO.readAll(path: TestSupport.fixtures + "/corpus/falcosecurity-falco/create_secret.json"))
+        #expect(batch.count == 1)
+        #expect(batch.fields(0) == EventFields(
+            auditID: "55a81824-ab56-46c5-8b02-96336f5e78d7", stage: "ResponseComplete",
+            stageTimestamp: "2020-04-21T17:57:05.548299Z", verb: "create", username: "minikube-user",
+            userAgent: "kubectl/v1.17.3 (darwin/amd64) kubernetes/06ad960", resource: "secrets", namespace: "default",
+            name: "example-secret", subresource: nil, apiGroup: nil, responseCode: 201))
+    }
+
+    @Test func everyRealCorpusEventScansAndItsStoredLineIsValidJSON() throws {
+        var total = 0
+        for path in TestSupport.corpusFiles() where !path.hasSuffix("fal_01_003.json") {
+            let batch = try EventScanner(mode: .stream).scan(try FileIO.readAll(path: path))
+            for i in 0..<batch.count {
+                let line = Array(batch.line(i))
+                #expect(!line.contains(0x0a))
+                let object = try JSONSerialization.jsonObject(with: Data(line)) as? [String: Any]
+                #expect(object?["auditID"] as? String == batch.auditID(i))
+            }
+            total += batch.count
+        }
+        #expect(total == 51 + 37)  // PROVENANCE.md: 51 falco events (fal_01_003.json is not one) + 37 audit2rbac
+    }
+
+    @Test func corpusBadInputIsRejectedWithItsOffset() throws {
+        let bad = try FileIO.readAll(path: TestSupport.fixtures + "/corpus/falcosecurity-falco/fal_01_003.json")
+        #expect(throws: AuditSealError.self) { _ = try EventScanner(mode: .stream).scan(bad) }
+        do { _ = try EventScanner(mode: .stream).scan(bad) } catch let e as AuditSealError {
+            #expect(e.code == .malformedInput)
+            #expect(e.reason.hasPrefix("byte 0:"))
+        }
+    }
+
+    @Test(arguments: [
+        (#"{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{"auditID":"a","stage":"x"}"#, "byte 87: unexpected end of input in array"),
+        (#"{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{"auditID":"a\q","stage":"x"}]}"#, "byte 74: invalid escape \\'q'"),
+        (#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":"a","stage":"x"}"#, "byte 0: expected kind \"EventList\", found \"Event\""),
+        (#"{"kind":"EventList","apiVersion":"audit.k8s.io/v2","items":[]}"#, "byte 0: unsupported apiVersion \"audit.k8s.io/v2\" (expected audit.k8s.io/v1 or audit.k8s.io/v1beta1)"),
+        (#"{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{"stage":"x"}]}"#, "byte 60: item 0 has no auditID string"),
+        (#"{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[]} x"#, "byte 63: unexpected data after the EventList"),
+        (#"{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[1]}"#, "byte 60: item 0 is not a JSON object"),
+        ("", "byte 0: empty body, expected an EventList"),
+        (#"{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{"auditID":"a","stage":"x","n":01}]}"#, "byte 92: expected ',' or '}', found '1'"),
+    ])
+    func malformedInputGetsAPreciseReason(input: String, reason: String) {
+        do {
+            _ = try EventScanner(mode: .eventList).scan(Array(input.utf8))
+            Issue.record("accepted malformed input")
+        } catch let error as AuditSealError {
+            #expect(error.code == .malformedInput)
+            #expect(error.reason == reason)
+        } catch {
+            Issue.record("unexpected error \(error)")
+        }
+    }
+
+    @Test func deepNestingIsRefusedNotACrash() {
+        let deep = #"{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{"auditID":"a","stage":"x","o":"# + String(repeating: "[", count: 100_000) + "]}]}"
+        #expect(throws: AuditSealError.self) { _ = try EventScanner(mode: .eventList).scan(Array(deep.utf8)) }
+    }
+
+    @Test func streamModeReadsAuditLogLinesAndEventListsAlike() throws {
+        let log = try FileIO.readAll(path: TestSupport.fixtures + "/corpus/liggitt-audit2rbac/demo.log")
+        let batch = try EventScanner(mode: .stream).scan(log)
+        #expect(batch.count == 37)
+        // Log lines are stored exactly as the API server wrote them.
+        let original = String(decoding: log, as: UTF8.self).split(separator: "\n").map(String.init)
+        #expect(lines(batch) == original)
+        let mixed = try scan(String(decoding: TestSupport.eventList(count: 3), as: UTF8.self) + "\n" + original[0], .stream)
+        #expect(mixed.count == 4)
+    }
+}
