@@ -100,4 +100,9 @@ enum TestSupport {
         }
         return lines
     }
+
+    /// The auditID of each stored line.
+    static func auditIDs(_ lines: [String]) throws -> [String] {
+        try lines.map { try EventScanner(mode: .stream).scan(Array($0.utf8)).auditID(0) }
+    }
 }

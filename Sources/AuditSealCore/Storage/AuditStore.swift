@@ -13,6 +13,12 @@ public struct AppendResult: Sendable, Equatable {
     public var duplicates: Int
     /// Index of the first stored event, when any was stored.
     public var firstIndex: UInt64?
+
+    public init(stored: Int, duplicates: Int, firstIndex: UInt64?) {
+        self.stored = stored
+        self.duplicates = duplicates
+        self.firstIndex = firstIndex
+    }
 }
 
 /// A snapshot of the store's progress, for health checks and metrics.
@@ -310,6 +316,7 @@ public final class AuditStore: @unchecked Sendable {
             finishSealJob(outcome, continuations: requests.map(\.continuation), isSegment: false)
         }
         sealerDone = true
+        _ = flock(lockFD, LOCK_UN)  // another process may open the directory now
         for waiter in stopWaiters { waiter.resume() }
         stopWaiters.removeAll()
         condition.broadcast()

@@ -1,0 +1,147 @@
+import AuditSealCore
+import Foundation
+import Testing
+
+@Suite struct AuditStoreTests {
+    func openStore(_ dir: String, key: Ed25519PrivateKey, maxBytes: Int = 64 << 20, window: Int = 100_000) throws -> AuditStore {
+        var config = StoreConfiguration(dataDirectory: dir + "/data", nodeName: "node-a")
+        config.segmentMaxBytes = maxBytes
+        config.duplicateWindow = window
+        return try AuditStore(configuration: config, signingKey: key)
+    }
+
+    func verify(_ dir: String, key: Ed25519PrivateKey) -> VerificationReport {
+        Verifier(source: DirectorySource(root: dir + "/data"), options: .init(trustedKeys: [key.publicKey])).run()
+    }
+
+    @Test func realEventsAreStoredByteForByteAndVerify() async throws {
+        let dir = TestSupport.temporaryDirectory()
+        let key = try TestSupport.signingKey(in: dir).key
+        let store = try openStore(dir, key: key)
+        let corpus = try TestSupport.corpusEvents()
+        let result = try await store.append(corpus)
+        // The corpus holds two copies of one falco event (same auditID and stage).
+        #expect(result.stored + result.duplicates == corpus.count)
+        #expect(result.firstIndex == 0)
+        try await store.close()
+        let report = verify(dir, key: key)
+        #expect(report.intact, "\(report.findings)")
+        #expect(report.sealedEvents == UInt64(result.stored))
+        #expect(report.trust == "public-keys")
+        var expected = [String]()
+        var seen = Set<String>()
+        for i in 0..<corpus.count where seen.insert(corpus.auditID(i) + "/" + corpus.stage(i)).inserted {
+            expected.append(String(decoding: corpus.line(i), as: UTF8.self))
+        }
+        #expect(try TestSupport.storedLines(dir + "/data") == expected)
+    }
+
+    @Test func aResentBatchIsStoredOnceEvenAfterARestart() async throws {
+        let dir = TestSupport.temporaryDirectory()
+        let key = try TestSupport.signingKey(in: dir).key
+        let batch = try EventScanner(mode: .eventList).scan(TestSupport.eventList(count: 50))
+        var store = try openStore(dir, key: key)
+        #expect(try await store.append(batch) == AppendResult(stored: 50, duplicates: 0, firstIndex: 0))
+        #expect(try await store.append(batch) == AppendResult(stored: 0, duplicates: 50, firstIndex: nil))
+        try await store.sealNow()
+        try await store.close()
+        store = try openStore(dir, key: key)
+        // The window is rebuilt from the sealed segment.
+        #expect(try await store.append(batch) == AppendResult(stored: 0, duplicates: 50, firstIndex: nil))
+        let more = try EventScanner(mode: .eventList).scan(TestSupport.eventList(count: 10, start: 45))
+        #expect(try await store.append(more) == AppendResult(stored: 5, duplicates: 5, firstIndex: 50))
+        try await store.close()
+        #expect(verify(dir, key: key).intact)
+        #expect(try TestSupport.storedLines(dir + "/data").count == 55)
+    }
+
+    @Test func concurrentAppendsAreAllDurableInOneUnbrokenChain() async throws {
+        let dir = TestSupport.temporaryDirectory()
+        let key = try TestSupport.signingKey(in: dir).key
+        let store = try openStore(dir, key: key, maxBytes: 200_000)
+        try await withThrowingTaskGroup(of: AppendResult.self) { group in
+            for b in 0..<40 {
+                group.addTask {
+                    try await store.append(try EventScanner(mode: .eventList).scan(TestSupport.eventList(count: 25, prefix: "b\(b)")))
+                }
+            }
+            var total = 0
+            for try await result in group { total += result.stored }
+            #expect(total == 1000)
+        }
+        try await store.close()
+        let report = verify(dir, key: key)
+        #expect(report.intact, "\(report.findings)")
+        #expect(report.sealedEvents == 1000)
+        #expect(report.segments > 3)
+        // Each batch's events stay together and in order.
+        let lines = try TestSupport.storedLines(dir + "/data")
+        #expect(Set(lines).count == 1000)
+    }
+
+    @Test func theChainContinuesAcrossRestartsAndSegments() async throws {
+        let dir = TestSupport.temporaryDirectory()
+        let key = try TestSupport.signingKey(in: dir).key
+        for round in 0..<3 {
+            let store = try openStore(dir, key: key, maxBytes: 30_000)
+            for b in 0..<4 {
+                _ = try await store.append(try EventScanner(mode: .eventList).scan(TestSupport.eventList(count: 10, prefix: "r\(round)b\(b)")))
+            }
+            try await store.heartbeatNow()
+            try await store.close()
+        }
+        let report = verify(dir, key: key)
+        #expect(report.intact, "\(report.findings)")
+        #expect(report.sealedEvents == 120)
+        #expect(report.heartbeats >= 3)
+        let ids = try TestSupport.auditIDs(TestSupport.storedLines(dir + "/data"))
+        #expect(ids.first == "r0b0-0")
+        #expect(ids.last == "r2b3-9")
+    }
+
+    @Test func anotherProcessCannotOpenTheSameDirectory() throws {
+        let dir = TestSupport.temporaryDirectory()
+        let key = try TestSupport.signingKey(in: dir).key
+        let store = try openStore(dir, key: key)
+        #expect(throws: AuditSealError.self) { _ = try openStore(dir, key: key) }
+        _ = store
+    }
+
+    /// Like etcd's repair test: cut the write-ahead segment at many offsets; recovery keeps every
+    /// whole record before the cut, keeps the cut bytes as evidence, and the store verifies.
+    @Test func recoveryKeepsEveryWholeRecordWhereverTheSegmentIsCut() async throws {
+        let dir = TestSupport.temporaryDirectory()
+        let key = try TestSupport.signingKey(in: dir).key
+        let store = try openStore(dir, key: key)
+        for b in 0..<4 {
+            _ = try await store.append(try EventScanner(mode: .eventList).scan(TestSupport.eventList(count: 3, prefix: "c\(b)")))
+        }
+        // A crash image: the files as they are while the store runs.
+        let image = TestSupport.temporaryDirectory() + "/image"
+        try FileManager.default.copyItem(atPath: dir + "/data", toPath: image)
+        try await store.close()
+        let wal = try StoreLayout(root: image).walPaths()
+        #expect(wal.count == 1)
+        // Record boundaries, from the reader.
+        var boundaries = [Int]()
+        let outcome = try WriteAheadReader(path: wal[0]).read { _, line in boundaries.append(line.count + 16) }
+        let headerEnd = outcome.validLength - boundaries.reduce(0, +)
+        var ends = [headerEnd]
+        for size in boundaries { ends.append(ends.last! + size) }
+        for cut in stride(from: headerEnd, through: outcome.validLength, by: 211) {
+            let copy = TestSupport.temporaryDirectory() + "/data"
+            try FileManager.default.copyItem(atPath: image, toPath: copy)
+            let path = try StoreLayout(root: copy).walPaths()[0]
+            #expect(truncate(path, off_t(cut)) == 0)
+            var config = StoreConfiguration(dataDirectory: copy, nodeName: "node-a")
+            config.segmentMaxBytes = 1 << 20
+            let recovered = try AuditStore(configuration: config, signingKey: key)
+            let whole = ends.lastIndex { $0 <= cut }!
+            #expect(recovered.status.nextIndex == UInt64(whole), "cut at \(cut)")
+            #expect(FileIO.exists(path + ".broken-\(ends[whole])") == (cut != ends[whole]))
+            try await recovered.close()
+            let report = Verifier(source: DirectorySource(root: copy), options: .init(trustedKeys: [key.publicKey])).run()
+            #expect(report.intact, "cut at \(cut): \(report.findings)")
+        }
+    }
+}
