@@ -112,7 +112,9 @@ public final class Verifier: @unchecked Sendable {
                 }
                 // Verify this segment on its own terms, without the tree (its start is unknown).
                 treeKnown = false
-                startState = ChainState(chainID: chainID, nextIndex: 0, head: SHA256Digest(hex: m.chainHashBefore) ?? .zero, tree: CompactRange())
+                // The chain hash needs the right indexes; the tree edge is a placeholder never compared.
+                let placeholder = CompactRange(size: start, hashes: Array(repeating: .zero, count: start.nonzeroBitCount))!
+                startState = ChainState(chainID: chainID, nextIndex: start, head: SHA256Digest(hex: m.chainHashBefore) ?? .zero, tree: placeholder)
             }
             tasks.append(SegmentTask(loaded: loaded, start: startState, startIndex: start, treeKnown: treeKnown))
             if let after = try? Recovery.state(of: m, chainID: chainID) { expected = after } else {
