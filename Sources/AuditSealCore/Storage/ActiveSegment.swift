@@ -32,14 +32,17 @@ final class ActiveSegment {
         let header = WriteAheadHeader(chainID: chainID, firstIndex: state.nextIndex, chainHashBefore: state.head.hex,
                                       treeFrontier: state.tree.hashes.map(\.hex), createdAt: Timestamp.format(Date()))
         let bytes = try WriteAheadFormat.encodeHeader(header)
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
-        guard fd >= 0 else { throw AuditSealError.io("cannot create \(path)", errno: errno) }
+        // Written under a temporary name and renamed: a crash never leaves a segment without its header.
+        let temp = path + ".tmp"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
+        guard fd >= 0 else { throw AuditSealError.io("cannot create \(temp)", errno: errno) }
         do {
-            try bytes.withUnsafeBytes { try FileIO.writeAll(fd: fd, $0, path: path) }
-            try FileIO.sync(fd: fd, path: path)
-            try FileIO.syncDirectory(layout.walDirectory)
+            try bytes.withUnsafeBytes { try FileIO.writeAll(fd: fd, $0, path: temp) }
+            try FileIO.sync(fd: fd, path: temp)
+            try FileIO.rename(from: temp, to: path)
         } catch {
             close(fd)
+            _ = unlink(temp)
             throw error
         }
         return ActiveSegment(path: path, fd: fd, firstIndex: state.nextIndex, length: bytes.count, eventCount: 0, openedAt: Date())

@@ -35,6 +35,11 @@ enum Recovery {
         var duplicates = DuplicateFilter(capacity: configuration.duplicateWindow)
         try rememberSealedEvents(layout: layout, tip: tip, into: &duplicates)
 
+        // A segment still under its temporary name never received a record.
+        for name in try FileIO.list(layout.walDirectory) where name.hasSuffix(".wal.tmp") {
+            _ = unlink(layout.walDirectory + "/" + name)
+            notes.append("removed \(name): a segment whose creation was interrupted")
+        }
         var closed = [String]()
         var last: (path: String, outcome: WriteAheadReader.Outcome)?
         for path in try layout.walPaths() {
