@@ -38,6 +38,35 @@ public struct Manifest: Codable, Sendable, Equatable {
     public var closing: Bool
     public var keyID: String
 
+    /// Creates a manifest from every field.
+    public init(format: String, type: String, chainID: String, node: String, sequence: Int, file: String?, fileSize: Int?, fileSHA256: String?, leafHintsFile: String?, leafHintsSHA256: String?, eventCount: Int, firstIndex: UInt64?, lastIndex: UInt64?, chainHashBefore: String, chainHashAfter: String, treeSize: UInt64, treeRoot: String, treeFrontier: [String], firstEventTime: String?, lastEventTime: String?, previousManifestSHA256: String?, sealedAt: String, heartbeatIntervalSeconds: Int, closing: Bool, keyID: String) {
+        self.format = format
+        self.type = type
+        self.chainID = chainID
+        self.node = node
+        self.sequence = sequence
+        self.file = file
+        self.fileSize = fileSize
+        self.fileSHA256 = fileSHA256
+        self.leafHintsFile = leafHintsFile
+        self.leafHintsSHA256 = leafHintsSHA256
+        self.eventCount = eventCount
+        self.firstIndex = firstIndex
+        self.lastIndex = lastIndex
+        self.chainHashBefore = chainHashBefore
+        self.chainHashAfter = chainHashAfter
+        self.treeSize = treeSize
+        self.treeRoot = treeRoot
+        self.treeFrontier = treeFrontier
+        self.firstEventTime = firstEventTime
+        self.lastEventTime = lastEventTime
+        self.previousManifestSHA256 = previousManifestSHA256
+        self.sealedAt = sealedAt
+        self.heartbeatIntervalSeconds = heartbeatIntervalSeconds
+        self.closing = closing
+        self.keyID = keyID
+    }
+
     public static let formatName = "auditseal-manifest/v1"
 
     /// The file name stem of a sequence number: 12 digits, zero-padded, so names sort in chain order.
@@ -61,6 +90,12 @@ public struct Checkpoint: Sendable, Equatable {
     public var origin: String
     public var treeSize: UInt64
     public var rootHash: SHA256Digest
+
+    public init(origin: String, treeSize: UInt64, rootHash: SHA256Digest) {
+        self.origin = origin
+        self.treeSize = treeSize
+        self.rootHash = rootHash
+    }
 
     /// The note body: origin, tree size and base64 root hash, each on its own line.
     public var body: String { "\(origin)\n\(treeSize)\n\(Base64.encode(rootHash.bytes))\n" }

@@ -43,6 +43,11 @@ public enum WriteAheadFormat {
         out.append(contentsOf: line)
     }
 
+    /// The record framing, exposed for docs/FORMAT.md's test vectors.
+    public static func appendRecordForVectors(index: UInt64, line: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+        appendRecord(index: index, line: line, to: &out)
+    }
+
     @inline(__always)
     static func appendBE32(_ v: UInt32, to out: inout [UInt8]) {
         var be = v.bigEndian
