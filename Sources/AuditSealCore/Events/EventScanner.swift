@@ -23,7 +23,9 @@ public struct EventScanner: Sendable {
 
     /// Scans input; throws a `.malformedInput` error naming the byte offset and reason.
     public func scan(_ input: [UInt8]) throws -> EventBatch {
+        guard input.count < Int(Int32.max) else { throw AuditSealError.malformed("input of \(input.count) bytes is over the 2 GiB limit") }
         var events = [ScannedEvent]()
+        events.reserveCapacity(input.count / 1024 + 4)
         var listVersions = [(range: Range<Int>, apiVersion: String?)]()
         try input.withUnsafeBufferPointer { buffer in
             var cursor = JSONCursor(buffer)
@@ -184,6 +186,11 @@ public struct EventScanner: Sendable {
         var events = scanned
         var out = [UInt8]()
         out.reserveCapacity(input.count + events.count * 48)
+        let kindMember = Array(#""kind":"Event","#.utf8)
+        // The apiVersion member of each list, built once per list.
+        let versionMembers = lists.map { list in
+            list.apiVersion.map { Array(#""apiVersion":"#.utf8) + Array(JSONString.quoted($0).utf8) + [UInt8(ascii: ",")] } ?? []
+        }
         var listIndex = 0
         input.withUnsafeBufferPointer { src in
             for i in events.indices {
@@ -191,23 +198,19 @@ public struct EventScanner: Sendable {
                 let inList = listIndex < lists.count && lists[listIndex].range.contains(i)
                 let item = events[i].itemRange
                 let lineStart = out.count
-                var prefix = [UInt8]()
-                if inList {
-                    if !events[i].hasKind { prefix += Array(#""kind":"Event","#.utf8) }
-                    if !events[i].hasAPIVersion, let version = lists[listIndex].apiVersion {
-                        prefix += Array(#""apiVersion":"#.utf8) + Array(JSONString.quoted(version).utf8) + [UInt8(ascii: ",")]
-                    }
-                }
-                if prefix.isEmpty && !events[i].needsMinify {
+                let addKind = inList && !events[i].hasKind
+                let addVersion = inList && !events[i].hasAPIVersion && !versionMembers[listIndex].isEmpty
+                if !addKind && !addVersion && !events[i].needsMinify {
                     out.append(contentsOf: UnsafeBufferPointer(rebasing: src[item]))
                 } else {
                     out.append(UInt8(ascii: "{"))
+                    if addKind { out.append(contentsOf: kindMember) }
+                    if addVersion { out.append(contentsOf: versionMembers[listIndex]) }
+                    let body = UnsafeBufferPointer(rebasing: src[(item.lowerBound + 1)..<item.upperBound])
                     let bodyStart = out.count
-                    Minifier.append(UnsafeBufferPointer(rebasing: src[(item.lowerBound + 1)..<item.upperBound]), to: &out)
-                    if !prefix.isEmpty {
-                        if out.count - bodyStart == 1 { prefix.removeLast() }  // empty item: no trailing comma
-                        out.insert(contentsOf: prefix, at: bodyStart)
-                    }
+                    if events[i].needsMinify { Minifier.append(body, to: &out) } else { out.append(contentsOf: body) }
+                    // An empty item: drop the comma before its closing brace.
+                    if out.count - bodyStart == 1 && (addKind || addVersion) { out.remove(at: bodyStart - 1) }
                 }
                 events[i].line = lineStart..<out.count
             }

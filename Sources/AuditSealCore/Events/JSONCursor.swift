@@ -1,12 +1,22 @@
-/// A byte range in a scanned buffer. `escaped` tells whether a string's raw bytes hold `\` escapes.
+/// A byte range in a scanned buffer, packed into 8 bytes (inputs are limited to 2 GiB).
+/// `escaped` tells whether a string's raw bytes hold `\` escapes.
 public struct ByteSpan: Sendable, Equatable {
-    public var start: Int
-    public var count: Int
-    public var escaped: Bool
+    private var offset: UInt32
+    private var packed: UInt32  // bit 31: escaped; UInt32.max: absent
 
-    static let none = ByteSpan(start: 0, count: -1, escaped: false)
+    @inline(__always) init(start: Int, count: Int, escaped: Bool) {
+        offset = UInt32(truncatingIfNeeded: start)
+        packed = UInt32(truncatingIfNeeded: count) | (escaped ? 0x8000_0000 : 0)
+    }
+
+    static let none = ByteSpan(absent: ())
+    private init(absent: Void) { offset = 0; packed = UInt32.max }
+
     /// Whether the span was found at all.
-    public var isPresent: Bool { count >= 0 }
+    @inline(__always) public var isPresent: Bool { packed != UInt32.max }
+    @inline(__always) public var start: Int { Int(offset) }
+    @inline(__always) public var count: Int { isPresent ? Int(packed & 0x7fff_ffff) : -1 }
+    @inline(__always) public var escaped: Bool { isPresent && packed & 0x8000_0000 != 0 }
 }
 
 /// A forward-only JSON tokenizer over raw bytes. It validates JSON syntax as it moves and never
@@ -61,7 +71,17 @@ struct JSONCursor {
         let start = pos
         var escaped = false
         while true {
-            // Fast path: plain bytes.
+            // Fast path: eight plain bytes at a time (no '"', no '\\', nothing below 0x20).
+            while pos + 8 <= end {
+                let w = UnsafeRawPointer(base + pos).loadUnaligned(as: UInt64.self)
+                let ones: UInt64 = 0x0101_0101_0101_0101
+                let highs: UInt64 = 0x8080_8080_8080_8080
+                let q = w ^ (ones &* 0x22)
+                let b = w ^ (ones &* 0x5c)
+                let special = ((q &- ones) & ~q) | ((b &- ones) & ~b) | ((w &- ones &* 0x20) & ~w)
+                if special & highs != 0 { break }
+                pos += 8
+            }
             while pos < end {
                 let c = base[pos]
                 if c == 0x22 || c == 0x5c || c < 0x20 { break }
