@@ -10,6 +10,12 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.0"),
     ],
     targets: [
         // Thin C shims over Debian's libcrypto (SHA-256, Ed25519) and zlib (gzip).
@@ -26,10 +32,26 @@ let package = Package(
             name: "AuditSealCore",
             dependencies: ["CAuditSealCrypto", "CAuditSealZlib"]
         ),
+        // The webhook receiver: HTTP(S) ingest, authentication, health and metrics, lifecycle.
+        .target(
+            name: "AuditSealServer",
+            dependencies: [
+                "AuditSealCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         .executableTarget(
             name: "auditseal",
             dependencies: [
                 "AuditSealCore",
+                "AuditSealServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -49,6 +71,10 @@ let package = Package(
             name: "AuditSealCoreTests",
             dependencies: ["AuditSealCore"],
             exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "AuditSealServerTests",
+            dependencies: ["AuditSealServer", "AuditSealCore"]
         ),
     ]
 )

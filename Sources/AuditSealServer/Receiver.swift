@@ -1,0 +1,140 @@
+import AuditSealCore
+import Foundation
+import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import Logging
+import NIOCore
+import NIOSSL
+import ServiceLifecycle
+
+/// The webhook receiver: opens the store (recovering it first), serves ingest and ops routes on the
+/// main listener (and ops routes on the optional ops listener), re-verifies in the background, and
+/// on SIGTERM/SIGINT stops accepting, finishes in-flight batches and seals the open segment.
+public final class Receiver: Sendable {
+    public let configuration: ServeConfiguration
+    let store: AuditStore
+    let metrics = Metrics()
+    let logger: Logger
+    let key: Ed25519PrivateKey
+
+    /// Opens the store; throws with a message naming what is wrong.
+    public init(configuration: ServeConfiguration, logger: Logger) throws {
+        try configuration.validate()
+        self.configuration = configuration
+        self.logger = logger
+        try FileIO.makeDirectories(configuration.dataDir)
+        let keyPath = configuration.signingKey ?? configuration.dataDir + "/signing.key"
+        if !FileIO.exists(keyPath) {
+            guard configuration.autoCreateKey else { throw ConfigurationError("signingKey: \(keyPath) does not exist") }
+            _ = try KeyFiles.generate(at: keyPath)
+            logger.warning("""
+                CREATED A NEW SIGNING KEY at \(keyPath) (public key \(keyPath).pub). For development only: \
+                a key kept beside the data proves nothing to an auditor. In production create one with \
+                `auditseal keygen`, keep a copy of the .pub file away from this node, and pass --signing-key.
+                """)
+        }
+        key = try KeyFiles.loadPrivateKey(path: keyPath)
+        var storeConfig = StoreConfiguration(dataDirectory: configuration.dataDir, nodeName: configuration.node ?? Self.hostName())
+        storeConfig.segmentMaxBytes = configuration.segmentMaxBytes
+        storeConfig.segmentMaxAge = configuration.segmentMaxAgeSeconds
+        storeConfig.heartbeatInterval = configuration.heartbeatIntervalSeconds
+        storeConfig.gzipLevel = configuration.gzipLevel
+        storeConfig.duplicateWindow = configuration.duplicateWindow
+        let started = Date()
+        store = try AuditStore(configuration: storeConfig, signingKey: key)
+        for note in store.recoveryNotes { logger.warning("recovery: \(note)") }
+        logger.info("store open", metadata: ["dataDir": "\(configuration.dataDir)", "events": "\(store.status.nextIndex)",
+                                             "recoverySeconds": "\(String(format: "%.3f", Date().timeIntervalSince(started)))",
+                                             "keyID": "\(key.publicKey.keyID)"])
+        metrics.describeReceiverFamilies()
+    }
+
+    /// Serves until SIGTERM or SIGINT, then seals and returns.
+    public func run() async throws {
+        let token = try configuration.tokenFile.map(BearerToken.init(path:))
+        let ingest = IngestRoute(store: store, configuration: configuration, metrics: metrics, token: token, logger: logger)
+        let ops = OpsRoutes(store: store, configuration: configuration, metrics: metrics)
+
+        let router = Router(context: ReceiverContext.self)
+        ops.register(on: router)
+        router.post(RouterPath(configuration.ingestPath)) { request, context in await ingest.handle(request, context: context) }
+        router.on(RouterPath(configuration.ingestPath), method: .get) { _, _ in
+            OpsRoutes.text(.methodNotAllowed, "POST an audit.k8s.io/v1 EventList here\n")
+        }
+
+        let main = try HostPort(configuration.listen).unwrap("listen")
+        let scheme = configuration.tlsCert == nil ? "http" : "https"
+        let http1 = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .milliseconds(Int64(configuration.idleTimeoutSeconds * 1000))))
+        let server: HTTPServerBuilder = try tlsConfiguration().map { try .tls(http1, tlsConfiguration: $0) } ?? http1
+        let logger = logger
+        var services: [any Service] = [Application(
+            router: router, server: server,
+            configuration: .init(address: .hostname(main.host, port: main.port), serverName: nil,
+                                 availableConnectionsDelegate: MaximumAvailableConnections(configuration.maxConnections)),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? main.port
+                logger.notice("listening on \(scheme)://\(main.host):\(port)\(self.configuration.ingestPath)")
+                Receiver.announce("listening \(scheme)://\(main.host):\(port)")
+            },
+            logger: logger)]
+        if let opsListen = configuration.opsListen {
+            let opsAddress = try HostPort(opsListen).unwrap("opsListen")
+            let opsRouter = Router(context: BasicRequestContext.self)
+            ops.register(on: opsRouter)
+            services.append(Application(
+                router: opsRouter, configuration: .init(address: .hostname(opsAddress.host, port: opsAddress.port)),
+                onServerRunning: { channel in
+                    Receiver.announce("ops http://\(opsAddress.host):\(channel.localAddress?.port ?? opsAddress.port)")
+                },
+                logger: logger))
+        }
+        services.append(VerificationService(dataDir: configuration.dataDir, publicKey: key.publicKey,
+                                            interval: configuration.verifyIntervalSeconds, metrics: metrics, logger: logger))
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            logger.error("server stopped: \(error)")
+            try? await store.close()
+            throw error
+        }
+        logger.notice("stopped accepting; sealing the open segment")
+        try await store.close()
+        let status = store.status
+        logger.notice("sealed and stopped", metadata: ["events": "\(status.nextIndex)", "manifest": "\(status.manifestSequence)"])
+    }
+
+    /// Server TLS: the certificate and key, and the client CA (certificates are asked for, checked
+    /// when presented, and required by the ingest route only).
+    func tlsConfiguration() throws -> TLSConfiguration? {
+        guard let certPath = configuration.tlsCert, let keyPath = configuration.tlsKey else { return nil }
+        let chain = try NIOSSLCertificate.fromPEMFile(certPath).map { NIOSSLCertificateSource.certificate($0) }
+        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .file(keyPath))
+        tls.minimumTLSVersion = .tlsv12
+        if let ca = configuration.clientCA {
+            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(ca))
+            tls.certificateVerification = .optionalVerification
+        }
+        return tls
+    }
+
+    /// A line on standard output for scripts and tests that start the receiver on port 0.
+    static func announce(_ line: String) {
+        FileHandle.standardOutput.write(Data("auditseal: \(line)\n".utf8))
+    }
+
+    static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count) == 0 else { return "node" }
+        let name = String(cString: buffer)
+        return name.isEmpty ? "node" : name
+    }
+}
+
+extension Optional {
+    func unwrap(_ field: String) throws -> Wrapped {
+        guard let value = self else { throw ConfigurationError("\(field): not HOST:PORT") }
+        return value
+    }
+}

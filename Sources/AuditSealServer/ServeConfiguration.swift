@@ -1,0 +1,142 @@
+import AuditSealCore
+import Foundation
+import Yams
+
+/// Everything `auditseal serve` can be told, from the YAML file (`--config`) and flags of the same
+/// names. Defaults start a development receiver on loopback.
+public struct ServeConfiguration: Codable, Sendable, Equatable {
+    /// Where the API servers connect: HOST:PORT.
+    public var listen: String = "127.0.0.1:8080"
+    /// Optional second listener for /healthz, /readyz and /metrics (plain HTTP), e.g. 127.0.0.1:9090.
+    public var opsListen: String?
+    /// The data directory.
+    public var dataDir: String = "./auditseal-data"
+    /// Ed25519 signing key; created (with a loud warning) when missing and autoCreateKey is true.
+    public var signingKey: String?
+    public var autoCreateKey: Bool = true
+    /// This node's name (default: the host name).
+    public var node: String?
+    /// Server certificate and key (PEM) for HTTPS.
+    public var tlsCert: String?
+    public var tlsKey: String?
+    /// CA bundle that client certificates must chain to (mTLS).
+    public var clientCA: String?
+    /// Client certificate subject CNs allowed to send events (empty: any certificate from clientCA).
+    public var allowedClientCNs: [String] = []
+    /// File holding the bearer token senders must present.
+    public var tokenFile: String?
+    /// Allow plain HTTP on a non-loopback address (never needed in production).
+    public var insecureHTTP: Bool = false
+    /// Path of the ingest endpoint (matched on the path alone).
+    public var ingestPath: String = "/v1/audit"
+    /// Largest request body accepted (bytes, after gzip decoding).
+    public var maxBodyBytes: Int = 1 << 30
+    /// Seconds allowed to receive a whole request body.
+    public var bodyTimeoutSeconds: Double = 60
+    /// Seconds an idle connection is kept (also bounds slow headers).
+    public var idleTimeoutSeconds: Double = 90
+    /// Most concurrent connections.
+    public var maxConnections: Int = 256
+    /// Seal the open segment at this many bytes or this age.
+    public var segmentMaxBytes: Int = 64 << 20
+    public var segmentMaxAgeSeconds: Double = 3600
+    /// Signed heartbeat interval.
+    public var heartbeatIntervalSeconds: Double = 300
+    /// zlib level for sealed segments.
+    public var gzipLevel: Int = 6
+    /// Events remembered to drop re-sent duplicates (same auditID and stage).
+    public var duplicateWindow: Int = 100_000
+    /// Readiness fails below this much free disk space (bytes).
+    public var minFreeBytes: Int = 256 << 20
+    /// Re-verify the whole store this often (seconds; 0 disables).
+    public var verifyIntervalSeconds: Double = 600
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case listen, opsListen, dataDir, signingKey, autoCreateKey, node, tlsCert, tlsKey, clientCA, allowedClientCNs
+        case tokenFile, insecureHTTP, ingestPath, maxBodyBytes, bodyTimeoutSeconds, idleTimeoutSeconds, maxConnections
+        case segmentMaxBytes, segmentMaxAgeSeconds, heartbeatIntervalSeconds, gzipLevel, duplicateWindow, minFreeBytes
+        case verifyIntervalSeconds
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        var d = ServeConfiguration()
+        func take<T: Decodable>(_ key: CodingKeys, _ into: inout T) throws { if let v = try c.decodeIfPresent(T.self, forKey: key) { into = v } }
+        func takeOptional<T: Decodable>(_ key: CodingKeys, _ into: inout T?) throws { if let v = try c.decodeIfPresent(T.self, forKey: key) { into = v } }
+        try take(.listen, &d.listen); try takeOptional(.opsListen, &d.opsListen); try take(.dataDir, &d.dataDir)
+        try takeOptional(.signingKey, &d.signingKey); try take(.autoCreateKey, &d.autoCreateKey); try takeOptional(.node, &d.node)
+        try takeOptional(.tlsCert, &d.tlsCert); try takeOptional(.tlsKey, &d.tlsKey); try takeOptional(.clientCA, &d.clientCA)
+        try take(.allowedClientCNs, &d.allowedClientCNs); try takeOptional(.tokenFile, &d.tokenFile); try take(.insecureHTTP, &d.insecureHTTP)
+        try take(.ingestPath, &d.ingestPath); try take(.maxBodyBytes, &d.maxBodyBytes); try take(.bodyTimeoutSeconds, &d.bodyTimeoutSeconds)
+        try take(.idleTimeoutSeconds, &d.idleTimeoutSeconds); try take(.maxConnections, &d.maxConnections)
+        try take(.segmentMaxBytes, &d.segmentMaxBytes); try take(.segmentMaxAgeSeconds, &d.segmentMaxAgeSeconds)
+        try take(.heartbeatIntervalSeconds, &d.heartbeatIntervalSeconds); try take(.gzipLevel, &d.gzipLevel)
+        try take(.duplicateWindow, &d.duplicateWindow); try take(.minFreeBytes, &d.minFreeBytes)
+        try take(.verifyIntervalSeconds, &d.verifyIntervalSeconds)
+        self = d
+    }
+
+    /// Reads a YAML file; unknown fields and wrong types are errors that name the field.
+    public static func load(yamlFile path: String) throws -> ServeConfiguration {
+        let text = String(decoding: try FileIO.readAll(path: path), as: UTF8.self)
+        if let node = try Yams.compose(yaml: text), case .mapping(let mapping) = node {
+            let known = Set(CodingKeys.allCases.map(\.rawValue))
+            for key in mapping.keys {
+                guard let name = key.string else { continue }
+                if !known.contains(name) { throw ConfigurationError("\(path): unknown field \"\(name)\"") }
+            }
+        }
+        do {
+            return try YAMLDecoder().decode(ServeConfiguration.self, from: text)
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+            throw ConfigurationError("\(path): field \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\" has the wrong type")
+        } catch let DecodingError.dataCorrupted(context) {
+            throw ConfigurationError("\(path): field \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\": \(context.debugDescription)")
+        }
+    }
+
+    /// Checks values; the error names the field.
+    public func validate() throws {
+        guard HostPort(listen) != nil else { throw ConfigurationError("listen: \"\(listen)\" is not HOST:PORT") }
+        if let opsListen, HostPort(opsListen) == nil { throw ConfigurationError("opsListen: \"\(opsListen)\" is not HOST:PORT") }
+        guard (tlsCert == nil) == (tlsKey == nil) else { throw ConfigurationError("tlsCert and tlsKey must be given together") }
+        if clientCA != nil && tlsCert == nil { throw ConfigurationError("clientCA needs tlsCert and tlsKey (client certificates need HTTPS)") }
+        guard ingestPath.hasPrefix("/") else { throw ConfigurationError("ingestPath must start with /") }
+        guard maxBodyBytes > 0 else { throw ConfigurationError("maxBodyBytes must be positive") }
+        guard bodyTimeoutSeconds > 0 else { throw ConfigurationError("bodyTimeoutSeconds must be positive") }
+        guard maxConnections > 0 else { throw ConfigurationError("maxConnections must be positive") }
+        guard segmentMaxBytes > 0 else { throw ConfigurationError("segmentMaxBytes must be positive") }
+        guard heartbeatIntervalSeconds > 0 else { throw ConfigurationError("heartbeatIntervalSeconds must be positive") }
+        guard (0...9).contains(gzipLevel) else { throw ConfigurationError("gzipLevel must be 0...9") }
+        guard duplicateWindow >= 0 else { throw ConfigurationError("duplicateWindow must not be negative") }
+        if tlsCert == nil, let hp = HostPort(listen), !hp.isLoopback, !insecureHTTP {
+            throw ConfigurationError("listen: plain HTTP on \(listen) is not a loopback address; give tlsCert/tlsKey, or insecureHTTP: true")
+        }
+    }
+}
+
+/// A configuration problem, named for the person fixing it.
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// HOST:PORT, with [v6]:port accepted.
+public struct HostPort: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+
+    public init?(_ text: String) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { return nil }
+        self.host = host
+        self.port = port
+    }
+
+    /// Whether the host is a loopback address or name.
+    public var isLoopback: Bool { host == "localhost" || host == "::1" || host.hasPrefix("127.") }
+}

@@ -1,0 +1,96 @@
+import ArgumentParser
+import AuditSealCore
+import AuditSealServer
+import Foundation
+import Logging
+
+/// `auditseal serve`: the audit webhook receiver.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Receive audit events from Kubernetes API servers (the audit webhook backend) and seal them.",
+        discussion: """
+            With no options it starts a development receiver on http://127.0.0.1:8080/v1/audit with its data in \
+            ./auditseal-data and a signing key created there (with a warning). Every option can also be set in the \
+            YAML file given with --config, under the name shown in brackets; flags win over the file.
+            Answers: 200 stored (or already stored), 400 not an EventList, 401/403 not authenticated/allowed, \
+            408 body too slow, 413 body over --max-body-bytes, 415 not JSON, 503 + Retry-After: 1 storage unable to \
+            make the batch durable. SIGTERM/SIGINT: finish in-flight batches, seal, exit 0.
+            """)
+
+    @Option(help: "YAML configuration file.") var config: String?
+    @Option(help: "Listen address HOST:PORT [listen]. Default 127.0.0.1:8080; plain HTTP is refused off loopback without TLS.") var listen: String?
+    @Option(help: "Extra plain-HTTP listener for /healthz, /readyz, /metrics [opsListen].") var opsListen: String?
+    @Option(help: "Data directory [dataDir]. Default ./auditseal-data.") var dataDir: String?
+    @Option(help: "Ed25519 signing key (PEM, mode 0600) [signingKey]. Default DATA_DIR/signing.key, created if missing.") var signingKey: String?
+    @Option(help: "Node name in manifests [node]. Default: the host name.") var node: String?
+    @Option(help: "Server certificate (PEM) for HTTPS [tlsCert].") var tlsCert: String?
+    @Option(help: "Server private key (PEM) [tlsKey].") var tlsKey: String?
+    @Option(help: "CA bundle for client certificates (mTLS) [clientCA].") var clientCA: String?
+    @Option(name: .customLong("allowed-client-cn"), help: "Allowed client certificate CN; repeatable [allowedClientCNs].") var allowedClientCNs: [String] = []
+    @Option(help: "File with the bearer token senders must present [tokenFile].") var tokenFile: String?
+    @Flag(help: "Allow plain HTTP on a non-loopback address [insecureHTTP].") var insecureHTTP = false
+    @Option(help: "Ingest path [ingestPath]. Default /v1/audit.") var ingestPath: String?
+    @Option(help: "Largest body in bytes after gzip decoding [maxBodyBytes]. Default 1 GiB.") var maxBodyBytes: Int?
+    @Option(help: "Seconds to receive a body [bodyTimeoutSeconds]. Default 60.") var bodyTimeoutSeconds: Double?
+    @Option(help: "Seconds an idle connection is kept [idleTimeoutSeconds]. Default 90.") var idleTimeoutSeconds: Double?
+    @Option(help: "Most concurrent connections [maxConnections]. Default 256.") var maxConnections: Int?
+    @Option(help: "Seal the open segment at this size [segmentMaxBytes]. Default 64 MiB.") var segmentMaxBytes: Int?
+    @Option(help: "Seal the open segment at this age [segmentMaxAgeSeconds]. Default 3600.") var segmentMaxAgeSeconds: Double?
+    @Option(help: "Signed heartbeat interval [heartbeatIntervalSeconds]. Default 300.") var heartbeatIntervalSeconds: Double?
+    @Option(help: "zlib level of sealed segments [gzipLevel]. Default 6.") var gzipLevel: Int?
+    @Option(help: "Recent events remembered to drop re-sent duplicates [duplicateWindow]. Default 100000.") var duplicateWindow: Int?
+    @Option(help: "Readiness fails below this many free bytes [minFreeBytes]. Default 256 MiB.") var minFreeBytes: Int?
+    @Option(help: "Re-verify the store every N seconds, 0 = never [verifyIntervalSeconds]. Default 600.") var verifyIntervalSeconds: Double?
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String = "info"
+
+    func resolved() throws -> ServeConfiguration {
+        var c: ServeConfiguration
+        do {
+            c = try config.map(ServeConfiguration.load(yamlFile:)) ?? ServeConfiguration()
+        } catch let error as ConfigurationError {
+            throw ValidationError(error.description)
+        }
+        if let listen { c.listen = listen }
+        if let opsListen { c.opsListen = opsListen }
+        if let dataDir { c.dataDir = dataDir }
+        if let signingKey { c.signingKey = signingKey }
+        if let node { c.node = node }
+        if let tlsCert { c.tlsCert = tlsCert }
+        if let tlsKey { c.tlsKey = tlsKey }
+        if let clientCA { c.clientCA = clientCA }
+        if !allowedClientCNs.isEmpty { c.allowedClientCNs = allowedClientCNs }
+        if let tokenFile { c.tokenFile = tokenFile }
+        if insecureHTTP { c.insecureHTTP = true }
+        if let ingestPath { c.ingestPath = ingestPath }
+        if let maxBodyBytes { c.maxBodyBytes = maxBodyBytes }
+        if let bodyTimeoutSeconds { c.bodyTimeoutSeconds = bodyTimeoutSeconds }
+        if let idleTimeoutSeconds { c.idleTimeoutSeconds = idleTimeoutSeconds }
+        if let maxConnections { c.maxConnections = maxConnections }
+        if let segmentMaxBytes { c.segmentMaxBytes = segmentMaxBytes }
+        if let segmentMaxAgeSeconds { c.segmentMaxAgeSeconds = segmentMaxAgeSeconds }
+        if let heartbeatIntervalSeconds { c.heartbeatIntervalSeconds = heartbeatIntervalSeconds }
+        if let gzipLevel { c.gzipLevel = gzipLevel }
+        if let duplicateWindow { c.duplicateWindow = duplicateWindow }
+        if let minFreeBytes { c.minFreeBytes = minFreeBytes }
+        if let verifyIntervalSeconds { c.verifyIntervalSeconds = verifyIntervalSeconds }
+        do { try c.validate() } catch let error as ConfigurationError { throw ValidationError(error.description) }
+        return c
+    }
+
+    func run() async throws {
+        let configuration = try resolved()
+        guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("--log-level: unknown level \(logLevel)") }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let receiver: Receiver
+        do {
+            receiver = try Receiver(configuration: configuration, logger: Logger(label: "auditseal"))
+        } catch let error as ConfigurationError {
+            throw ValidationError(error.description)
+        }
+        try await receiver.run()
+    }
+}
