@@ -43,6 +43,21 @@ func report(_ name: String, events: Int, bytes: Int, seconds s: Double, note: St
 }
 
 let batchSize = 400
+if let i = arguments.firstIndex(of: "--write-eventlist") {
+    // A template for the load benchmark: "@@" in each auditID is replaced per request.
+    var body = eventList(start: 0, count: batchSize)
+    let text = String(decoding: body, as: UTF8.self)
+    var replaced = ""
+    var n = 0
+    for part in text.components(separatedBy: "\"auditID\":\"") {
+        if n > 0 { replaced += "\"auditID\":\"@@-\(n)-" }
+        replaced += part
+        n += 1
+    }
+    body = Array(replaced.utf8)
+    try Data(body).write(to: URL(fileURLWithPath: arguments[i + 1]))
+    exit(0)
+}
 let bodies = stride(from: 0, to: totalEvents, by: batchSize).map { eventList(start: $0, count: min(batchSize, totalEvents - $0)) }
 let bodyBytes = bodies.reduce(0) { $0 + $1.count }
 print("auditseal-bench: \(totalEvents) events of ~\(bodyBytes / totalEvents) bytes in \(bodies.count) EventLists of \(batchSize); \(ProcessInfo.processInfo.activeProcessorCount) cores; gzip level \(gzipLevel)")

@@ -110,7 +110,7 @@ public final class Receiver: Sendable {
     func tlsConfiguration() throws -> TLSConfiguration? {
         guard let certPath = configuration.tlsCert, let keyPath = configuration.tlsKey else { return nil }
         let chain = try NIOSSLCertificate.fromPEMFile(certPath).map { NIOSSLCertificateSource.certificate($0) }
-        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .file(keyPath))
+        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: keyPath, format: .pem)))
         tls.minimumTLSVersion = .tlsv12
         if let ca = configuration.clientCA {
             tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(ca))

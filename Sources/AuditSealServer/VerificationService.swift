@@ -13,7 +13,11 @@ struct VerificationService: Service {
     let logger: Logger
 
     func run() async throws {
-        guard interval > 0 else { return }
+        guard interval > 0 else {
+            // Disabled: stay until shutdown (a service that returns early stops the group).
+            try? await gracefulShutdown()
+            return
+        }
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
                 try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(interval)) }

@@ -20,7 +20,7 @@ import Testing
         let store = try openStore(dir, key: key)
         let corpus = try TestSupport.corpusEvents()
         let result = try await store.append(corpus)
-        // The corpus holds two copies of one falco event (same auditID and stage).
+        // Two corpus events repeat an earlier event's auditID and stage.
         #expect(result.stored + result.duplicates == corpus.count)
         #expect(result.firstIndex == 0)
         try await store.close()

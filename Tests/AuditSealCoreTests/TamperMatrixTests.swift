@@ -81,7 +81,7 @@ import Testing
         #expect(report.segments >= 3)
         #expect(report.heartbeats == 1)
         #expect(report.openEvents == 4)
-        #expect(report.sealedEvents == 86 + 60)  // 88 corpus events hold one duplicate
+        #expect(report.sealedEvents == 86 + 60)  // 88 corpus events, 86 unique by auditID and stage
     }
 
     @Test func aChangedByteIsLocatedToItsLineAndEvent() async throws {

@@ -1,0 +1,225 @@
+import AuditSealCore
+import Foundation
+import Testing
+
+/// Starts the real `auditseal serve` binary on an ephemeral loopback port with real TLS
+/// (certificates made with the openssl CLI) and talks to it with curl, as an API server would.
+@Suite(.serialized) struct ReceiverEndToEndTests {
+    static let packageRoot: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    static func temporaryDirectory() -> String {
+        let path = NSTemporaryDirectory() + "auditseal-e2e-\(UUID().uuidString.prefix(8))"
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    @discardableResult
+    static func run(_ executable: String, _ arguments: [String], in directory: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    /// A CA, a server certificate for 127.0.0.1, two client certificates from the CA and one from elsewhere.
+    static func makeCertificates(in dir: String) throws {
+        let script = """
+        set -e
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=test-ca -keyout ca.key -out ca.crt 2>/dev/null
+        issue() { # name cn ext
+          openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$2" -keyout $1.key -out $1.csr 2>/dev/null
+          printf "$3" > $1.ext
+          openssl x509 -req -in $1.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile $1.ext -out $1.crt 2>/dev/null
+        }
+        issue server localhost "subjectAltName=IP:127.0.0.1,DNS:localhost\\nextendedKeyUsage=serverAuth\\n"
+        issue apiserver kube-apiserver "extendedKeyUsage=clientAuth\\n"
+        issue intruder intruder "extendedKeyUsage=clientAuth\\n"
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=kube-apiserver -keyout rogue.key -out rogue.crt 2>/dev/null
+        printf 's3cr3t-token\\n' > token
+        """
+        let result = try run("/bin/bash", ["-c", script], in: dir)
+        #expect(result.status == 0, "\(result.stderr)")
+    }
+
+    /// A running receiver.
+    final class Daemon {
+        let process = Process()
+        let dir: String
+        var url = ""
+        var opsURL = ""
+        var stderrPath: String
+
+        init(dir: String, arguments: [String]) throws {
+            self.dir = dir
+            stderrPath = dir + "/serve.err"
+            FileManager.default.createFile(atPath: stderrPath, contents: nil)
+            process.executableURL = URL(fileURLWithPath: ReceiverEndToEndTests.packageRoot + "/.build/debug/auditseal")
+            process.arguments = ["serve", "--listen", "127.0.0.1:0", "--data-dir", dir + "/data", "--verify-interval-seconds", "0"] + arguments
+            let out = Pipe()
+            process.standardOutput = out
+            process.standardError = FileHandle(forWritingAtPath: stderrPath)
+            try process.run()
+            // The receiver announces its addresses once it listens (the ops listener too, when asked for).
+            let expected = arguments.contains("--ops-listen") ? 2 : 1
+            var buffer = Data()
+            while String(decoding: buffer, as: UTF8.self).filter({ $0 == "\n" }).count < expected {
+                let chunk = out.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                buffer.append(chunk)
+            }
+            let line = String(decoding: buffer, as: UTF8.self)
+            if let ops = line.range(of: "auditseal: ops ") {
+                opsURL = String(line[ops.upperBound...].prefix { !$0.isWhitespace })
+            }
+            guard let range = line.range(of: "listening ") else {
+                throw NSError(domain: "auditseal-e2e", code: 1, userInfo: [NSLocalizedDescriptionKey: "no listening line: \(line) \(String(decoding: FileManager.default.contents(atPath: stderrPath) ?? Data(), as: UTF8.self))"])
+            }
+            url = String(line[range.upperBound...].prefix { !$0.isWhitespace })
+        }
+
+        /// SIGTERM and wait; returns the exit status.
+        func stop() -> Int32 {
+            process.terminate()
+            process.waitUntilExit()
+            return process.terminationStatus
+        }
+    }
+
+    /// POSTs with curl; returns (HTTP status, body). Status 0 when the connection or handshake failed.
+    static func post(_ url: String, body: String, dir: String, curlOptions: [String] = [], path: String = "/v1/audit?timeout=30s") throws -> (Int, String) {
+        let bodyFile = dir + "/body-\(UUID().uuidString.prefix(6))"
+        FileManager.default.createFile(atPath: bodyFile, contents: Data(body.utf8))
+        let result = try run("/usr/bin/curl", ["-s", "-o", bodyFile + ".out", "-w", "%{http_code}", "-X", "POST", url + path,
+                                                "--data-binary", "@" + bodyFile] + curlOptions)
+        let answer = (try? String(contentsOfFile: bodyFile + ".out", encoding: .utf8)) ?? ""
+        return (Int(result.stdout) ?? 0, answer)
+    }
+
+    /// The corpus as EventLists of up to 400 items without kind/apiVersion, as the API server sends them.
+    static func corpusBatches() throws -> [String] {
+        let fixtures = packageRoot + "/Tests/AuditSealCoreTests/Fixtures/corpus"
+        var items = [String]()
+        for folder in ["falcosecurity-falco", "liggitt-audit2rbac"] {
+            for name in try FileManager.default.contentsOfDirectory(atPath: fixtures + "/" + folder).sorted()
+            where (name.hasSuffix(".json") || name.hasSuffix(".log")) && name != "fal_01_003.json" {
+                let batch = try EventScanner(mode: .stream).scan(try FileIO.readAll(path: fixtures + "/" + folder + "/" + name))
+                for i in 0..<batch.count {
+                    var object = try JSONSerialization.jsonObject(with: Data(batch.line(i))) as! [String: Any]
+                    object.removeValue(forKey: "kind")
+                    object.removeValue(forKey: "apiVersion")
+                    items.append(String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self))
+                }
+            }
+        }
+        return stride(from: 0, to: items.count, by: 400).map { start in
+            #"{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{},"items":["# + items[start..<min(items.count, start + 400)].joined(separator: ",") + "]}"
+        }
+    }
+
+    static func verify(_ dir: String) throws -> (status: Int32, stdout: String) {
+        let r = try run(packageRoot + "/.build/debug/auditseal", ["verify", dir + "/data", "--public-key", dir + "/data/signing.key.pub"])
+        return (r.status, r.stdout)
+    }
+
+    @Test func mutualTLSReceiverStoresTheCorpusOnceAndRefusesStrangers() throws {
+        let dir = Self.temporaryDirectory()
+        try Self.makeCertificates(in: dir)
+        let daemon = try Daemon(dir: dir, arguments: ["--tls-cert", dir + "/server.crt", "--tls-key", dir + "/server.key",
+                                                      "--client-ca", dir + "/ca.crt", "--allowed-client-cn", "kube-apiserver"])
+        #expect(daemon.url.hasPrefix("https://127.0.0.1:"))
+        let trusted = ["--cacert", dir + "/ca.crt", "--cert", dir + "/apiserver.crt", "--key", dir + "/apiserver.key",
+                       "-H", "Content-Type: application/json"]
+        let batches = try Self.corpusBatches()
+        var stored = 0
+        for body in batches {
+            let (status, answer) = try Self.post(daemon.url, body: body, dir: dir, curlOptions: trusted)
+            #expect(status == 200, "\(answer)")
+            stored += (try? JSONSerialization.jsonObject(with: Data(answer.utf8)) as? [String: Int])?["stored"] ?? 0
+        }
+        // A replayed batch (an answer lost on the way back) is acknowledged and not stored again.
+        let replay = try Self.post(daemon.url, body: batches[0], dir: dir, curlOptions: trusted)
+        #expect(replay.0 == 200)
+        #expect(replay.1.contains(#""stored":0"#))
+        // Without a client certificate: 401. A certificate from the CA with another CN: 403.
+        // A certificate from elsewhere: the TLS handshake fails.
+        let noCert = try Self.post(daemon.url, body: batches[0], dir: dir, curlOptions: ["--cacert", dir + "/ca.crt"])
+        #expect(noCert.0 == 401)
+        let intruder = try Self.post(daemon.url, body: batches[0], dir: dir, curlOptions: ["--cacert", dir + "/ca.crt", "--cert", dir + "/intruder.crt", "--key", dir + "/intruder.key"])
+        #expect(intruder.0 == 403)
+        let rogue = try Self.post(daemon.url, body: batches[0], dir: dir, curlOptions: ["--cacert", dir + "/ca.crt", "--cert", dir + "/rogue.crt", "--key", dir + "/rogue.key"])
+        #expect(rogue.0 == 0)
+        // Health and metrics answer without a client certificate.
+        let health = try Self.run("/usr/bin/curl", ["-s", "--cacert", dir + "/ca.crt", daemon.url + "/healthz"])
+        #expect(health.stdout == "ok\n")
+        let metrics = try Self.run("/usr/bin/curl", ["-s", "--cacert", dir + "/ca.crt", daemon.url + "/metrics"])
+        #expect(metrics.stdout.contains("auditseal_events_ingested_total \(stored)"))
+        #expect(metrics.stdout.contains("auditseal_batches_total{code=\"401\"} 1"))
+        #expect(daemon.stop() == 0)
+        let verified = try Self.verify(dir)
+        #expect(verified.status == 0, "\(verified.stdout)")
+        #expect(verified.stdout.contains("tree size \(stored)"))
+        #expect(stored == 86)  // 51 falco events, 49 unique by auditID+stage (PROVENANCE.md), + 37
+    }
+
+    @Test func everyErrorClassGetsItsStatusAndTheStoreStaysVerifiable() throws {
+        let dir = Self.temporaryDirectory()
+        FileManager.default.createFile(atPath: dir + "/token", contents: Data("s3cr3t-token\n".utf8))
+        let daemon = try Daemon(dir: dir, arguments: ["--token-file", dir + "/token", "--max-body-bytes", "200000", "--ops-listen", "127.0.0.1:0"])
+        let auth = ["-H", "Authorization: Bearer s3cr3t-token", "-H", "Content-Type: application/json"]
+        let good = #"{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{"auditID":"a-1","stage":"ResponseComplete","verb":"delete","user":{"username":"alice"},"objectRef":{"resource":"deployments","namespace":"prod","name":"web"}}]}"#
+        #expect(try Self.post(daemon.url, body: good, dir: dir, curlOptions: auth).0 == 200)
+        #expect(try Self.post(daemon.url, body: good, dir: dir, curlOptions: ["-H", "Authorization: Bearer wrong"]).0 == 401)
+        #expect(try Self.post(daemon.url, body: good, dir: dir, curlOptions: []).0 == 401)
+        let malformed = try Self.post(daemon.url, body: #"{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{"auditID":"#, dir: dir, curlOptions: auth)
+        #expect(malformed.0 == 400)
+        #expect(malformed.1.contains("byte "))
+        let wrongKind = try Self.post(daemon.url, body: #"{"kind":"Status","apiVersion":"v1"}"#, dir: dir, curlOptions: auth)
+        #expect(wrongKind.0 == 400)
+        let huge = #"{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{"auditID":"big","stage":"x","pad":""# + String(repeating: "x", count: 300_000) + "\"}]}"
+        #expect(try Self.post(daemon.url, body: huge, dir: dir, curlOptions: auth).0 == 413)
+        #expect(try Self.post(daemon.url, body: good, dir: dir, curlOptions: ["-H", "Authorization: Bearer s3cr3t-token", "-H", "Content-Type: text/xml"]).0 == 415)
+        // gzip bodies, and bodies without a Content-Type, are accepted.
+        let gz = try GzipCompressor.gzip(Array(good.replacingOccurrences(of: "a-1", with: "a-2").utf8))
+        let gzFile = dir + "/good.gz"
+        FileManager.default.createFile(atPath: gzFile, contents: Data(gz))
+        let gzResult = try Self.run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", daemon.url + "/v1/audit",
+                                                      "-H", "Authorization: Bearer s3cr3t-token", "-H", "Content-Encoding: gzip",
+                                                      "-H", "Content-Type:", "--data-binary", "@" + gzFile])
+        #expect(gzResult.stdout == "200")
+        // The ops listener serves probes without credentials.
+        #expect(daemon.opsURL.hasPrefix("http://127.0.0.1:"))
+        #expect(try Self.run("/usr/bin/curl", ["-s", daemon.opsURL + "/readyz"]).stdout == "ready\n")
+        #expect(try Self.run("/usr/bin/curl", ["-s", daemon.opsURL + "/metrics"]).stdout.contains("auditseal_batches_total{code=\"413\"} 1"))
+        #expect(daemon.stop() == 0)
+        let verified = try Self.verify(dir)
+        #expect(verified.status == 0, "\(verified.stdout)")
+        #expect(verified.stdout.contains("tree size 2"))
+    }
+
+    @Test func invalidConfigurationExitsNamingTheField() throws {
+        let dir = Self.temporaryDirectory()
+        try "listen: 127.0.0.1:8080\nmaxBodyBytes: lots\n".write(toFile: dir + "/bad.yaml", atomically: true, encoding: .utf8)
+        let bad = try Self.run(Self.packageRoot + "/.build/debug/auditseal", ["serve", "--config", dir + "/bad.yaml", "--data-dir", dir + "/d"])
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("maxBodyBytes"))
+        try "listne: 127.0.0.1:8080\n".write(toFile: dir + "/typo.yaml", atomically: true, encoding: .utf8)
+        let typo = try Self.run(Self.packageRoot + "/.build/debug/auditseal", ["serve", "--config", dir + "/typo.yaml"])
+        #expect(typo.status == 2)
+        #expect(typo.stderr.contains("listne"))
+        let open = try Self.run(Self.packageRoot + "/.build/debug/auditseal", ["serve", "--listen", "0.0.0.0:8080", "--data-dir", dir + "/d"])
+        #expect(open.status == 2)
+        #expect(open.stderr.contains("listen"))
+    }
+}
