@@ -4,14 +4,15 @@
 #   HTTP ceiling (nginx answering 200 to the same POSTs)
 # Needs: wrk, nginx-light, python3 (apt-get install -y wrk nginx-light). Run from the repository root:
 #   bash Benchmarks/load.sh [SECONDS]
+# The receiver runs with its defaults (gzip level 1); the compute ceiling uses the same level.
 set -euo pipefail
 secs=${1:-20}
 root=$(pwd)
 work=$(mktemp -d)
 trap 'kill $(cat "$work"/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
 
-swift build -c release --product auditseal >/dev/null
-swift build -c release --product auditseal-bench >/dev/null
+swift build -c release --product auditseal 2>&1 | grep -E "error|Compiling auditseal" || true
+swift build -c release --product auditseal-bench 2>&1 | grep -E "error" || true
 bin=$root/.build/release
 
 # One realistic 400-event EventList; "@@" in each auditID is replaced per request.
@@ -20,7 +21,7 @@ export AUDITSEAL_BODY="$work/eventlist.json"
 echo "body: $(wc -c < "$work/eventlist.json") bytes, 400 events"
 
 echo "== compute ceiling (same event bytes) =="
-"$bin/auditseal-bench" --events 200000 --split-only | tail -n +3
+"$bin/auditseal-bench" --events 200000 --ceilings-only --gzip-level 1 | tail -n +3
 
 echo "== HTTP ceiling: nginx answering 200 =="
 port_nginx=18081

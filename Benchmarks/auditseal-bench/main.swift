@@ -5,7 +5,7 @@ import Foundation
 
 let arguments = CommandLine.arguments
 let totalEvents = arguments.firstIndex(of: "--events").flatMap { Int(arguments[$0 + 1]) } ?? 400_000
-let gzipLevel = arguments.firstIndex(of: "--gzip-level").flatMap { Int(arguments[$0 + 1]) } ?? 6
+let gzipLevel = arguments.firstIndex(of: "--gzip-level").flatMap { Int(arguments[$0 + 1]) } ?? 1
 
 /// A ~1.3 KB Metadata-level event item, shaped like the API server's (no kind/apiVersion).
 func item(_ i: Int) -> String {
@@ -79,6 +79,7 @@ batches = try bodies.map(scanner.scan)
 let lineBytes = batches.reduce(0) { $0 + $1.lines.count }
 report("split (EventList -> lines)", events: totalEvents, bytes: bodyBytes, seconds: splitTime)
 if arguments.contains("--split-only") { exit(0) }
+let ceilingsOnly = arguments.contains("--ceilings-only")
 
 // 2. Ceiling: one SHA-256 per line in a tight loop; then the real chain (leaf + chain + Merkle).
 let sha = SHA256()
@@ -115,6 +116,7 @@ report("ceiling: gzip of the lines", events: totalEvents, bytes: allLines.count,
        note: String(format: "ratio %.1fx", Double(allLines.count) / Double(gzSize)))
 let computeCeiling = Double(totalEvents) / (gzipTime + shaTime)
 print(String(format: "%-34@ %12@", "ceiling: compute (gzip + SHA-256)" as NSString, rate(Double(totalEvents), gzipTime + shaTime) as NSString))
+if ceilingsOnly { exit(0) }
 
 // 4. Durable append with group commit: 8 concurrent writers of 400-event batches, fsync before return.
 let dir = NSTemporaryDirectory() + "auditseal-bench-\(UUID().uuidString.prefix(8))"

@@ -37,7 +37,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seal the open segment at this size [segmentMaxBytes]. Default 64 MiB.") var segmentMaxBytes: Int?
     @Option(help: "Seal the open segment at this age [segmentMaxAgeSeconds]. Default 3600.") var segmentMaxAgeSeconds: Double?
     @Option(help: "Signed heartbeat interval [heartbeatIntervalSeconds]. Default 300.") var heartbeatIntervalSeconds: Double?
-    @Option(help: "zlib level of sealed segments [gzipLevel]. Default 6.") var gzipLevel: Int?
+    @Option(help: "zlib level of sealed segments [gzipLevel]. Default 1 (fast; 6-9 for smaller files).") var gzipLevel: Int?
     @Option(help: "Recent events remembered to drop re-sent duplicates [duplicateWindow]. Default 100000.") var duplicateWindow: Int?
     @Option(help: "Readiness fails below this many free bytes [minFreeBytes]. Default 256 MiB.") var minFreeBytes: Int?
     @Option(help: "Re-verify the store every N seconds, 0 = never [verifyIntervalSeconds]. Default 600.") var verifyIntervalSeconds: Double?

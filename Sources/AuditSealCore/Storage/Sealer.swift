@@ -44,6 +44,7 @@ public final class Sealer: @unchecked Sendable {
         let fileHash = SHA256()
         fileHash.begin()
         var fileSize = 0
+        var synced = 0
         var pending = [UInt8]()
         pending.reserveCapacity(1 << 20)
         func flush() throws {
@@ -53,6 +54,12 @@ public final class Sealer: @unchecked Sendable {
             }
             fileSize += pending.count
             pending.removeAll(keepingCapacity: true)
+            // Write back as we go: a large dirty file flushed at once would stall the write-ahead
+            // segment's fsyncs (and so the receiver's answers) behind it.
+            if fileSize - synced >= 8 << 20 {
+                try FileIO.sync(fd: fd, path: temp)
+                synced = fileSize
+            }
         }
         let sink: (UnsafeRawBufferPointer) throws -> Void = { chunk in
             pending.append(contentsOf: chunk)
