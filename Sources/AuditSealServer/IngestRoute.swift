@@ -12,6 +12,7 @@ public struct IngestRoute: Sendable {
     let metrics: Metrics
     let token: BearerToken?
     let logger: Logger
+    let budget: MemoryBudget
 
     /// Why a request was refused, with the status it gets.
     struct Refusal: Error {
@@ -26,9 +27,11 @@ public struct IngestRoute: Sendable {
         var logger = logger
         logger[metadataKey: "request_id"] = "\(requestID)"
         let response: Response
+        let reservation = MemoryBudget.Reservation(budget: budget)
+        defer { reservation.release() }
         do {
             try await authenticate(request, context: context)
-            let body = try await readBody(request)
+            let body = try await readBody(request, reservation: reservation)
             let batch: EventBatch
             do {
                 batch = try EventScanner(mode: .eventList).scan(body)
@@ -84,7 +87,7 @@ public struct IngestRoute: Sendable {
     }
 
     /// Reads the body up to the limit and within the body timeout; decodes gzip.
-    private func readBody(_ request: Request) async throws -> [UInt8] {
+    private func readBody(_ request: Request, reservation: MemoryBudget.Reservation) async throws -> [UInt8] {
         if let type = request.headers[.contentType]?.lowercased(), !type.hasPrefix("application/json") {
             throw Refusal(status: .unsupportedMediaType, reason: "Content-Type must be application/json, not \(type)")
         }
@@ -95,6 +98,11 @@ public struct IngestRoute: Sendable {
                 for try await buffer in request.body {
                     guard out.count + buffer.readableBytes <= limit else {
                         throw Refusal(status: .contentTooLarge, reason: "body is larger than maxBodyBytes (\(limit) bytes); enable --audit-webhook-truncate-enabled on the API server to cap batches at the source")
+                    }
+                    // Bodies are held in memory while scanned, twice over at most (input and stored
+                    // lines): all requests together stay within the receiver's memory budget.
+                    guard reservation.reserve(2 * buffer.readableBytes) else {
+                        throw Refusal(status: .serviceUnavailable, reason: "receiver memory budget (maxInflightBytes) is exhausted by other batches; retry", retryAfter: true)
                     }
                     out.append(contentsOf: buffer.readableBytesView)
                 }
@@ -118,6 +126,9 @@ public struct IngestRoute: Sendable {
         do {
             let d = try GzipDecompressor()
             try raw.withUnsafeBytes { try d.decompress($0) { chunk in
+                guard reservation.reserve(2 * chunk.count) else {
+                    throw Refusal(status: .serviceUnavailable, reason: "receiver memory budget (maxInflightBytes) is exhausted by other batches; retry", retryAfter: true)
+                }
                 guard decoded.count + chunk.count <= limit else {
                     throw Refusal(status: .contentTooLarge, reason: "decompressed body is larger than maxBodyBytes (\(limit) bytes)")
                 }

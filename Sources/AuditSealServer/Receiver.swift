@@ -53,7 +53,8 @@ public final class Receiver: Sendable {
     /// Serves until SIGTERM or SIGINT, then seals and returns.
     public func run() async throws {
         let token = try configuration.tokenFile.map(BearerToken.init(path:))
-        let ingest = IngestRoute(store: store, configuration: configuration, metrics: metrics, token: token, logger: logger)
+        let ingest = IngestRoute(store: store, configuration: configuration, metrics: metrics, token: token, logger: logger,
+                                 budget: MemoryBudget(limit: configuration.effectiveInflightBytes))
         let ops = OpsRoutes(store: store, configuration: configuration, metrics: metrics)
 
         let router = Router(context: ReceiverContext.self)

@@ -31,6 +31,13 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
     public var ingestPath: String = "/v1/audit"
     /// Largest request body accepted (bytes, after gzip decoding).
     public var maxBodyBytes: Int = 1 << 30
+    /// Memory all request bodies in flight may take together (bytes; a body counts twice: received
+    /// and split into stored lines). Over it, requests get 503 + Retry-After: 1. Default: twice
+    /// maxBodyBytes, so that the largest batch can always be taken once others are done.
+    public var maxInflightBytes: Int?
+
+    /// The memory budget in force.
+    public var effectiveInflightBytes: Int { maxInflightBytes ?? 2 * maxBodyBytes }
     /// Seconds allowed to receive a whole request body.
     public var bodyTimeoutSeconds: Double = 60
     /// Seconds an idle connection is kept (also bounds slow headers).
@@ -56,7 +63,7 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case listen, opsListen, dataDir, signingKey, autoCreateKey, node, tlsCert, tlsKey, clientCA, allowedClientCNs
-        case tokenFile, insecureHTTP, ingestPath, maxBodyBytes, bodyTimeoutSeconds, idleTimeoutSeconds, maxConnections
+        case tokenFile, insecureHTTP, ingestPath, maxBodyBytes, maxInflightBytes, bodyTimeoutSeconds, idleTimeoutSeconds, maxConnections
         case segmentMaxBytes, segmentMaxAgeSeconds, heartbeatIntervalSeconds, gzipLevel, duplicateWindow, minFreeBytes
         case verifyIntervalSeconds
     }
@@ -70,7 +77,7 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
         try takeOptional(.signingKey, &d.signingKey); try take(.autoCreateKey, &d.autoCreateKey); try takeOptional(.node, &d.node)
         try takeOptional(.tlsCert, &d.tlsCert); try takeOptional(.tlsKey, &d.tlsKey); try takeOptional(.clientCA, &d.clientCA)
         try take(.allowedClientCNs, &d.allowedClientCNs); try takeOptional(.tokenFile, &d.tokenFile); try take(.insecureHTTP, &d.insecureHTTP)
-        try take(.ingestPath, &d.ingestPath); try take(.maxBodyBytes, &d.maxBodyBytes); try take(.bodyTimeoutSeconds, &d.bodyTimeoutSeconds)
+        try take(.ingestPath, &d.ingestPath); try take(.maxBodyBytes, &d.maxBodyBytes); try takeOptional(.maxInflightBytes, &d.maxInflightBytes); try take(.bodyTimeoutSeconds, &d.bodyTimeoutSeconds)
         try take(.idleTimeoutSeconds, &d.idleTimeoutSeconds); try take(.maxConnections, &d.maxConnections)
         try take(.segmentMaxBytes, &d.segmentMaxBytes); try take(.segmentMaxAgeSeconds, &d.segmentMaxAgeSeconds)
         try take(.heartbeatIntervalSeconds, &d.heartbeatIntervalSeconds); try take(.gzipLevel, &d.gzipLevel)
@@ -106,6 +113,9 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
         if clientCA != nil && tlsCert == nil { throw ConfigurationError("clientCA needs tlsCert and tlsKey (client certificates need HTTPS)") }
         guard ingestPath.hasPrefix("/") else { throw ConfigurationError("ingestPath must start with /") }
         guard maxBodyBytes > 0 else { throw ConfigurationError("maxBodyBytes must be positive") }
+        guard effectiveInflightBytes >= 2 * maxBodyBytes else {
+            throw ConfigurationError("maxInflightBytes must be at least twice maxBodyBytes, or the largest batch could never be taken")
+        }
         guard bodyTimeoutSeconds > 0 else { throw ConfigurationError("bodyTimeoutSeconds must be positive") }
         guard maxConnections > 0 else { throw ConfigurationError("maxConnections must be positive") }
         guard segmentMaxBytes > 0 else { throw ConfigurationError("segmentMaxBytes must be positive") }

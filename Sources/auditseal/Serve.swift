@@ -31,6 +31,7 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Allow plain HTTP on a non-loopback address [insecureHTTP].") var insecureHTTP = false
     @Option(help: "Ingest path [ingestPath]. Default /v1/audit.") var ingestPath: String?
     @Option(help: "Largest body in bytes after gzip decoding [maxBodyBytes]. Default 1 GiB.") var maxBodyBytes: Int?
+    @Option(help: "Memory all bodies in flight may take together; over it 503 + Retry-After [maxInflightBytes]. Default twice --max-body-bytes.") var maxInflightBytes: Int?
     @Option(help: "Seconds to receive a body [bodyTimeoutSeconds]. Default 60.") var bodyTimeoutSeconds: Double?
     @Option(help: "Seconds an idle connection is kept [idleTimeoutSeconds]. Default 90.") var idleTimeoutSeconds: Double?
     @Option(help: "Most concurrent connections [maxConnections]. Default 256.") var maxConnections: Int?
@@ -63,6 +64,7 @@ struct Serve: AsyncParsableCommand {
         if insecureHTTP { c.insecureHTTP = true }
         if let ingestPath { c.ingestPath = ingestPath }
         if let maxBodyBytes { c.maxBodyBytes = maxBodyBytes }
+        if let maxInflightBytes { c.maxInflightBytes = maxInflightBytes }
         if let bodyTimeoutSeconds { c.bodyTimeoutSeconds = bodyTimeoutSeconds }
         if let idleTimeoutSeconds { c.idleTimeoutSeconds = idleTimeoutSeconds }
         if let maxConnections { c.maxConnections = maxConnections }

@@ -71,3 +71,37 @@ public struct ChainState: Sendable, Equatable {
         nextIndex += 1
     }
 }
+
+/// Leaf hashes of many lines at once. Leaves are independent, so large batches are split across
+/// the cores; only the chain links and Merkle nodes that follow must run in order.
+public enum LeafHasher {
+    /// Below this many lines one thread is faster than handing work to others.
+    static let parallelThreshold = 64
+
+    /// The RFC 6962 leaf hash of every range of `lines`, in order.
+    public static func leaves(of lines: UnsafeRawBufferPointer, ranges: [Range<Int>], using sha: SHA256) -> [SHA256Digest] {
+        var out = [SHA256Digest](repeating: .zero, count: ranges.count)
+        let workers = min(ProcessInfo.processInfo.activeProcessorCount, ranges.count / parallelThreshold)
+        if workers < 2 {
+            for (i, r) in ranges.enumerated() { out[i] = MerkleHash.leaf(UnsafeRawBufferPointer(rebasing: lines[r]), using: sha) }
+            return out
+        }
+        out.withUnsafeMutableBufferPointer { result in
+            let base = result.baseAddress!
+            nonisolated(unsafe) let target = base
+            nonisolated(unsafe) let source = lines
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                let hasher = SHA256()
+                var i = w * ranges.count / workers
+                let end = (w + 1) * ranges.count / workers
+                while i < end {
+                    target[i] = MerkleHash.leaf(UnsafeRawBufferPointer(rebasing: source[ranges[i]]), using: hasher)
+                    i += 1
+                }
+            }
+        }
+        return out
+    }
+}
+
+import Foundation

@@ -208,21 +208,26 @@ public final class AuditStore: @unchecked Sendable {
             var groupKeys = Set<DuplicateFilter.Key>()
             for (batch, _) in group {
                 var result = AppendResult(stored: 0, duplicates: 0, firstIndex: nil)
+                var fresh = [Range<Int>]()
+                fresh.reserveCapacity(batch.count)
+                for i in 0..<batch.count {
+                    let key = batch.duplicateKey(i)
+                    if filter.contains(key) || !groupKeys.insert(key).inserted {
+                        result.duplicates += 1
+                        continue
+                    }
+                    newKeys.append(key)
+                    fresh.append(batch.events[i].line)
+                }
                 batch.lines.withUnsafeBytes { lines in
-                    for i in 0..<batch.count {
-                        let key = batch.duplicateKey(i)
-                        if filter.contains(key) || !groupKeys.insert(key).inserted {
-                            result.duplicates += 1
-                            continue
-                        }
-                        newKeys.append(key)
-                        let line = UnsafeRawBufferPointer(rebasing: lines[batch.events[i].line])
+                    let leaves = LeafHasher.leaves(of: lines, ranges: fresh, using: sha)
+                    for (n, range) in fresh.enumerated() {
                         if result.firstIndex == nil { result.firstIndex = state.nextIndex }
-                        WriteAheadFormat.appendRecord(index: state.nextIndex, line: line, to: &records)
-                        state.append(line: line, using: sha)
-                        result.stored += 1
+                        WriteAheadFormat.appendRecord(index: state.nextIndex, line: UnsafeRawBufferPointer(rebasing: lines[range]), to: &records)
+                        state.append(leaf: leaves[n], using: sha)
                     }
                 }
+                result.stored = fresh.count
                 results.append(result)
             }
             var failure: Error?
