@@ -168,6 +168,18 @@ for batch in batches where sealEvents < 48_000 {
     _ = try await sealStore.append(batch)
     sealEvents += batch.count
 }
+// Recovery: open a crash image of the store (a full 64 MB open segment, nothing sealed).
+let image = sealDir + "-image"
+try FileManager.default.copyItem(atPath: sealDir, toPath: image)
+try? FileManager.default.removeItem(atPath: image + "/LOCK")
+var imageConfig = sealConfig
+imageConfig.dataDirectory = image
+var recovered: AuditStore?
+let recoveryTime = try seconds { recovered = try AuditStore(configuration: imageConfig, signingKey: key) }
+report("recovery (replay open segment)", events: Int(recovered!.status.nextIndex), bytes: lineBytes * sealEvents / totalEvents, seconds: recoveryTime,
+       note: String(format: "%.0f ms for a %d MB open segment", recoveryTime * 1000, lineBytes * sealEvents / totalEvents / 1_000_000))
+try await recovered!.close()
+try? FileManager.default.removeItem(atPath: image)
 let oneSeal = try await secondsAsync { try await sealStore.sealNow() }
 report("seal (gzip + hash + sign + fsync)", events: sealEvents, bytes: lineBytes * sealEvents / totalEvents, seconds: oneSeal,
        note: "one \(lineBytes * sealEvents / totalEvents / 1_000_000) MB segment")
