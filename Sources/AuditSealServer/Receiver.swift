@@ -21,6 +21,8 @@ public final class Receiver: Sendable {
     /// Opens the store; throws with a message naming what is wrong.
     public init(configuration: ServeConfiguration, logger: Logger) throws {
         try configuration.validate()
+        // A file-size limit (ulimit -f) must fail a write with EFBIG, answered 503, not kill us.
+        signal(SIGXFSZ, SIG_IGN)
         self.configuration = configuration
         self.logger = logger
         try FileIO.makeDirectories(configuration.dataDir)

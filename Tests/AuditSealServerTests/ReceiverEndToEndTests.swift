@@ -61,12 +61,20 @@ import Testing
         var opsURL = ""
         var stderrPath: String
 
-        init(dir: String, arguments: [String]) throws {
+        init(dir: String, arguments: [String], fileSizeLimitKB: Int? = nil) throws {
             self.dir = dir
             stderrPath = dir + "/serve.err"
             FileManager.default.createFile(atPath: stderrPath, contents: nil)
-            process.executableURL = URL(fileURLWithPath: ReceiverEndToEndTests.packageRoot + "/.build/debug/auditseal")
-            process.arguments = ["serve", "--listen", "127.0.0.1:0", "--data-dir", dir + "/data", "--verify-interval-seconds", "0"] + arguments
+            let binary = ReceiverEndToEndTests.packageRoot + "/.build/debug/auditseal"
+            let serveArguments = ["serve", "--listen", "127.0.0.1:0", "--data-dir", dir + "/data", "--verify-interval-seconds", "0"] + arguments
+            if let limit = fileSizeLimitKB {
+                // A full disk, as far as the receiver can tell: writes past the limit fail (EFBIG).
+                process.executableURL = URL(fileURLWithPath: "/bin/bash")
+                process.arguments = ["-c", "ulimit -f \(limit) && exec \"$0\" \"$@\"", binary] + serveArguments
+            } else {
+                process.executableURL = URL(fileURLWithPath: binary)
+                process.arguments = serveArguments
+            }
             let out = Pipe()
             process.standardOutput = out
             process.standardError = FileHandle(forWritingAtPath: stderrPath)
@@ -206,6 +214,52 @@ import Testing
         let verified = try Self.verify(dir)
         #expect(verified.status == 0, "\(verified.stdout)")
         #expect(verified.stdout.contains("tree size 2"))
+    }
+
+    static func eventList(prefix: String, count: Int) -> String {
+        let items = (0..<count).map { #"{"auditID":"\#(prefix)-\#($0)","stage":"ResponseComplete","verb":"get","user":{"username":"bob"},"requestURI":"/api/v1/namespaces/default/pods/\#(String(repeating: "p", count: 200))"}"# }
+        return #"{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":["# + items.joined(separator: ",") + "]}"
+    }
+
+    @Test func aBatchResentAfterTheReceiverWasKilledIsStoredOnce() throws {
+        let dir = Self.temporaryDirectory()
+        let json = ["-H", "Content-Type: application/json"]
+        let batch = Self.eventList(prefix: "k", count: 50)
+        var daemon = try Daemon(dir: dir, arguments: [])
+        #expect(try Self.post(daemon.url, body: batch, dir: dir, curlOptions: json).1.contains(#""stored":50"#))
+        kill(daemon.process.processIdentifier, SIGKILL)
+        daemon.process.waitUntilExit()
+        // The API server did not see the answer and sends the batch again to the restarted receiver.
+        daemon = try Daemon(dir: dir, arguments: [])
+        let again = try Self.post(daemon.url, body: batch, dir: dir, curlOptions: json)
+        #expect(again.0 == 200)
+        #expect(again.1.contains(#""stored":0,"duplicates":50"#))
+        #expect(daemon.stop() == 0)
+        let verified = try Self.verify(dir)
+        #expect(verified.status == 0, "\(verified.stdout)")
+        #expect(verified.stdout.contains("tree size 50"))
+    }
+
+    @Test func aFullDiskGets503AndEveryAcknowledgedEventSurvives() throws {
+        let dir = Self.temporaryDirectory()
+        let json = ["-H", "Content-Type: application/json"]
+        let daemon = try Daemon(dir: dir, arguments: ["--segment-max-bytes", "10000000"], fileSizeLimitKB: 120)
+        var acknowledged = 0
+        var refused: (Int, String)?
+        for b in 0..<20 {
+            let answer = try Self.post(daemon.url, body: Self.eventList(prefix: "f\(b)", count: 40), dir: dir, curlOptions: json + ["-D", dir + "/headers"])
+            if answer.0 == 200 { acknowledged += 40; continue }
+            refused = answer
+            break
+        }
+        #expect(refused?.0 == 503)
+        #expect(refused?.1.contains("storage unavailable") == true)
+        #expect((try? String(contentsOfFile: dir + "/headers", encoding: .utf8))?.lowercased().contains("retry-after: 1") == true)
+        #expect(acknowledged > 0)
+        #expect(daemon.stop() == 0)
+        let verified = try Self.verify(dir)
+        #expect(verified.status == 0, "\(verified.stdout)")
+        #expect(verified.stdout.contains("tree size \(acknowledged)"))
     }
 
     @Test func invalidConfigurationExitsNamingTheField() throws {

@@ -125,16 +125,7 @@ public final class AuditStore: @unchecked Sendable {
 
     /// Writes a signed heartbeat manifest now, committing to every durable event.
     public func heartbeatNow() async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
-            condition.lock()
-            defer { condition.unlock() }
-            guard !stopping else {
-                continuation.resume(throwing: AuditSealError.storage("the store is shutting down"))
-                return
-            }
-            heartbeatRequests.append((false, continuation))
-            condition.broadcast()
-        }
+        try await request { heartbeatRequests.append((false, $0)) }
     }
 
     /// Stops accepting appends, seals the open segment with a closing manifest, and stops the threads.
@@ -164,6 +155,11 @@ public final class AuditStore: @unchecked Sendable {
     }
 
     private func requestRotation(closing: Bool) async throws {
+        try await request { rotationRequests.append((closing, $0)) }
+    }
+
+    /// Queues a request for the committer or sealer (under the lock) and waits for its completion.
+    private func request(_ enqueue: (CheckedContinuation<Void, Error>) -> Void) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
             condition.lock()
             defer { condition.unlock() }
@@ -171,7 +167,7 @@ public final class AuditStore: @unchecked Sendable {
                 continuation.resume(throwing: AuditSealError.storage("the store is shutting down"))
                 return
             }
-            rotationRequests.append((closing, continuation))
+            enqueue(continuation)
             condition.broadcast()
         }
     }
