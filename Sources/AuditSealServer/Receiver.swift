@@ -23,6 +23,8 @@ public final class Receiver: Sendable {
         try configuration.validate()
         // A file-size limit (ulimit -f) must fail a write with EFBIG, answered 503, not kill us.
         signal(SIGXFSZ, SIG_IGN)
+        // SIGHUP means "reload" (ReloadService); until that service listens, it must not kill us.
+        signal(SIGHUP, SIG_IGN)
         self.configuration = configuration
         self.logger = logger
         try FileIO.makeDirectories(configuration.dataDir)
@@ -68,8 +70,16 @@ public final class Receiver: Sendable {
 
         let main = try HostPort(configuration.listen).unwrap("listen")
         let scheme = configuration.tlsCert == nil ? "http" : "https"
-        let http1 = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .milliseconds(Int64(configuration.idleTimeoutSeconds * 1000))))
-        let server: HTTPServerBuilder = try tlsConfiguration().map { try .tls(http1, tlsConfiguration: $0) } ?? http1
+        let http1Configuration = HTTP1Channel.Configuration(idleTimeout: .milliseconds(Int64(configuration.idleTimeoutSeconds * 1000)))
+        let tls = try tlsContextHolder()
+        let server: HTTPServerBuilder
+        if let tls {
+            server = HTTPServerBuilder { responder in
+                ReloadableTLSChannel(base: HTTP1Channel(responder: responder, configuration: http1Configuration), holder: tls)
+            }
+        } else {
+            server = .http1(configuration: http1Configuration)
+        }
         let logger = logger
         var services: [any Service] = [Application(
             router: router, server: server,
@@ -92,6 +102,7 @@ public final class Receiver: Sendable {
                 },
                 logger: logger))
         }
+        services.append(ReloadService(tls: tls, token: token, checkInterval: 10, logger: logger))
         services.append(VerificationService(dataDir: configuration.dataDir, publicKey: key.publicKey,
                                             interval: configuration.verifyIntervalSeconds, metrics: metrics, logger: logger))
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -109,17 +120,20 @@ public final class Receiver: Sendable {
     }
 
     /// Server TLS: the certificate and key, and the client CA (certificates are asked for, checked
-    /// when presented, and required by the ingest route only).
-    func tlsConfiguration() throws -> TLSConfiguration? {
+    /// when presented, and required by the ingest route only). Reloadable: see `ReloadService`.
+    func tlsContextHolder() throws -> TLSContextHolder? {
         guard let certPath = configuration.tlsCert, let keyPath = configuration.tlsKey else { return nil }
-        let chain = try NIOSSLCertificate.fromPEMFile(certPath).map { NIOSSLCertificateSource.certificate($0) }
-        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: keyPath, format: .pem)))
-        tls.minimumTLSVersion = .tlsv12
-        if let ca = configuration.clientCA {
-            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(ca))
-            tls.certificateVerification = .optionalVerification
+        let ca = configuration.clientCA
+        return try TLSContextHolder(files: [certPath, keyPath] + (ca.map { [$0] } ?? [])) {
+            let chain = try NIOSSLCertificate.fromPEMFile(certPath).map { NIOSSLCertificateSource.certificate($0) }
+            var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: keyPath, format: .pem)))
+            tls.minimumTLSVersion = .tlsv12
+            if let ca {
+                tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(ca))
+                tls.certificateVerification = .optionalVerification
+            }
+            return try NIOSSLContext(configuration: tls)
         }
-        return tls
     }
 
     /// A line on standard output for scripts and tests that start the receiver on port 0.

@@ -60,6 +60,8 @@ import Testing
         var url = ""
         var opsURL = ""
         var stderrPath: String
+        let out = Pipe()
+        var pending = Data()
 
         init(dir: String, arguments: [String], fileSizeLimitKB: Int? = nil) throws {
             self.dir = dir
@@ -75,7 +77,6 @@ import Testing
                 process.executableURL = URL(fileURLWithPath: binary)
                 process.arguments = serveArguments
             }
-            let out = Pipe()
             process.standardOutput = out
             process.standardError = FileHandle(forWritingAtPath: stderrPath)
             try process.run()
@@ -88,6 +89,7 @@ import Testing
                 buffer.append(chunk)
             }
             let line = String(decoding: buffer, as: UTF8.self)
+            pending = Data()
             if let ops = line.range(of: "auditseal: ops ") {
                 opsURL = String(line[ops.upperBound...].prefix { !$0.isWhitespace })
             }
@@ -95,6 +97,16 @@ import Testing
                 throw NSError(domain: "auditseal-e2e", code: 1, userInfo: [NSLocalizedDescriptionKey: "no listening line: \(line) \(String(decoding: FileManager.default.contents(atPath: stderrPath) ?? Data(), as: UTF8.self))"])
             }
             url = String(line[range.upperBound...].prefix { !$0.isWhitespace })
+        }
+
+        /// Reads the receiver's standard output until a line contains text; false at its end.
+        func waitFor(_ text: String) -> Bool {
+            while true {
+                if String(decoding: pending, as: UTF8.self).contains(text) { return true }
+                let chunk = out.fileHandleForReading.availableData
+                if chunk.isEmpty { return false }
+                pending.append(chunk)
+            }
         }
 
         /// SIGTERM and wait; returns the exit status.
@@ -260,6 +272,27 @@ import Testing
         let verified = try Self.verify(dir)
         #expect(verified.status == 0, "\(verified.stdout)")
         #expect(verified.stdout.contains("tree size \(acknowledged)"))
+    }
+
+    @Test func aReplacedServerCertificateIsServedAfterSIGHUP() throws {
+        let dir = Self.temporaryDirectory()
+        try Self.makeCertificates(in: dir)
+        let daemon = try Daemon(dir: dir, arguments: ["--tls-cert", dir + "/server.crt", "--tls-key", dir + "/server.key"])
+        let health = { (ca: String) in try Self.run("/usr/bin/curl", ["-s", "--cacert", ca, daemon.url + "/healthz"]).stdout }
+        #expect(try health(dir + "/ca.crt") == "ok\n")
+        // A new CA and server certificate replace the files in place.
+        let next = dir + "/next"
+        try FileManager.default.createDirectory(atPath: next, withIntermediateDirectories: true)
+        try Self.makeCertificates(in: next)
+        for name in ["server.crt", "server.key"] {
+            try FileManager.default.removeItem(atPath: dir + "/" + name)
+            try FileManager.default.copyItem(atPath: next + "/" + name, toPath: dir + "/" + name)
+        }
+        kill(daemon.process.processIdentifier, SIGHUP)
+        #expect(daemon.waitFor("tls reloaded"))
+        #expect(try health(next + "/ca.crt") == "ok\n")
+        #expect(try health(dir + "/ca.crt") == "")  // the old CA no longer verifies the server
+        #expect(daemon.stop() == 0)
     }
 
     @Test func invalidConfigurationExitsNamingTheField() throws {
