@@ -124,7 +124,7 @@ import Testing
         #expect(wal.count == 1)
         // Record boundaries, from the reader.
         var boundaries = [Int]()
-        let outcome = try WriteAheadReader(path: wal[0]).read { _, line in boundaries.append(line.count + 16) }
+        let outcome = try WriteAheadReader(path: wal[0]).read { _, line, _ in boundaries.append(line.count + 16) }
         let headerEnd = outcome.validLength - boundaries.reduce(0, +)
         var ends = [headerEnd]
         for size in boundaries { ends.append(ends.last! + size) }

@@ -96,7 +96,7 @@ enum TestSupport {
             lines += String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
         }
         for path in try layout.walPaths() {
-            _ = try WriteAheadReader(path: path).read { _, line in lines.append(String(decoding: line, as: UTF8.self)) }
+            _ = try WriteAheadReader(path: path).read { _, line, _ in lines.append(String(decoding: line, as: UTF8.self)) }
         }
         return lines
     }

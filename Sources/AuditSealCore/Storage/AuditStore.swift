@@ -219,7 +219,7 @@ public final class AuditStore: @unchecked Sendable {
                     let leaves = LeafHasher.leaves(of: lines, ranges: fresh, using: sha)
                     for (n, range) in fresh.enumerated() {
                         if result.firstIndex == nil { result.firstIndex = state.nextIndex }
-                        WriteAheadFormat.appendRecord(index: state.nextIndex, line: UnsafeRawBufferPointer(rebasing: lines[range]), to: &records)
+                        WriteAheadFormat.appendRecord(index: state.nextIndex, line: UnsafeRawBufferPointer(rebasing: lines[range]), leaf: leaves[n], to: &records)
                         state.append(leaf: leaves[n], using: sha)
                     }
                 }

@@ -43,8 +43,8 @@ enum Recovery {
         var closed = [String]()
         var last: (path: String, outcome: WriteAheadReader.Outcome)?
         for path in try layout.walPaths() {
-            var lines = [(UInt64, [UInt8])]()
-            let outcome = try WriteAheadReader(path: path).read { index, line in lines.append((index, Array(line))) }
+            var lines = [(SHA256Digest, [UInt8])]()
+            let outcome = try WriteAheadReader(path: path).read { _, line, leaf in lines.append((leaf, Array(line))) }
             let end = outcome.header.firstIndex + UInt64(outcome.recordCount)
             if outcome.header.firstIndex < state.nextIndex {
                 guard end <= tip.sealed.nextIndex else {
@@ -63,8 +63,8 @@ enum Recovery {
                 try cutTail(path: path, at: outcome.validLength, damage: damage)
                 notes.append("cut \(path) at byte \(outcome.validLength) (\(damage)); the cut bytes are kept in \(path).broken-\(outcome.validLength)")
             }
-            for (_, line) in lines {
-                line.withUnsafeBytes { _ = state.append(line: $0, using: sha) }
+            for (leaf, line) in lines {
+                state.append(leaf: leaf, using: sha)
                 if let key = Self.duplicateKey(line: line) { if !duplicates.contains(key) { duplicates.insert(key) } }
             }
             if let previous = last { closed.append(previous.path) }

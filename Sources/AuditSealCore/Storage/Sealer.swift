@@ -71,8 +71,7 @@ public final class Sealer: @unchecked Sendable {
         var firstLine: [UInt8]?
         var lastLine = [UInt8]()
         let newline: [UInt8] = [0x0a]
-        let outcome = try WriteAheadReader(path: walPath).read { index, line in
-            let leaf = MerkleHash.leaf(line, using: sha)
+        let outcome = try WriteAheadReader(path: walPath).read { index, line, leaf in
             state.append(leaf: leaf, using: sha)
             leaf.withUnsafeBytes { hints.append(contentsOf: $0.prefix(8)) }
             try compressor.compress(line, sink: sink)

@@ -15,10 +15,13 @@ public struct WriteAheadHeader: Codable, Sendable, Equatable {
 
 /// Byte layout of write-ahead segments (docs/FORMAT.md, "Write-ahead segments"):
 ///
-///     "ASWAL001" | u32be headerLength | u32be crc32(header) | header JSON
-///     then per event: u32be lineLength | u32be crc32(u64be(index) || line) | u64be index | line
+///     "ASWAL002" | u32be headerLength | u32be crc32(header) | header JSON
+///     then per event: u32be lineLength | first 4 bytes of leafHash(line) | u64be index | line
+///
+/// The record's check value is the start of the event's RFC 6962 leaf hash, which the committer
+/// computes anyway and every reader recomputes to rebuild the chain: one SHA-256 pass serves both.
 public enum WriteAheadFormat {
-    static let magic = Array("ASWAL001".utf8)
+    static let magic = Array("ASWAL002".utf8)
     static let recordOverhead = 16
     /// Largest line a record may hold (the API server has no cap; 1 GiB bodies are the limit).
     static let maxLineLength = 1 << 30
@@ -32,20 +35,19 @@ public enum WriteAheadFormat {
         return out
     }
 
-    /// Appends one framed record to out.
+    /// Appends one framed record to out; `leaf` is the line's leaf hash.
     @inline(__always)
-    static func appendRecord(index: UInt64, line: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+    static func appendRecord(index: UInt64, line: UnsafeRawBufferPointer, leaf: SHA256Digest, to out: inout [UInt8]) {
         var be = index.bigEndian
-        let crc = withUnsafeBytes(of: &be) { CRC32.checksum(line, continuing: CRC32.checksum($0)) }
         appendBE32(UInt32(line.count), to: &out)
-        appendBE32(crc, to: &out)
+        leaf.withUnsafeBytes { out.append(contentsOf: $0.prefix(4)) }
         withUnsafeBytes(of: &be) { out.append(contentsOf: $0) }
         out.append(contentsOf: line)
     }
 
     /// The record framing, exposed for docs/FORMAT.md's test vectors.
     public static func appendRecordForVectors(index: UInt64, line: UnsafeRawBufferPointer, to out: inout [UInt8]) {
-        appendRecord(index: index, line: line, to: &out)
+        appendRecord(index: index, line: line, leaf: MerkleHash.leaf(line, using: SHA256()), to: &out)
     }
 
     @inline(__always)
@@ -103,8 +105,10 @@ public struct WriteAheadReader {
 
     public init(path: String) { self.path = path }
 
-    /// Reads every valid record, calling body(index, line) for each; stops at the first damaged record.
-    public func read(_ body: (UInt64, UnsafeRawBufferPointer) throws -> Void) throws -> Outcome {
+    /// Reads every valid record, calling body(index, line, leaf hash) for each; stops at the first
+    /// damaged record.
+    public func read(_ body: (UInt64, UnsafeRawBufferPointer, SHA256Digest) throws -> Void) throws -> Outcome {
+        let sha = SHA256()
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw AuditSealError.io("cannot open \(path)", errno: errno) }
         defer { close(fd) }
@@ -154,7 +158,7 @@ public struct WriteAheadReader {
                 if buffer.count - (offset - bufferStart) > 0 { damage = .truncatedRecord(offset: offset) }
                 break
             }
-            let (length, crc, index) = buffer.withUnsafeBytes { p -> (Int, UInt32, UInt64) in
+            let (length, check, index) = buffer.withUnsafeBytes { p -> (Int, UInt32, UInt64) in
                 let o = offset - bufferStart
                 return (Int(WriteAheadFormat.readBE32(p, o)), WriteAheadFormat.readBE32(p, o + 4), WriteAheadFormat.readBE64(p, o + 8))
             }
@@ -162,17 +166,18 @@ public struct WriteAheadReader {
                 damage = .truncatedRecord(offset: offset)
                 break
             }
-            let ok = buffer.withUnsafeBytes { p -> Bool in
+            let leaf = buffer.withUnsafeBytes { p -> SHA256Digest in
                 let o = offset - bufferStart
-                let idx = UnsafeRawBufferPointer(rebasing: p[(o + 8)..<(o + 16)])
-                let line = UnsafeRawBufferPointer(rebasing: p[(o + 16)..<(o + 16 + length)])
-                return CRC32.checksum(line, continuing: CRC32.checksum(idx)) == crc
+                return MerkleHash.leaf(UnsafeRawBufferPointer(rebasing: p[(o + 16)..<(o + 16 + length)]), using: sha)
             }
-            guard ok else { damage = .checksumMismatch(offset: offset, index: index); break }
+            guard leaf.withUnsafeBytes({ WriteAheadFormat.readBE32($0, 0) }) == check else {
+                damage = .checksumMismatch(offset: offset, index: index)
+                break
+            }
             guard index == expected else { damage = .unexpectedIndex(offset: offset, expected: expected, found: index); break }
             try buffer.withUnsafeBytes { p in
                 let o = offset - bufferStart + 16
-                try body(index, UnsafeRawBufferPointer(rebasing: p[o..<(o + length)]))
+                try body(index, UnsafeRawBufferPointer(rebasing: p[o..<(o + length)]), leaf)
             }
             offset += WriteAheadFormat.recordOverhead + length
             expected += 1

@@ -421,9 +421,8 @@ public final class Verifier: @unchecked Sendable {
             guard let path = source.localPath(relative) else { continue }
             do {
                 var damaged = false
-                let outcome = try WriteAheadReader(path: path).read { index, line in
-                    _ = index
-                    _ = state.append(line: line, using: sha)
+                let outcome = try WriteAheadReader(path: path).read { _, _, leaf in
+                    state.append(leaf: leaf, using: sha)
                     report.openEvents += 1
                     checkHeartbeats(at: state.nextIndex, file: relative)
                 }
