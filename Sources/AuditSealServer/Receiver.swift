@@ -103,7 +103,7 @@ public final class Receiver: Sendable {
                 logger: logger))
         }
         services.append(ReloadService(tls: tls, token: token, checkInterval: 10, logger: logger))
-        services.append(VerificationService(dataDir: configuration.dataDir, publicKey: key.publicKey,
+        services.append(VerificationService(store: store, dataDir: configuration.dataDir, publicKey: key.publicKey,
                                             interval: configuration.verifyIntervalSeconds, metrics: metrics, logger: logger))
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {

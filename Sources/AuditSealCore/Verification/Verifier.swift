@@ -15,6 +15,9 @@ public final class Verifier: @unchecked Sendable {
         public var parallelism: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
         /// Called with (segments done, segments total).
         public var progress: (@Sendable (Int, Int) -> Void)?
+        /// Read only segments with this sequence number or later (every manifest, signature and
+        /// checkpoint is still checked): for re-verifying what was sealed since the last run.
+        public var segmentsFrom: Int = 1
 
         public init(trustedKeys: [Ed25519PublicKey]? = nil) { self.trustedKeys = trustedKeys }
     }
@@ -135,6 +138,13 @@ public final class Verifier: @unchecked Sendable {
             } else if let t = tasks.firstIndex(where: { $0.startIndex < hb.treeSize && hb.treeSize <= $0.startIndex + UInt64($0.loaded.manifest.eventCount) }) {
                 taskHeartbeats[t].append(hb)
             }
+        }
+
+        // Segments before `segmentsFrom` were read by an earlier run: keep their manifests' word.
+        let keep = tasks.indices.filter { tasks[$0].loaded.sequence >= options.segmentsFrom }
+        if keep.count < tasks.count {
+            tasks = keep.map { tasks[$0] }
+            taskHeartbeats = keep.map { taskHeartbeats[$0] }
         }
 
         // Verify segments in parallel windows.
