@@ -86,5 +86,10 @@ extension Metrics {
         describe("auditseal_verification_runs_total", type: "counter", "Background verifications run.")
         describe("auditseal_verification_failures_total", type: "counter", "Background verifications that found the store not intact.")
         describe("auditseal_last_verification_intact", type: "gauge", "1 when the latest background verification found the store intact.")
+        // Counters exist from the start, at zero, as Prometheus expects.
+        for counter in ["auditseal_events_ingested_total", "auditseal_bytes_ingested_total", "auditseal_duplicates_dropped_total",
+                        "auditseal_verification_runs_total", "auditseal_verification_failures_total"] {
+            increment(counter, by: 0)
+        }
     }
 }
