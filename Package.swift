@@ -48,6 +48,11 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // Shipping sealed segments to S3 Object Lock: request signing (SigV4) so far.
+        .target(
+            name: "AuditSealShipping",
+            dependencies: ["AuditSealCore"]
+        ),
         .executableTarget(
             name: "auditseal",
             dependencies: [
@@ -72,6 +77,10 @@ let package = Package(
             name: "AuditSealCoreTests",
             dependencies: ["AuditSealCore"],
             exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "AuditSealShippingTests",
+            dependencies: ["AuditSealShipping", "AuditSealCore"]
         ),
         .testTarget(
             name: "AuditSealServerTests",

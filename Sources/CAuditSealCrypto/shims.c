@@ -118,6 +118,12 @@ int auditseal_ed25519_verify(const auditseal_ed25519_key *key, const void *msg, 
     return result;
 }
 
+int auditseal_hmac_sha256(const void *key, size_t keylen, const void *data, size_t len, uint8_t out[32]) {
+    size_t outlen = 0;
+    unsigned char *r = EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, keylen, data, len, out, 32, &outlen);
+    return r != NULL && outlen == 32;
+}
+
 int auditseal_random_bytes(void *buf, size_t len) {
     return RAND_bytes(buf, (int)len);
 }

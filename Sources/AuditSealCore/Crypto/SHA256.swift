@@ -68,6 +68,21 @@ extension UnsafeRawBufferPointer: ContiguousBytes {
     public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R { try body(self) }
 }
 
+/// HMAC-SHA256 (RFC 2104) through libcrypto, for request signing.
+public enum HMACSHA256 {
+    /// The 32-byte MAC of data under key.
+    public static func mac(key: [UInt8], data: [UInt8]) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: 32)
+        let ok = key.withUnsafeBytes { k in
+            data.withUnsafeBytes { d in
+                out.withUnsafeMutableBufferPointer { auditseal_hmac_sha256(k.baseAddress, k.count, d.baseAddress, d.count, $0.baseAddress!) }
+            }
+        }
+        precondition(ok == 1, "libcrypto HMAC-SHA256 failed")
+        return out
+    }
+}
+
 /// Cryptographically secure random bytes from libcrypto.
 public enum SecureRandom {
     /// count random bytes.

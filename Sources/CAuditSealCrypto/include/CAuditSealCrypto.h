@@ -34,6 +34,9 @@ int auditseal_ed25519_sign(const auditseal_ed25519_key *key, const void *msg, si
 /// Returns 1 when sig is a valid signature of msg, 0 when not, -1 on error.
 int auditseal_ed25519_verify(const auditseal_ed25519_key *key, const void *msg, size_t len, const uint8_t sig[64]);
 
+/// HMAC-SHA256 of data under key into out[32]. Returns 1 on success.
+int auditseal_hmac_sha256(const void *key, size_t keylen, const void *data, size_t len, uint8_t out[32]);
+
 /// Fills buf with cryptographically secure random bytes. Returns 1 on success.
 int auditseal_random_bytes(void *buf, size_t len);
 
