@@ -60,7 +60,10 @@ public final class AuditStore: @unchecked Sendable {
     private var committerDone = false
 
     // Sealer state (guarded by `condition`).
-    private var sealQueue: [(path: String, closing: Bool, continuations: [CheckedContinuation<Void, Error>])] = []
+    private var sealQueue: [(path: String, leaves: [SHA256Digest]?, closing: Bool, continuations: [CheckedContinuation<Void, Error>])] = []
+    /// Leaf hashes of the events in the open segment, handed to the sealer so that it need not hash
+    /// them again (nil after recovery: the sealer then hashes what it reads).
+    private var activeLeaves: [SHA256Digest]? = []
     private var heartbeatRequests: [(closing: Bool, continuation: CheckedContinuation<Void, Error>)] = []
     private var tip: ManifestTip
     private var sealerDone = false
@@ -90,7 +93,8 @@ public final class AuditStore: @unchecked Sendable {
             duplicates = recovered.duplicates
             tip = recovered.tip
             recoveryNotes = recovered.notes
-            sealQueue = recovered.closedSegments.map { ($0, false, []) }
+            sealQueue = recovered.closedSegments.map { ($0, nil, false, []) }
+            activeLeaves = recovered.active.eventCount == 0 ? [] : nil
             sealer = Sealer(layout: layout, configuration: configuration, key: signingKey, identity: recovered.identity)
             try Self.rememberPublicKey(signingKey.publicKey, layout: layout)
         } catch {
@@ -201,6 +205,7 @@ public final class AuditStore: @unchecked Sendable {
             var results = [AppendResult]()
             results.reserveCapacity(group.count)
             var newKeys = [DuplicateFilter.Key]()
+            var groupLeaves = [SHA256Digest]()
             var groupKeys = Set<DuplicateFilter.Key>()
             for (batch, _) in group {
                 var result = AppendResult(stored: 0, duplicates: 0, firstIndex: nil)
@@ -222,6 +227,7 @@ public final class AuditStore: @unchecked Sendable {
                         WriteAheadFormat.appendRecord(index: state.nextIndex, line: UnsafeRawBufferPointer(rebasing: lines[range]), leaf: leaves[n], to: &records)
                         state.append(leaf: leaves[n], using: sha)
                     }
+                    groupLeaves += leaves
                 }
                 result.stored = fresh.count
                 results.append(result)
@@ -239,6 +245,7 @@ public final class AuditStore: @unchecked Sendable {
             if failure == nil {
                 durable = state
                 for key in newKeys { duplicates.insert(key) }
+                activeLeaves?.append(contentsOf: groupLeaves)
             }
             for (i, entry) in group.enumerated() {
                 if let failure { entry.continuation.resume(throwing: failure) } else { entry.continuation.resume(returning: results[i]) }
@@ -274,7 +281,8 @@ public final class AuditStore: @unchecked Sendable {
         }
         do {
             let next = try ActiveSegment.create(layout: layout, state: durable, chainID: identity.chainID)
-            sealQueue.append((active.path, closing, requests.map(\.continuation)))
+            sealQueue.append((active.path, activeLeaves, closing, requests.map(\.continuation)))
+            activeLeaves = []
             active = next
         } catch {
             lastError = "cannot open a new write-ahead segment: \(error)"
@@ -296,7 +304,7 @@ public final class AuditStore: @unchecked Sendable {
             let currentTip = tip
             if let job = sealQueue.first {
                 condition.unlock()
-                let outcome = Result { try sealer.seal(walPath: job.path, after: currentTip, closing: job.closing) }
+                let outcome = Result { try sealer.seal(walPath: job.path, knownLeaves: job.leaves, after: currentTip, closing: job.closing) }
                 condition.lock()
                 finishSealJob(outcome, continuations: job.continuations, isSegment: true)
                 if case .success = outcome { sealQueue.removeFirst() } else {

@@ -30,7 +30,9 @@ public final class Sealer: @unchecked Sendable {
 
     /// Seals one closed write-ahead segment that continues `tip`; returns the new tip.
     /// The write-ahead file is removed only once the manifest is durable.
-    public func seal(walPath: String, after tip: ManifestTip, closing: Bool, now: Date = Date()) throws -> ManifestTip {
+    /// `knownLeaves`, when given, are the leaf hashes the committer computed for this segment's
+    /// events; records are then matched against them instead of being hashed again.
+    public func seal(walPath: String, knownLeaves: [SHA256Digest]? = nil, after tip: ManifestTip, closing: Bool, now: Date = Date()) throws -> ManifestTip {
         let sequence = tip.sequence + 1
         let gzPath = layout.segmentPath(sequence)
         let temp = gzPath + ".tmp"
@@ -71,7 +73,7 @@ public final class Sealer: @unchecked Sendable {
         var firstLine: [UInt8]?
         var lastLine = [UInt8]()
         let newline: [UInt8] = [0x0a]
-        let outcome = try WriteAheadReader(path: walPath).read { index, line, leaf in
+        let outcome = try WriteAheadReader(path: walPath).read(knownLeaves: knownLeaves) { index, line, leaf in
             state.append(leaf: leaf, using: sha)
             leaf.withUnsafeBytes { hints.append(contentsOf: $0.prefix(8)) }
             try compressor.compress(line, sink: sink)
@@ -79,6 +81,9 @@ public final class Sealer: @unchecked Sendable {
             if firstLine == nil { firstLine = Array(line) }
             lastLine.removeAll(keepingCapacity: true)
             lastLine.append(contentsOf: line)
+        }
+        if let knownLeaves, knownLeaves.count != outcome.recordCount || outcome.damage != nil {
+            throw AuditSealError.storage("\(walPath) holds \(outcome.recordCount) readable records but \(knownLeaves.count) were committed\(outcome.damage.map { " (\($0))" } ?? "")")
         }
         guard outcome.header.firstIndex == tip.sealed.nextIndex,
               outcome.header.chainHashBefore == tip.sealed.head.hex else {

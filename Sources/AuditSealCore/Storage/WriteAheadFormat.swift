@@ -107,7 +107,9 @@ public struct WriteAheadReader {
 
     /// Reads every valid record, calling body(index, line, leaf hash) for each; stops at the first
     /// damaged record.
-    public func read(_ body: (UInt64, UnsafeRawBufferPointer, SHA256Digest) throws -> Void) throws -> Outcome {
+    /// With `knownLeaves` (the committer's hashes of these very records), each record is matched
+    /// against its known leaf by check value instead of being hashed again.
+    public func read(knownLeaves: [SHA256Digest]? = nil, _ body: (UInt64, UnsafeRawBufferPointer, SHA256Digest) throws -> Void) throws -> Outcome {
         let sha = SHA256()
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw AuditSealError.io("cannot open \(path)", errno: errno) }
@@ -166,9 +168,14 @@ public struct WriteAheadReader {
                 damage = .truncatedRecord(offset: offset)
                 break
             }
-            let leaf = buffer.withUnsafeBytes { p -> SHA256Digest in
-                let o = offset - bufferStart
-                return MerkleHash.leaf(UnsafeRawBufferPointer(rebasing: p[(o + 16)..<(o + 16 + length)]), using: sha)
+            let leaf: SHA256Digest
+            if let knownLeaves, count < knownLeaves.count {
+                leaf = knownLeaves[count]
+            } else {
+                leaf = buffer.withUnsafeBytes { p -> SHA256Digest in
+                    let o = offset - bufferStart
+                    return MerkleHash.leaf(UnsafeRawBufferPointer(rebasing: p[(o + 16)..<(o + 16 + length)]), using: sha)
+                }
             }
             guard leaf.withUnsafeBytes({ WriteAheadFormat.readBE32($0, 0) }) == check else {
                 damage = .checksumMismatch(offset: offset, index: index)
