@@ -99,6 +99,26 @@ import Testing
         #expect(ids.last == "r2b3-9")
     }
 
+    @Test func eventsLargerThanTheReadBufferAreRecoveredAndSealed() async throws {
+        let dir = TestSupport.temporaryDirectory()
+        let key = try TestSupport.signingKey(in: dir).key
+        let store = try openStore(dir, key: key)
+        let big = #"{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{"auditID":"big","stage":"ResponseComplete","requestObject":{"data":""# + String(repeating: "x", count: 5 << 20) + #""}},{"auditID":"small","stage":"ResponseComplete"}]}"#
+        _ = try await store.append(try EventScanner(mode: .eventList).scan(Array(big.utf8)))
+        let image = TestSupport.temporaryDirectory() + "/image"
+        try FileManager.default.copyItem(atPath: dir + "/data", toPath: image)
+        try await store.close()
+        // Recovery reads the 5 MB record through its buffer; sealing maps the file.
+        let recovered = try AuditStore(configuration: StoreConfiguration(dataDirectory: image, nodeName: "node-a"), signingKey: key)
+        #expect(recovered.status.nextIndex == 2)
+        try await recovered.close()
+        for path in [dir + "/data", image] {
+            let report = Verifier(source: DirectorySource(root: path), options: .init(trustedKeys: [key.publicKey])).run()
+            #expect(report.intact, "\(report.findings)")
+            #expect(report.sealedEvents == 2)
+        }
+    }
+
     @Test func anotherProcessCannotOpenTheSameDirectory() throws {
         let dir = TestSupport.temporaryDirectory()
         let key = try TestSupport.signingKey(in: dir).key

@@ -73,7 +73,7 @@ public final class Sealer: @unchecked Sendable {
         var firstLine: [UInt8]?
         var lastLine = [UInt8]()
         let newline: [UInt8] = [0x0a]
-        let outcome = try WriteAheadReader(path: walPath).read(knownLeaves: knownLeaves) { index, line, leaf in
+        let outcome = try WriteAheadReader(path: walPath).read(knownLeaves: knownLeaves, mapped: true) { index, line, leaf in
             state.append(leaf: leaf, using: sha)
             leaf.withUnsafeBytes { hints.append(contentsOf: $0.prefix(8)) }
             try compressor.compress(line, sink: sink)

@@ -108,45 +108,26 @@ public struct WriteAheadReader {
     /// Reads every valid record, calling body(index, line, leaf hash) for each; stops at the first
     /// damaged record.
     /// With `knownLeaves` (the committer's hashes of these very records), each record is matched
-    /// against its known leaf by check value instead of being hashed again.
-    public func read(knownLeaves: [SHA256Digest]? = nil, _ body: (UInt64, UnsafeRawBufferPointer, SHA256Digest) throws -> Void) throws -> Outcome {
+    /// against its known leaf by check value instead of being hashed again. `mapped` maps the file
+    /// instead of reading it: only for segments nobody writes to any more (a file that shrank under
+    /// a mapping would fault).
+    public func read(knownLeaves: [SHA256Digest]? = nil, mapped: Bool = false,
+                     _ body: (UInt64, UnsafeRawBufferPointer, SHA256Digest) throws -> Void) throws -> Outcome {
         let sha = SHA256()
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw AuditSealError.io("cannot open \(path)", errno: errno) }
         defer { close(fd) }
-        var buffer = [UInt8]()
-        var bufferStart = 0  // file offset of buffer[0]
-        var eof = false
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        let window = try mapped ? FileWindow(mapping: fd, path: path) : FileWindow(reading: fd, path: path)
 
-        // Ensures buffer holds at least `need` bytes from file offset `at`; false at end of file.
-        func fill(at: Int, need: Int) throws -> Bool {
-            if at - bufferStart > (1 << 20) {
-                buffer.removeFirst(at - bufferStart)
-                bufferStart = at
-            }
-            while buffer.count - (at - bufferStart) < need {
-                if eof { return false }
-                let n = chunk.withUnsafeMutableBytes { Glibc_read(fd, $0.baseAddress, $0.count) }
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw AuditSealError.io("cannot read \(path)", errno: errno)
-                }
-                if n == 0 { eof = true; return false }
-                buffer.append(contentsOf: chunk[0..<n])
-            }
-            return true
-        }
-
-        let magic = WriteAheadFormat.magic
-        guard try fill(at: 0, need: 16), Array(buffer[0..<8]) == magic else {
+        guard try window.fill(at: 0, need: 16), Array(window.bytes(at: 0, count: 8)) == WriteAheadFormat.magic else {
             throw AuditSealError.storage("\(path) is not a write-ahead segment (bad or missing header)")
         }
-        let (headerLength, headerCRC) = buffer.withUnsafeBytes { (Int(WriteAheadFormat.readBE32($0, 8)), WriteAheadFormat.readBE32($0, 12)) }
-        guard headerLength < 1 << 20, try fill(at: 16, need: headerLength) else {
+        let start = window.bytes(at: 0, count: 16)
+        let (headerLength, headerCRC) = (Int(WriteAheadFormat.readBE32(start, 8)), WriteAheadFormat.readBE32(start, 12))
+        guard headerLength < 1 << 20, try window.fill(at: 16, need: headerLength) else {
             throw AuditSealError.storage("\(path) has a truncated header")
         }
-        let headerBytes = Array(buffer[16..<(16 + headerLength)])
+        let headerBytes = Array(window.bytes(at: 16, count: headerLength))
         guard headerBytes.withUnsafeBytes({ CRC32.checksum($0) }) == headerCRC else {
             throw AuditSealError.storage("\(path) has a corrupt header (checksum mismatch)")
         }
@@ -156,36 +137,29 @@ public struct WriteAheadReader {
         var count = 0
         var damage: WriteAheadDamage?
         while true {
-            guard try fill(at: offset, need: WriteAheadFormat.recordOverhead) else {
-                if buffer.count - (offset - bufferStart) > 0 { damage = .truncatedRecord(offset: offset) }
+            guard try window.fill(at: offset, need: WriteAheadFormat.recordOverhead) else {
+                if window.available(at: offset) > 0 { damage = .truncatedRecord(offset: offset) }
                 break
             }
-            let (length, check, index) = buffer.withUnsafeBytes { p -> (Int, UInt32, UInt64) in
-                let o = offset - bufferStart
-                return (Int(WriteAheadFormat.readBE32(p, o)), WriteAheadFormat.readBE32(p, o + 4), WriteAheadFormat.readBE64(p, o + 8))
-            }
-            guard length <= WriteAheadFormat.maxLineLength, try fill(at: offset, need: WriteAheadFormat.recordOverhead + length) else {
+            let head = window.bytes(at: offset, count: WriteAheadFormat.recordOverhead)
+            let (length, check, index) = (Int(WriteAheadFormat.readBE32(head, 0)), WriteAheadFormat.readBE32(head, 4), WriteAheadFormat.readBE64(head, 8))
+            guard length <= WriteAheadFormat.maxLineLength, try window.fill(at: offset, need: WriteAheadFormat.recordOverhead + length) else {
                 damage = .truncatedRecord(offset: offset)
                 break
             }
+            let line = window.bytes(at: offset + WriteAheadFormat.recordOverhead, count: length)
             let leaf: SHA256Digest
             if let knownLeaves, count < knownLeaves.count {
                 leaf = knownLeaves[count]
             } else {
-                leaf = buffer.withUnsafeBytes { p -> SHA256Digest in
-                    let o = offset - bufferStart
-                    return MerkleHash.leaf(UnsafeRawBufferPointer(rebasing: p[(o + 16)..<(o + 16 + length)]), using: sha)
-                }
+                leaf = MerkleHash.leaf(line, using: sha)
             }
             guard leaf.withUnsafeBytes({ WriteAheadFormat.readBE32($0, 0) }) == check else {
                 damage = .checksumMismatch(offset: offset, index: index)
                 break
             }
             guard index == expected else { damage = .unexpectedIndex(offset: offset, expected: expected, found: index); break }
-            try buffer.withUnsafeBytes { p in
-                let o = offset - bufferStart + 16
-                try body(index, UnsafeRawBufferPointer(rebasing: p[o..<(o + length)]), leaf)
-            }
+            try body(index, line, leaf)
             offset += WriteAheadFormat.recordOverhead + length
             expected += 1
             count += 1
@@ -194,6 +168,91 @@ public struct WriteAheadReader {
     }
 }
 
-private func Glibc_read(_ fd: Int32, _ buf: UnsafeMutableRawPointer?, _ n: Int) -> Int {
-    read(fd, buf, n)
+/// A forward-moving view of a file's bytes: either the whole file mapped, or a buffer refilled by
+/// read(2) that keeps only what is still needed. Pointers it hands out stay valid until the next fill.
+final class FileWindow {
+    private let fd: Int32
+    private let path: String
+    private var base: UnsafeMutableRawPointer
+    private var capacity: Int
+    private var start = 0     // file offset of base[0]
+    private var filled = 0    // bytes valid from base
+    private var eof = false
+    private let mappedLength: Int?
+
+    /// Maps the whole file.
+    init(mapping fd: Int32, path: String) throws {
+        self.fd = fd
+        self.path = path
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw AuditSealError.io("cannot stat \(path)", errno: errno) }
+        let size = Int(st.st_size)
+        if size == 0 {
+            base = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 16)
+            mappedLength = nil
+            capacity = 1
+            eof = true
+            return
+        }
+        guard let map = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), map != MAP_FAILED else {
+            throw AuditSealError.io("cannot map \(path)", errno: errno)
+        }
+        _ = madvise(map, size, MADV_SEQUENTIAL)
+        base = map
+        capacity = size
+        filled = size
+        eof = true
+        mappedLength = size
+    }
+
+    /// Reads the file in 1 MiB steps.
+    init(reading fd: Int32, path: String) throws {
+        self.fd = fd
+        self.path = path
+        capacity = 2 << 20
+        base = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
+        mappedLength = nil
+    }
+
+    deinit {
+        if let mappedLength { munmap(base, mappedLength) } else { base.deallocate() }
+    }
+
+    /// Bytes available from file offset `at` without reading more.
+    func available(at: Int) -> Int { filled - (at - start) }
+
+    /// Ensures `need` bytes from file offset `at` are present; false when the file ends first.
+    func fill(at: Int, need: Int) throws -> Bool {
+        if available(at: at) >= need { return true }
+        if mappedLength != nil || (eof && filled - (at - start) < need) { return false }
+        // Keep only what is still needed, at the front; grow for a record larger than the buffer.
+        let keep = filled - (at - start)
+        if at - start > 0 && keep > 0 { memmove(base, base + (at - start), keep) }
+        filled = max(0, keep)
+        start = at
+        if need > capacity {
+            let bigger = UnsafeMutableRawPointer.allocate(byteCount: need + (1 << 20), alignment: 16)
+            bigger.copyMemory(from: base, byteCount: filled)
+            base.deallocate()
+            base = bigger
+            capacity = need + (1 << 20)
+        }
+        while filled < need {
+            let n = read(fd, base + filled, capacity - filled)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw AuditSealError.io("cannot read \(path)", errno: errno)
+            }
+            if n == 0 { eof = true; return false }
+            filled += n
+        }
+        return true
+    }
+
+    /// The bytes [at, at + count), which must have been filled.
+    func bytes(at: Int, count: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: base + (at - start), count: count)
+    }
 }
+
+
