@@ -1,21 +1,25 @@
-/// Remembers the (auditID, stage) keys of the most recent events, so that a batch the API server
-/// re-sends (after a lost answer or a receiver crash) is not stored twice.
+/// Remembers the (auditID, stage) keys of recent events, so that a batch the API server re-sends
+/// (after a lost answer or a receiver crash) is not stored twice.
+///
+/// Two generations of at most `capacity` keys each: when the current one is full it becomes the
+/// previous one and the oldest generation is dropped whole. So at least the last `capacity` events
+/// (and at most twice that) are remembered, without removing keys one by one.
 struct DuplicateFilter {
-    private var keys = Set<Key>()
-    private var ring: [Key]
-    private var next = 0
+    private var current = Set<Key>()
+    private var previous = Set<Key>()
     let capacity: Int
 
     /// A key: two independent 64-bit hashes of auditID and stage (a collision would need both to match).
     struct Key: Hashable {
         var a: UInt64
         var b: UInt64
+
+        func hash(into hasher: inout Hasher) { hasher.combine(a) }
     }
 
     init(capacity: Int) {
         self.capacity = max(0, capacity)
-        ring = []
-        ring.reserveCapacity(min(self.capacity, 1 << 20))
+        current.reserveCapacity(min(self.capacity, 1 << 20))
     }
 
     /// The key of an event, from the raw bytes of its auditID and stage.
@@ -30,18 +34,15 @@ struct DuplicateFilter {
         return Key(a: a, b: b)
     }
 
-    func contains(_ key: Key) -> Bool { keys.contains(key) }
+    func contains(_ key: Key) -> Bool { current.contains(key) || previous.contains(key) }
 
-    /// Remembers a key, forgetting the oldest when full.
+    /// Remembers a key.
     mutating func insert(_ key: Key) {
         guard capacity > 0 else { return }
-        if ring.count < capacity {
-            ring.append(key)
-        } else {
-            keys.remove(ring[next])
-            ring[next] = key
-            next = (next + 1) % capacity
+        if current.count >= capacity {
+            previous = current
+            current = Set(minimumCapacity: min(capacity, 1 << 20))
         }
-        keys.insert(key)
+        current.insert(key)
     }
 }
