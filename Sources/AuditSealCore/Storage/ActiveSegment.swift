@@ -59,18 +59,75 @@ final class ActiveSegment {
         return ActiveSegment(path: path, fd: fd, firstIndex: firstIndex, length: validLength, eventCount: eventCount, openedAt: Date())
     }
 
-    /// Writes records and fsyncs them. On failure the file is cut back to its durable length, so
-    /// that nothing half-written stays behind a later successful append.
-    func appendDurably(_ records: [UInt8], events: Int) throws {
+    /// Writes records and fsyncs them: record i is `headers[16i..<16i+16]` followed by its line,
+    /// taken in place from `lines[pieces[i].batch]` (gathered by writev, not copied). On failure the
+    /// file is cut back to its durable length, so nothing half-written stays behind a later append.
+    func appendDurably(headers: [UInt8], lines: [[UInt8]], pieces: [RecordPiece]) throws {
+        precondition(headers.count == pieces.count * WriteAheadFormat.recordOverhead, "one header per record")
         do {
-            try records.withUnsafeBytes { try FileIO.writeAll(fd: fd, $0, path: path) }
+            let written = try headers.withUnsafeBytes { head in
+                try Self.withBaseAddresses(of: lines) { bases in
+                    var vectors = [iovec]()
+                    vectors.reserveCapacity(pieces.count * 2)
+                    for (i, piece) in pieces.enumerated() {
+                        vectors.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: head.baseAddress! + i * WriteAheadFormat.recordOverhead),
+                                             iov_len: WriteAheadFormat.recordOverhead))
+                        vectors.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: bases[piece.batch] + piece.line.lowerBound),
+                                             iov_len: piece.line.count))
+                    }
+                    return try writeAll(vectors)
+                }
+            }
             try FileIO.sync(fd: fd, path: path)
-            durableLength += records.count
-            eventCount += events
+            durableLength += written
+            eventCount += pieces.count
         } catch {
             rollBack()
             throw error
         }
+    }
+
+    /// writev until every vector is written (short writes resume where they stopped).
+    private func writeAll(_ vectors: [iovec]) throws -> Int {
+        var vectors = vectors
+        var total = 0
+        var first = 0
+        while first < vectors.count {
+            let count = min(1024, vectors.count - first)  // IOV_MAX on Linux
+            let n = vectors.withUnsafeBufferPointer { writev(fd, $0.baseAddress! + first, Int32(count)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw AuditSealError.io("cannot write \(path)", errno: errno)
+            }
+            total += n
+            var left = n
+            while left > 0 && first < vectors.count {
+                if left >= vectors[first].iov_len {
+                    left -= vectors[first].iov_len
+                    first += 1
+                } else {
+                    vectors[first].iov_base = vectors[first].iov_base! + left
+                    vectors[first].iov_len -= left
+                    left = 0
+                }
+            }
+            while first < vectors.count && vectors[first].iov_len == 0 { first += 1 }
+        }
+        return total
+    }
+
+    /// Calls body with the base address of every array, all pinned for the call's duration.
+    private static func withBaseAddresses<R>(of arrays: [[UInt8]], _ body: ([UnsafeRawPointer]) throws -> R) throws -> R {
+        var bases = [UnsafeRawPointer]()
+        bases.reserveCapacity(arrays.count)
+        func pin(_ i: Int) throws -> R {
+            if i == arrays.count { return try body(bases) }
+            return try arrays[i].withUnsafeBytes { raw in
+                bases.append(raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!)
+                return try pin(i + 1)
+            }
+        }
+        return try pin(0)
     }
 
     private func rollBack() {
@@ -78,4 +135,10 @@ final class ActiveSegment {
         _ = lseek(fd, off_t(durableLength), SEEK_SET)
         _ = fdatasync(fd)
     }
+}
+
+/// One record's line: a range of the stored-lines buffer of batch `batch` in a commit group.
+struct RecordPiece {
+    var batch: Int
+    var line: Range<Int>
 }

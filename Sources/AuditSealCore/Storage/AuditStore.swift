@@ -201,13 +201,14 @@ public final class AuditStore: @unchecked Sendable {
             condition.unlock()
 
             // Chain the whole group outside the lock; appends arriving meanwhile wait for the next fsync.
-            records.removeAll(keepingCapacity: true)
+            records.removeAll(keepingCapacity: true)  // record headers; the lines are written from the batches
+            var pieces = [RecordPiece]()
             var results = [AppendResult]()
             results.reserveCapacity(group.count)
             var newKeys = [DuplicateFilter.Key]()
             var groupLeaves = [SHA256Digest]()
             var groupKeys = Set<DuplicateFilter.Key>()
-            for (batch, _) in group {
+            for (number, (batch, _)) in group.enumerated() {
                 var result = AppendResult(stored: 0, duplicates: 0, firstIndex: nil)
                 var fresh = [Range<Int>]()
                 fresh.reserveCapacity(batch.count)
@@ -224,7 +225,8 @@ public final class AuditStore: @unchecked Sendable {
                     let leaves = LeafHasher.leaves(of: lines, ranges: fresh, using: sha)
                     for (n, range) in fresh.enumerated() {
                         if result.firstIndex == nil { result.firstIndex = state.nextIndex }
-                        WriteAheadFormat.appendRecord(index: state.nextIndex, line: UnsafeRawBufferPointer(rebasing: lines[range]), leaf: leaves[n], to: &records)
+                        WriteAheadFormat.appendRecordHeader(index: state.nextIndex, length: range.count, leaf: leaves[n], to: &records)
+                        pieces.append(RecordPiece(batch: number, line: range))
                         state.append(leaf: leaves[n], using: sha)
                     }
                     groupLeaves += leaves
@@ -233,9 +235,9 @@ public final class AuditStore: @unchecked Sendable {
                 results.append(result)
             }
             var failure: Error?
-            if !records.isEmpty {
+            if !pieces.isEmpty {
                 do {
-                    try active.appendDurably(records, events: Int(state.nextIndex - durable.nextIndex))
+                    try active.appendDurably(headers: records, lines: group.map(\.batch.lines), pieces: pieces)
                 } catch {
                     failure = error
                 }

@@ -45,6 +45,15 @@ public enum WriteAheadFormat {
         out.append(contentsOf: line)
     }
 
+    /// Appends the 16-byte header of a record whose line is written separately.
+    @inline(__always)
+    static func appendRecordHeader(index: UInt64, length: Int, leaf: SHA256Digest, to out: inout [UInt8]) {
+        var be = index.bigEndian
+        appendBE32(UInt32(length), to: &out)
+        leaf.withUnsafeBytes { out.append(contentsOf: $0.prefix(4)) }
+        withUnsafeBytes(of: &be) { out.append(contentsOf: $0) }
+    }
+
     /// The record framing, exposed for docs/FORMAT.md's test vectors.
     public static func appendRecordForVectors(index: UInt64, line: UnsafeRawBufferPointer, to out: inout [UInt8]) {
         appendRecord(index: index, line: line, leaf: MerkleHash.leaf(line, using: SHA256()), to: &out)
