@@ -232,6 +232,7 @@ final class FileWindow {
 
     /// Ensures `need` bytes from file offset `at` are present; false when the file ends first.
     func fill(at: Int, need: Int) throws -> Bool {
+        if mappedLength != nil { releaseMappedPages(before: at) }
         if available(at: at) >= need { return true }
         if mappedLength != nil || (eof && filled - (at - start) < need) { return false }
         // Keep only what is still needed, at the front; grow for a record larger than the buffer.
@@ -256,6 +257,17 @@ final class FileWindow {
             filled += n
         }
         return true
+    }
+
+    /// Drops the mapped pages already read from this process's resident set (they stay in the page
+    /// cache), so that sealing a 64 MB segment does not add 64 MB to the receiver's RSS.
+    private var released = 0
+    private func releaseMappedPages(before offset: Int) {
+        let page = 1 << 16
+        let end = offset / page * page
+        guard end - released >= 8 << 20 else { return }
+        _ = madvise(base + released, end - released, MADV_DONTNEED)
+        released = end
     }
 
     /// The bytes [at, at + count), which must have been filled.
