@@ -70,7 +70,10 @@ public final class Receiver: Sendable {
 
         let main = try HostPort(configuration.listen).unwrap("listen")
         let scheme = configuration.tlsCert == nil ? "http" : "https"
-        let http1Configuration = HTTP1Channel.Configuration(idleTimeout: .milliseconds(Int64(configuration.idleTimeoutSeconds * 1000)))
+        let headerTimeout = TimeAmount.milliseconds(Int64(configuration.headerTimeoutSeconds * 1000))
+        let http1Configuration = HTTP1Channel.Configuration(
+            additionalChannelHandlers: [HeaderDeadlineHandler(timeout: headerTimeout)],
+            idleTimeout: .milliseconds(Int64(configuration.idleTimeoutSeconds * 1000)))
         let tls = try tlsContextHolder()
         let server: HTTPServerBuilder
         if let tls {

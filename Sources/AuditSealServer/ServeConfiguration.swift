@@ -40,7 +40,9 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
     public var effectiveInflightBytes: Int { maxInflightBytes ?? 2 * maxBodyBytes }
     /// Seconds allowed to receive a whole request body.
     public var bodyTimeoutSeconds: Double = 60
-    /// Seconds an idle connection is kept (also bounds slow headers).
+    /// Seconds allowed for a request's headers to arrive (from connect, or from the previous answer).
+    public var headerTimeoutSeconds: Double = 30
+    /// Seconds an idle connection is kept.
     public var idleTimeoutSeconds: Double = 90
     /// Most concurrent connections.
     public var maxConnections: Int = 256
@@ -63,7 +65,7 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case listen, opsListen, dataDir, signingKey, autoCreateKey, node, tlsCert, tlsKey, clientCA, allowedClientCNs
-        case tokenFile, insecureHTTP, ingestPath, maxBodyBytes, maxInflightBytes, bodyTimeoutSeconds, idleTimeoutSeconds, maxConnections
+        case tokenFile, insecureHTTP, ingestPath, maxBodyBytes, maxInflightBytes, bodyTimeoutSeconds, headerTimeoutSeconds, idleTimeoutSeconds, maxConnections
         case segmentMaxBytes, segmentMaxAgeSeconds, heartbeatIntervalSeconds, gzipLevel, duplicateWindow, minFreeBytes
         case verifyIntervalSeconds
     }
@@ -77,7 +79,7 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
         try takeOptional(.signingKey, &d.signingKey); try take(.autoCreateKey, &d.autoCreateKey); try takeOptional(.node, &d.node)
         try takeOptional(.tlsCert, &d.tlsCert); try takeOptional(.tlsKey, &d.tlsKey); try takeOptional(.clientCA, &d.clientCA)
         try take(.allowedClientCNs, &d.allowedClientCNs); try takeOptional(.tokenFile, &d.tokenFile); try take(.insecureHTTP, &d.insecureHTTP)
-        try take(.ingestPath, &d.ingestPath); try take(.maxBodyBytes, &d.maxBodyBytes); try takeOptional(.maxInflightBytes, &d.maxInflightBytes); try take(.bodyTimeoutSeconds, &d.bodyTimeoutSeconds)
+        try take(.ingestPath, &d.ingestPath); try take(.maxBodyBytes, &d.maxBodyBytes); try takeOptional(.maxInflightBytes, &d.maxInflightBytes); try take(.bodyTimeoutSeconds, &d.bodyTimeoutSeconds); try take(.headerTimeoutSeconds, &d.headerTimeoutSeconds)
         try take(.idleTimeoutSeconds, &d.idleTimeoutSeconds); try take(.maxConnections, &d.maxConnections)
         try take(.segmentMaxBytes, &d.segmentMaxBytes); try take(.segmentMaxAgeSeconds, &d.segmentMaxAgeSeconds)
         try take(.heartbeatIntervalSeconds, &d.heartbeatIntervalSeconds); try take(.gzipLevel, &d.gzipLevel)
@@ -117,6 +119,7 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
             throw ConfigurationError("maxInflightBytes must be at least twice maxBodyBytes, or the largest batch could never be taken")
         }
         guard bodyTimeoutSeconds > 0 else { throw ConfigurationError("bodyTimeoutSeconds must be positive") }
+        guard headerTimeoutSeconds > 0 else { throw ConfigurationError("headerTimeoutSeconds must be positive") }
         guard maxConnections > 0 else { throw ConfigurationError("maxConnections must be positive") }
         guard segmentMaxBytes > 0 else { throw ConfigurationError("segmentMaxBytes must be positive") }
         guard heartbeatIntervalSeconds > 0 else { throw ConfigurationError("heartbeatIntervalSeconds must be positive") }

@@ -33,6 +33,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Largest body in bytes after gzip decoding [maxBodyBytes]. Default 1 GiB.") var maxBodyBytes: Int?
     @Option(help: "Memory all bodies in flight may take together; over it 503 + Retry-After [maxInflightBytes]. Default twice --max-body-bytes.") var maxInflightBytes: Int?
     @Option(help: "Seconds to receive a body [bodyTimeoutSeconds]. Default 60.") var bodyTimeoutSeconds: Double?
+    @Option(help: "Seconds for a request's headers to arrive [headerTimeoutSeconds]. Default 30.") var headerTimeoutSeconds: Double?
     @Option(help: "Seconds an idle connection is kept [idleTimeoutSeconds]. Default 90.") var idleTimeoutSeconds: Double?
     @Option(help: "Most concurrent connections [maxConnections]. Default 256.") var maxConnections: Int?
     @Option(help: "Seal the open segment at this size [segmentMaxBytes]. Default 64 MiB.") var segmentMaxBytes: Int?
@@ -66,6 +67,7 @@ struct Serve: AsyncParsableCommand {
         if let maxBodyBytes { c.maxBodyBytes = maxBodyBytes }
         if let maxInflightBytes { c.maxInflightBytes = maxInflightBytes }
         if let bodyTimeoutSeconds { c.bodyTimeoutSeconds = bodyTimeoutSeconds }
+        if let headerTimeoutSeconds { c.headerTimeoutSeconds = headerTimeoutSeconds }
         if let idleTimeoutSeconds { c.idleTimeoutSeconds = idleTimeoutSeconds }
         if let maxConnections { c.maxConnections = maxConnections }
         if let segmentMaxBytes { c.segmentMaxBytes = segmentMaxBytes }
