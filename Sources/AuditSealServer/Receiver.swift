@@ -39,7 +39,7 @@ public final class Receiver: Sendable {
                 """)
         }
         key = try KeyFiles.loadPrivateKey(path: keyPath)
-        var storeConfig = StoreConfiguration(dataDirectory: configuration.dataDir, nodeName: configuration.node ?? Self.hostName())
+        var storeConfig = StoreConfiguration(dataDirectory: configuration.dataDir, nodeName: configuration.node ?? HostName.current)
         storeConfig.segmentMaxBytes = configuration.segmentMaxBytes
         storeConfig.segmentMaxAge = configuration.segmentMaxAgeSeconds
         storeConfig.heartbeatInterval = configuration.heartbeatIntervalSeconds
@@ -144,12 +144,6 @@ public final class Receiver: Sendable {
         FileHandle.standardOutput.write(Data("auditseal: \(line)\n".utf8))
     }
 
-    static func hostName() -> String {
-        var buffer = [CChar](repeating: 0, count: 256)
-        guard gethostname(&buffer, buffer.count) == 0 else { return "node" }
-        let name = String(cString: buffer)
-        return name.isEmpty ? "node" : name
-    }
 }
 
 extension Optional {

@@ -55,7 +55,7 @@ struct StoreOptions: ParsableArguments {
     func storeConfiguration() throws -> StoreConfiguration {
         guard segmentMaxBytes > 0 else { throw ValidationError("--segment-max-bytes must be positive") }
         guard (0...9).contains(gzipLevel) else { throw ValidationError("--gzip-level must be 0...9") }
-        var config = StoreConfiguration(dataDirectory: dataDir, nodeName: node ?? Host.name)
+        var config = StoreConfiguration(dataDirectory: dataDir, nodeName: node ?? HostName.current)
         config.segmentMaxBytes = segmentMaxBytes
         config.gzipLevel = gzipLevel
         return config
@@ -69,12 +69,3 @@ struct StoreOptions: ParsableArguments {
     }
 }
 
-enum Host {
-    /// The host name, or "node" when it cannot be read.
-    static var name: String {
-        var buffer = [CChar](repeating: 0, count: 256)
-        guard gethostname(&buffer, buffer.count) == 0 else { return "node" }
-        let name = String(cString: buffer)
-        return name.isEmpty ? "node" : name
-    }
-}
