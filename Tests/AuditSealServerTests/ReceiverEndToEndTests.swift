@@ -148,6 +148,15 @@ import Testing
         }
     }
 
+    /// SIGTERM the receiver, expect a clean exit, and expect `verify` to find the store intact
+    /// with exactly `events` events.
+    static func stopAndVerify(_ daemon: Daemon, _ dir: String, events: Int) throws {
+        #expect(daemon.stop() == 0)
+        let verified = try verify(dir)
+        #expect(verified.status == 0, "\(verified.stdout)")
+        #expect(verified.stdout.contains("tree size \(events)"), "\(verified.stdout)")
+    }
+
     static func verify(_ dir: String) throws -> (status: Int32, stdout: String) {
         let r = try run(packageRoot + "/.build/debug/auditseal", ["verify", dir + "/data", "--public-key", dir + "/data/signing.key.pub"])
         return (r.status, r.stdout)
@@ -186,10 +195,7 @@ import Testing
         let metrics = try Self.run("/usr/bin/curl", ["-s", "--cacert", dir + "/ca.crt", daemon.url + "/metrics"])
         #expect(metrics.stdout.contains("auditseal_events_ingested_total \(stored)"))
         #expect(metrics.stdout.contains("auditseal_batches_total{code=\"401\"} 1"))
-        #expect(daemon.stop() == 0)
-        let verified = try Self.verify(dir)
-        #expect(verified.status == 0, "\(verified.stdout)")
-        #expect(verified.stdout.contains("tree size \(stored)"))
+        try Self.stopAndVerify(daemon, dir, events: stored)
         #expect(stored == 86)  // 51 falco events, 49 unique by auditID+stage (PROVENANCE.md), + 37
     }
 
@@ -222,10 +228,7 @@ import Testing
         #expect(daemon.opsURL.hasPrefix("http://127.0.0.1:"))
         #expect(try Self.run("/usr/bin/curl", ["-s", daemon.opsURL + "/readyz"]).stdout == "ready\n")
         #expect(try Self.run("/usr/bin/curl", ["-s", daemon.opsURL + "/metrics"]).stdout.contains("auditseal_batches_total{code=\"413\"} 1"))
-        #expect(daemon.stop() == 0)
-        let verified = try Self.verify(dir)
-        #expect(verified.status == 0, "\(verified.stdout)")
-        #expect(verified.stdout.contains("tree size 2"))
+        try Self.stopAndVerify(daemon, dir, events: 2)
     }
 
     static func eventList(prefix: String, count: Int) -> String {
@@ -246,10 +249,7 @@ import Testing
         let again = try Self.post(daemon.url, body: batch, dir: dir, curlOptions: json)
         #expect(again.0 == 200)
         #expect(again.1.contains(#""stored":0,"duplicates":50"#))
-        #expect(daemon.stop() == 0)
-        let verified = try Self.verify(dir)
-        #expect(verified.status == 0, "\(verified.stdout)")
-        #expect(verified.stdout.contains("tree size 50"))
+        try Self.stopAndVerify(daemon, dir, events: 50)
     }
 
     @Test func aFullDiskGets503AndEveryAcknowledgedEventSurvives() throws {
@@ -268,10 +268,7 @@ import Testing
         #expect(refused?.1.contains("storage unavailable") == true)
         #expect((try? String(contentsOfFile: dir + "/headers", encoding: .utf8))?.lowercased().contains("retry-after: 1") == true)
         #expect(acknowledged > 0)
-        #expect(daemon.stop() == 0)
-        let verified = try Self.verify(dir)
-        #expect(verified.status == 0, "\(verified.stdout)")
-        #expect(verified.stdout.contains("tree size \(acknowledged)"))
+        try Self.stopAndVerify(daemon, dir, events: acknowledged)
     }
 
     @Test func aReplacedServerCertificateIsServedAfterSIGHUP() throws {

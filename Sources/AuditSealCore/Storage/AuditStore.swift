@@ -186,8 +186,8 @@ public final class AuditStore: @unchecked Sendable {
 
     private func commitLoop() {
         let sha = SHA256()
-        var records = [UInt8]()
-        records.reserveCapacity(1 << 20)
+        var headers = [UInt8]()  // record headers; the lines are written in place from the batches
+        headers.reserveCapacity(1 << 16)
         condition.lock()
         while true {
             while pending.isEmpty && rotationRequests.isEmpty && !stopping && !segmentIsOld() {
@@ -201,7 +201,7 @@ public final class AuditStore: @unchecked Sendable {
             condition.unlock()
 
             // Chain the whole group outside the lock; appends arriving meanwhile wait for the next fsync.
-            records.removeAll(keepingCapacity: true)  // record headers; the lines are written from the batches
+            headers.removeAll(keepingCapacity: true)
             var pieces = [RecordPiece]()
             var results = [AppendResult]()
             results.reserveCapacity(group.count)
@@ -225,7 +225,7 @@ public final class AuditStore: @unchecked Sendable {
                     let leaves = LeafHasher.leaves(of: lines, ranges: fresh, using: sha)
                     for (n, range) in fresh.enumerated() {
                         if result.firstIndex == nil { result.firstIndex = state.nextIndex }
-                        WriteAheadFormat.appendRecordHeader(index: state.nextIndex, length: range.count, leaf: leaves[n], to: &records)
+                        WriteAheadFormat.appendRecordHeader(index: state.nextIndex, length: range.count, leaf: leaves[n], to: &headers)
                         pieces.append(RecordPiece(batch: number, line: range))
                         state.append(leaf: leaves[n], using: sha)
                     }
@@ -237,7 +237,7 @@ public final class AuditStore: @unchecked Sendable {
             var failure: Error?
             if !pieces.isEmpty {
                 do {
-                    try active.appendDurably(headers: records, lines: group.map(\.batch.lines), pieces: pieces)
+                    try active.appendDurably(headers: headers, lines: group.map(\.batch.lines), pieces: pieces)
                 } catch {
                     failure = error
                 }
