@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // Thin C shims over Debian's libcrypto (SHA-256, Ed25519) and zlib (gzip).
@@ -38,6 +39,7 @@ let package = Package(
             name: "AuditSealServer",
             dependencies: [
                 "AuditSealCore",
+                "AuditSealShipping",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -50,16 +52,24 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
-        // Shipping sealed segments to S3 Object Lock: request signing (SigV4) so far.
+        // Shipping sealed segments to S3 Object Lock and verifying them from the bucket.
         .target(
             name: "AuditSealShipping",
-            dependencies: ["AuditSealCore"]
+            dependencies: [
+                "AuditSealCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .executableTarget(
             name: "auditseal",
             dependencies: [
                 "AuditSealCore",
                 "AuditSealServer",
+                "AuditSealShipping",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -75,14 +85,20 @@ let package = Package(
             dependencies: ["AuditSealCore"],
             path: "Tests/CrashWriter"
         ),
+        // Helpers shared by the test targets: temporary directories, fixtures, event generators, processes.
+        .target(
+            name: "AuditSealTestSupport",
+            dependencies: ["AuditSealCore"],
+            path: "Tests/AuditSealTestSupport"
+        ),
         .testTarget(
             name: "AuditSealCoreTests",
-            dependencies: ["AuditSealCore"],
+            dependencies: ["AuditSealCore", "AuditSealTestSupport"],
             exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "AuditSealShippingTests",
-            dependencies: ["AuditSealShipping", "AuditSealCore"]
+            dependencies: ["AuditSealShipping", "AuditSealCore", "AuditSealServer", "AuditSealTestSupport"]
         ),
         .testTarget(
             name: "AuditSealServerTests",

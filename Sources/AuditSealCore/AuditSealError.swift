@@ -35,7 +35,8 @@ public struct AuditSealError: Error, CustomStringConvertible, Sendable, Equatabl
         AuditSealError(.crypto, reason, fileID: fileID, line: line)
     }
 
-    static func io(_ reason: String, errno code: Int32, fileID: String = #fileID, line: Int = #line) -> AuditSealError {
+    /// An I/O failure, with the errno text appended to the reason.
+    public static func io(_ reason: String, errno code: Int32, fileID: String = #fileID, line: Int = #line) -> AuditSealError {
         AuditSealError(.io, "\(reason): \(String(cString: strerror(code))) (errno \(code))", fileID: fileID, line: line)
     }
 

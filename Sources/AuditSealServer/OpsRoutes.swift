@@ -1,4 +1,5 @@
 import AuditSealCore
+import AuditSealShipping
 import Foundation
 import Hummingbird
 import NIOCore
@@ -8,6 +9,7 @@ struct OpsRoutes: Sendable {
     let store: AuditStore
     let configuration: ServeConfiguration
     let metrics: Metrics
+    let shipper: Shipper?
 
     func register<Context: RequestContext>(on router: Router<Context>) {
         router.get("/healthz") { _, _ in Self.text(.ok, "ok\n") }
@@ -37,6 +39,9 @@ struct OpsRoutes: Sendable {
         } else {
             _ = unlink(probe)
         }
+        if let shipping = shipper?.snapshot, shipping.objectLockEnabled == false {
+            problems.append("s3 bucket has no Object Lock: sealed segments are not being shipped")
+        }
         return problems
     }
 
@@ -49,6 +54,7 @@ struct OpsRoutes: Sendable {
         metrics.set("auditseal_open_segment_bytes", Double(status.openSegmentBytes))
         if let at = status.lastManifestAt { metrics.set("auditseal_last_seal_timestamp_seconds", at.timeIntervalSince1970) }
         if let free = DiskSpace.freeBytes(at: configuration.dataDir) { metrics.set("auditseal_disk_free_bytes", Double(free)) }
+        if let shipper { metrics.record(shipper.snapshot) }
     }
 
     static func text(_ status: HTTPResponse.Status, _ body: String) -> Response {

@@ -1,4 +1,5 @@
 import AuditSealCore
+import AuditSealShipping
 import Foundation
 import Hummingbird
 import HummingbirdCore
@@ -17,6 +18,8 @@ public final class Receiver: Sendable {
     let metrics = Metrics()
     let logger: Logger
     let key: Ed25519PrivateKey
+    /// Ships sealed segments to S3 Object Lock, when configured.
+    let shipper: Shipper?
 
     /// Opens the store; throws with a message naming what is wrong.
     public init(configuration: ServeConfiguration, logger: Logger) throws {
@@ -51,7 +54,9 @@ public final class Receiver: Sendable {
         logger.info("store open", metadata: ["dataDir": "\(configuration.dataDir)", "events": "\(store.status.nextIndex)",
                                              "recoverySeconds": "\(String(format: "%.3f", Date().timeIntervalSince(started)))",
                                              "keyID": "\(key.publicKey.keyID)"])
+        shipper = try configuration.makeShipper(logger: logger)
         metrics.describeReceiverFamilies()
+        if shipper != nil { metrics.describeShippingFamilies() }
     }
 
     /// Serves until SIGTERM or SIGINT, then seals and returns.
@@ -59,7 +64,7 @@ public final class Receiver: Sendable {
         let token = try configuration.tokenFile.map(BearerToken.init(path:))
         let ingest = IngestRoute(store: store, configuration: configuration, metrics: metrics, token: token, logger: logger,
                                  budget: MemoryBudget(limit: configuration.effectiveInflightBytes))
-        let ops = OpsRoutes(store: store, configuration: configuration, metrics: metrics)
+        let ops = OpsRoutes(store: store, configuration: configuration, metrics: metrics, shipper: shipper)
 
         let router = Router(context: ReceiverContext.self)
         ops.register(on: router)
@@ -108,6 +113,7 @@ public final class Receiver: Sendable {
         services.append(ReloadService(tls: tls, token: token, checkInterval: 10, logger: logger))
         services.append(VerificationService(store: store, dataDir: configuration.dataDir, publicKey: key.publicKey,
                                             interval: configuration.verifyIntervalSeconds, metrics: metrics, logger: logger))
+        if let shipper { services.append(ShippingService(shipper: shipper, pollInterval: 5)) }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
@@ -120,6 +126,16 @@ public final class Receiver: Sendable {
         try await store.close()
         let status = store.status
         logger.notice("sealed and stopped", metadata: ["events": "\(status.nextIndex)", "manifest": "\(status.manifestSequence)"])
+        if let shipper {
+            // Ship the closing segment now; what does not make it is shipped by the next start (or `auditseal ship`).
+            do {
+                try await shipper.shipPending()
+                logger.notice("shipped everything sealed to s3://\(shipper.configuration.endpoint.bucket)")
+            } catch {
+                logger.error("final shipping round failed; the next start ships the rest: \(error)")
+            }
+            try? await shipper.client.shutdown()
+        }
     }
 
     /// Server TLS: the certificate and key, and the client CA (certificates are asked for, checked

@@ -60,6 +60,25 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
     public var minFreeBytes: Int = 256 << 20
     /// Re-verify the whole store this often (seconds; 0 disables).
     public var verifyIntervalSeconds: Double = 600
+    /// S3 endpoint URL for shipping sealed segments to WORM storage (nil: no shipping).
+    public var s3Endpoint: String?
+    /// Bucket (created with Object Lock) to ship to.
+    public var s3Bucket: String?
+    /// Key prefix, one per cluster; each node's store goes under PREFIX/NODE/CHAIN-ID/.
+    public var s3Prefix: String = "auditseal"
+    public var s3Region: String = "us-east-1"
+    /// "path" (https://host/bucket/key) or "virtual" (https://bucket.host/key).
+    public var s3Addressing: String = "path"
+    /// Object Lock retention from each segment's sealing time (days).
+    public var s3RetentionDays: Int = 400
+    /// COMPLIANCE or GOVERNANCE.
+    public var s3LockMode: String = "COMPLIANCE"
+    /// Extra CA bundle (PEM) for the S3 endpoint's certificate.
+    public var s3CA: String?
+    /// AWS shared-credentials file (default: AWS_* environment variables, then ~/.aws/credentials).
+    public var s3CredentialsFile: String?
+    /// Delete local segment data this many days after sealing once its upload is confirmed (nil: keep).
+    public var localRetentionDays: Double?
 
     public init() {}
 
@@ -67,7 +86,8 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
         case listen, opsListen, dataDir, signingKey, autoCreateKey, node, tlsCert, tlsKey, clientCA, allowedClientCNs
         case tokenFile, insecureHTTP, ingestPath, maxBodyBytes, maxInflightBytes, bodyTimeoutSeconds, headerTimeoutSeconds, idleTimeoutSeconds, maxConnections
         case segmentMaxBytes, segmentMaxAgeSeconds, heartbeatIntervalSeconds, gzipLevel, duplicateWindow, minFreeBytes
-        case verifyIntervalSeconds
+        case verifyIntervalSeconds, s3Endpoint, s3Bucket, s3Prefix, s3Region, s3Addressing, s3RetentionDays, s3LockMode, s3CA
+        case s3CredentialsFile, localRetentionDays
     }
 
     public init(from decoder: Decoder) throws {
@@ -85,6 +105,10 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
         try take(.heartbeatIntervalSeconds, &d.heartbeatIntervalSeconds); try take(.gzipLevel, &d.gzipLevel)
         try take(.duplicateWindow, &d.duplicateWindow); try take(.minFreeBytes, &d.minFreeBytes)
         try take(.verifyIntervalSeconds, &d.verifyIntervalSeconds)
+        try takeOptional(.s3Endpoint, &d.s3Endpoint); try takeOptional(.s3Bucket, &d.s3Bucket); try take(.s3Prefix, &d.s3Prefix)
+        try take(.s3Region, &d.s3Region); try take(.s3Addressing, &d.s3Addressing); try take(.s3RetentionDays, &d.s3RetentionDays)
+        try take(.s3LockMode, &d.s3LockMode); try takeOptional(.s3CA, &d.s3CA); try takeOptional(.s3CredentialsFile, &d.s3CredentialsFile)
+        try takeOptional(.localRetentionDays, &d.localRetentionDays)
         self = d
     }
 
@@ -125,6 +149,11 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
         guard heartbeatIntervalSeconds > 0 else { throw ConfigurationError("heartbeatIntervalSeconds must be positive") }
         guard (0...9).contains(gzipLevel) else { throw ConfigurationError("gzipLevel must be 0...9") }
         guard duplicateWindow >= 0 else { throw ConfigurationError("duplicateWindow must not be negative") }
+        guard (s3Endpoint == nil) == (s3Bucket == nil) else { throw ConfigurationError("s3Endpoint and s3Bucket must be given together") }
+        guard s3Addressing == "path" || s3Addressing == "virtual" else { throw ConfigurationError("s3Addressing must be path or virtual") }
+        if localRetentionDays != nil && s3Endpoint == nil {
+            throw ConfigurationError("localRetentionDays needs s3Endpoint: local data is only deleted once it is shipped")
+        }
         if tlsCert == nil, let hp = HostPort(listen), !hp.isLoopback, !insecureHTTP {
             throw ConfigurationError("listen: plain HTTP on \(listen) is not a loopback address; give tlsCert/tlsKey, or insecureHTTP: true")
         }

@@ -1,4 +1,5 @@
 import AuditSealCore
+import AuditSealShipping
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -46,6 +47,7 @@ struct VerificationService: Service {
     func runOnce(from: Int) {
         var options = Verifier.Options(trustedKeys: [publicKey])
         options.segmentsFrom = from
+        options.shippedElsewhere = ShippingLedger.shippedSegmentFiles(dataDirectory: dataDir)
         let report = Verifier(source: DirectorySource(root: dataDir), options: options).run()
         metrics.increment("auditseal_verification_runs_total")
         metrics.set("auditseal_last_verification_intact", report.intact ? 1 : 0)

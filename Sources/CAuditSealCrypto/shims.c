@@ -124,6 +124,11 @@ int auditseal_hmac_sha256(const void *key, size_t keylen, const void *data, size
     return r != NULL && outlen == 32;
 }
 
+int auditseal_md5(const void *data, size_t len, uint8_t out[16]) {
+    unsigned int outlen = 0;
+    return EVP_Digest(data, len, out, &outlen, EVP_md5(), NULL) == 1 && outlen == 16;
+}
+
 int auditseal_random_bytes(void *buf, size_t len) {
     return RAND_bytes(buf, (int)len);
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import AuditSealCore
 import AuditSealServer
+import AuditSealShipping
 import Foundation
 import Logging
 
@@ -43,6 +44,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Recent events remembered to drop re-sent duplicates [duplicateWindow]. Default 100000.") var duplicateWindow: Int?
     @Option(help: "Readiness fails below this many free bytes [minFreeBytes]. Default 256 MiB.") var minFreeBytes: Int?
     @Option(help: "Re-verify the store every N seconds, 0 = never [verifyIntervalSeconds]. Default 600.") var verifyIntervalSeconds: Double?
+    @OptionGroup(title: "Shipping to S3 Object Lock") var s3: S3Options
+    @Option(help: "Delete local segment data N days after sealing once its upload is confirmed [localRetentionDays]. Default: keep.") var localRetentionDays: Double?
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String = "info"
 
     func resolved() throws -> ServeConfiguration {
@@ -77,7 +80,10 @@ struct Serve: AsyncParsableCommand {
         if let duplicateWindow { c.duplicateWindow = duplicateWindow }
         if let minFreeBytes { c.minFreeBytes = minFreeBytes }
         if let verifyIntervalSeconds { c.verifyIntervalSeconds = verifyIntervalSeconds }
+        s3.apply(to: &c)
+        if let localRetentionDays { c.localRetentionDays = localRetentionDays }
         do { try c.validate() } catch let error as ConfigurationError { throw ValidationError(error.description) }
+        do { _ = try c.shippingConfiguration() } catch let error as S3Error { throw ValidationError(error.description) }
         return c
     }
 
@@ -93,6 +99,8 @@ struct Serve: AsyncParsableCommand {
         do {
             receiver = try Receiver(configuration: configuration, logger: Logger(label: "auditseal"))
         } catch let error as ConfigurationError {
+            throw ValidationError(error.description)
+        } catch let error as S3Error {
             throw ValidationError(error.description)
         }
         try await receiver.run()

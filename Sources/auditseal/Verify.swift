@@ -1,15 +1,24 @@
 import ArgumentParser
 import AuditSealCore
+import AuditSealServer
+import AuditSealShipping
 import Foundation
 
 /// `auditseal verify`: proves a store intact, or says what was changed and where.
-struct Verify: ParsableCommand {
+struct Verify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Verify a store: signatures, manifest chain, segment hashes, hash chain and Merkle roots, heartbeats, write-ahead segments.",
-        discussion: "Exit 0 when intact, 1 when tampered, 2 on usage errors.")
+        discussion: """
+            STORE is a data directory, or s3://BUCKET/PREFIX for what was shipped (with --s3-endpoint; read-only \
+            credentials suffice: GetObject, GetObjectRetention, ListBucket, ListBucketVersions). Under a prefix every \
+            node's chain is verified and reported side by side; the bucket adds checks for Object Lock retention and \
+            for sealed objects overwritten or deleted. Exit 0 when intact, 1 when tampered, 2 on usage errors.
+            """)
 
-    @Argument(help: "The data directory to verify.")
+    @Argument(help: "The data directory, or s3://BUCKET/PREFIX.")
     var store: String
+
+    @OptionGroup(title: "Verifying from S3") var s3: S3Options
 
     @Option(name: .customLong("public-key"), help: "A trusted Ed25519 public key (PEM); repeat for rotated keys. Without it, the store's own key copies are used, which proves internal consistency only.")
     var publicKeys: [String] = []
@@ -20,8 +29,20 @@ struct Verify: ParsableCommand {
     @Option(help: "Judge the tail's age as of this RFC 3339 time instead of now.")
     var now: String?
 
-    func run() throws {
+    func run() async throws {
+        let options = try verifierOptions()
+        if store.hasPrefix("s3://") {
+            try await verifyBucket(options: options)
+            return
+        }
         guard FileIO.exists(store) else { throw ValidationError("\(store) does not exist") }
+        var local = options
+        local.shippedElsewhere = ShippingLedger.shippedSegmentFiles(dataDirectory: store)
+        let report = Verifier(source: DirectorySource(root: store), options: local).run()
+        try output([report])
+    }
+
+    func verifierOptions() throws -> Verifier.Options {
         var options = Verifier.Options(trustedKeys: publicKeys.isEmpty ? nil : try publicKeys.map(KeyFiles.loadPublicKey(path:)))
         if let now {
             guard let date = Timestamp.parse(now) else { throw ValidationError("--now must be an RFC 3339 time like 2026-01-02T03:04:05Z") }
@@ -34,15 +55,71 @@ struct Verify: ParsableCommand {
                 if done == total { FileHandle.standardError.write(Data("\n".utf8)) }
             }
         }
-        let report = Verifier(source: DirectorySource(root: store), options: options).run()
+        return options
+    }
+
+    /// Prints the reports (one per store; several side by side for a bucket prefix) and exits 1 unless all are intact.
+    func output(_ reports: [VerificationReport]) throws {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            print(String(decoding: reports.count == 1 ? try encoder.encode(reports[0]) : try encoder.encode(reports), as: UTF8.self))
         } else {
-            print(Self.text(report))
+            print(reports.map(Self.text).joined(separator: "\n\n"))
+            if reports.count > 1 { print("\n" + Self.summary(reports)) }
         }
-        if !report.intact { throw ExitCode(1) }
+        if reports.contains(where: { !$0.intact }) { throw ExitCode(1) }
+    }
+
+    /// s3://BUCKET/PREFIX: every store under the prefix, downloaded and verified.
+    func verifyBucket(options: Verifier.Options) async throws {
+        let rest = store.dropFirst("s3://".count)
+        let bucket = String(rest.prefix { $0 != "/" })
+        let prefix = String(rest.dropFirst(bucket.count).drop { $0 == "/" })
+        guard let url = s3.endpoint else { throw ValidationError("verify \(store) needs --s3-endpoint") }
+        let client: S3Client
+        do {
+            let endpoint = try S3Endpoint(url: url, bucket: bucket, region: s3.region ?? "us-east-1",
+                                          addressing: S3Endpoint.Addressing(rawValue: s3.addressing ?? "path") ?? .path, caFile: s3.ca)
+            client = try S3Client(endpoint: endpoint, credentials: try SigV4Signer.Credentials.resolve(file: s3.credentialsFile))
+        } catch let error as S3Error {
+            throw ValidationError(error.description)
+        }
+        var reports = [VerificationReport]()
+        do {
+            let checker = BucketVerification(client: client, requiredRetentionDays: s3.retentionDays ?? 0, requiredLockMode: s3.lockMode)
+            let stores = try await checker.discoverStores(prefix: prefix)
+            if stores.isEmpty {
+                try? await client.shutdown()
+                FileHandle.standardError.write(Data("auditseal: no auditseal store under \(store)\n".utf8))
+                throw ExitCode(1)
+            }
+            for storePrefix in stores {
+                if !json && isatty(2) == 1 { FileHandle.standardError.write(Data("downloading s3://\(bucket)/\(storePrefix)\n".utf8)) }
+                reports.append(try await checker.verify(storePrefix: storePrefix, options: options))
+            }
+        } catch let error as S3Error {
+            try? await client.shutdown()
+            FileHandle.standardError.write(Data("auditseal: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        try? await client.shutdown()
+        try output(reports)
+    }
+
+    /// One line per store: node, chain, events, last seal, verdict.
+    static func summary(_ reports: [VerificationReport]) -> String {
+        var lines = ["NODE                 CHAIN             EVENTS      SEGMENTS  LAST SEALED                  VERDICT"]
+        for r in reports {
+            let verdict = r.intact ? "INTACT" : "TAMPERED (\(r.findings.filter { $0.severity == .error }.count))"
+            lines.append([pad(r.node ?? "?", 20), pad(String((r.chainID ?? "?").prefix(16)), 17), pad(String(r.treeSize), 11),
+                          pad(String(r.segments), 9), pad(r.lastManifestAt ?? "never", 28), verdict].joined(separator: " "))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func pad(_ text: String, _ width: Int) -> String {
+        text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
     }
 
     static func text(_ report: VerificationReport) -> String {

@@ -1,4 +1,5 @@
 import AuditSealCore
+import AuditSealTestSupport
 import Foundation
 import Testing
 

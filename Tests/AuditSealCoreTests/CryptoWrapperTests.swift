@@ -1,4 +1,5 @@
 import AuditSealCore
+import AuditSealTestSupport
 import Foundation
 import Testing
 
@@ -65,6 +66,12 @@ import Testing
         try FileIO.writeNew(path: dir + "/x.gz", bytes: gz, mode: 0o644)
         let zcat = try TestSupport.run("/bin/gzip", ["-dc", dir + "/x.gz"])
         #expect(zcat.stdout == String(decoding: text, as: UTF8.self))
+    }
+
+    @Test func md5MatchesRFC1321Vectors() {
+        #expect(Hex.encode(MD5.digest([UInt8]())) == "d41d8cd98f00b204e9800998ecf8427e")
+        #expect(Hex.encode(MD5.digest(Array("abc".utf8))) == "900150983cd24fb0d6963f7d28e17f72")
+        #expect(Hex.encode(MD5.digest(Array("message digest".utf8))) == "f96b697d7cb7938d525a2f31aaf161d0")
     }
 
     @Test func crc32MatchesTheCheckValue() {

@@ -83,6 +83,19 @@ public enum HMACSHA256 {
     }
 }
 
+/// MD5 through libcrypto, only for S3's `Content-MD5` integrity header (never for integrity proofs).
+public enum MD5 {
+    /// The 16-byte digest of data.
+    public static func digest(_ data: some ContiguousBytes) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: 16)
+        let ok = data.withUnsafeBytes { d in
+            out.withUnsafeMutableBufferPointer { auditseal_md5(d.baseAddress, d.count, $0.baseAddress!) }
+        }
+        precondition(ok == 1, "libcrypto MD5 failed")
+        return out
+    }
+}
+
 /// Cryptographically secure random bytes from libcrypto.
 public enum SecureRandom {
     /// count random bytes.

@@ -80,7 +80,8 @@ public struct VerificationReport: Encodable, Sendable {
         try c.encode(intact, forKey: .intact)
     }
 
-    mutating func add(_ code: String, _ message: String, severity: Finding.Severity = .error, file: String? = nil,
+    /// Adds a finding.
+    public mutating func add(_ code: String, _ message: String, severity: Finding.Severity = .error, file: String? = nil,
                       line: Int? = nil, eventIndex: UInt64? = nil, auditID: String? = nil, sequence: Int? = nil) {
         findings.append(Finding(code: code, severity: severity, message: message, file: file, line: line,
                                 eventIndex: eventIndex, auditID: auditID, sequence: sequence))

@@ -18,6 +18,9 @@ public final class Verifier: @unchecked Sendable {
         /// Read only segments with this sequence number or later (every manifest, signature and
         /// checkpoint is still checked): for re-verifying what was sealed since the last run.
         public var segmentsFrom: Int = 1
+        /// Segment files ("segments/NAME.jsonl.gz") deleted locally by local retention after their
+        /// upload was confirmed: their absence is a warning pointing at the bucket, not an error.
+        public var shippedElsewhere: Set<String> = []
 
         public init(trustedKeys: [Ed25519PublicKey]? = nil) { self.trustedKeys = trustedKeys }
     }
@@ -302,6 +305,11 @@ public final class Verifier: @unchecked Sendable {
         }
         let file = "segments/" + name
         guard let gz = try? source.read(file) else {
+            if options.shippedElsewhere.contains(file) {
+                report.add("segment-remote-only", "segment data was deleted here by local retention after its upload was confirmed; verify the bucket's copy (auditseal verify s3://...)",
+                           severity: .warning, file: file, eventIndex: task.startIndex, sequence: m.sequence)
+                return (report.findings, 0)
+            }
             report.add("segment-missing", "segment file with events \(task.startIndex)...\(task.startIndex + UInt64(m.eventCount) - 1) is missing (deleted?)",
                        file: file, eventIndex: task.startIndex, sequence: m.sequence)
             return (report.findings, 0)

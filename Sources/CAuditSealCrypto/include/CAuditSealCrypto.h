@@ -37,6 +37,9 @@ int auditseal_ed25519_verify(const auditseal_ed25519_key *key, const void *msg, 
 /// HMAC-SHA256 of data under key into out[32]. Returns 1 on success.
 int auditseal_hmac_sha256(const void *key, size_t keylen, const void *data, size_t len, uint8_t out[32]);
 
+/// MD5 of data into out[16] (only for S3's Content-MD5 integrity header). Returns 1 on success.
+int auditseal_md5(const void *data, size_t len, uint8_t out[16]);
+
 /// Fills buf with cryptographically secure random bytes. Returns 1 on success.
 int auditseal_random_bytes(void *buf, size_t len);
 

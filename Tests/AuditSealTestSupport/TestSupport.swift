@@ -2,17 +2,17 @@ import AuditSealCore
 import Foundation
 
 /// Helpers shared by the tests: temporary directories, fixtures, event generators, processes.
-enum TestSupport {
-    static let packageRoot: String = {
+public enum TestSupport {
+    public static let packageRoot: String = {
         var url = URL(fileURLWithPath: #filePath)
         for _ in 0..<3 { url.deleteLastPathComponent() }
         return url.path
     }()
 
-    static var fixtures: String { packageRoot + "/Tests/AuditSealCoreTests/Fixtures" }
+    public static var fixtures: String { packageRoot + "/Tests/AuditSealCoreTests/Fixtures" }
 
     /// A fresh empty directory under the system temp folder.
-    static func temporaryDirectory(_ label: String = #function) -> String {
+    public static func temporaryDirectory(_ label: String = #function) -> String {
         let clean = label.filter { $0.isLetter || $0.isNumber }
         let path = NSTemporaryDirectory() + "auditseal-test-\(clean.prefix(40))-\(UUID().uuidString.prefix(8))"
         try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
@@ -20,7 +20,7 @@ enum TestSupport {
     }
 
     /// Every corpus file (falco + audit2rbac), as paths.
-    static func corpusFiles() -> [String] {
+    public static func corpusFiles() -> [String] {
         var out = [String]()
         for folder in ["falcosecurity-falco", "liggitt-audit2rbac"] {
             let dir = fixtures + "/corpus/" + folder
@@ -32,7 +32,7 @@ enum TestSupport {
     }
 
     /// Every valid real event of the corpus, as stored lines (the one bad-input file excluded).
-    static func corpusEvents() throws -> EventBatch {
+    public static func corpusEvents() throws -> EventBatch {
         var all = [UInt8]()
         for path in corpusFiles() where !path.hasSuffix("fal_01_003.json") {
             all += try FileIO.readAll(path: path) + [0x0a]
@@ -41,7 +41,7 @@ enum TestSupport {
     }
 
     /// A webhook EventList body of n synthetic ~1.3 KB Metadata events (items without kind/apiVersion).
-    static func eventList(count: Int, prefix: String = "ev", start: Int = 0) -> [UInt8] {
+    public static func eventList(count: Int, prefix: String = "ev", start: Int = 0) -> [UInt8] {
         var body = #"{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{},"items":["#
         for i in start..<(start + count) {
             if i > start { body += "," }
@@ -51,22 +51,23 @@ enum TestSupport {
     }
 
     /// One synthetic Metadata-level event item of about 1.3 KB, shaped like the API server's.
-    static func syntheticItem(auditID: String) -> String {
+    public static func syntheticItem(auditID: String) -> String {
         #"{"level":"Metadata","auditID":"\#(auditID)","stage":"ResponseComplete","requestURI":"/apis/apps/v1/namespaces/prod/deployments/web?timeout=30s","verb":"delete","user":{"username":"alice@example.com","groups":["system:authenticated","oidc:platform-admins"],"extra":{"authentication.kubernetes.io/credential-id":["JTI=4f1c2d3e-5a6b-7c8d-9e0f-112233445566"]}},"sourceIPs":["10.20.30.40"],"userAgent":"kubectl/v1.31.2 (linux/amd64) kubernetes/5864a46","objectRef":{"resource":"deployments","namespace":"prod","name":"web","apiGroup":"apps","apiVersion":"v1"},"responseStatus":{"metadata":{},"status":"Success","code":200},"requestReceivedTimestamp":"2026-11-25T10:00:00.123456Z","stageTimestamp":"2026-11-25T10:00:00.134567Z","annotations":{"authorization.k8s.io/decision":"allow","authorization.k8s.io/reason":"RBAC: allowed by ClusterRoleBinding \"platform-admins\" of ClusterRole \"cluster-admin\" to Group \"oidc:platform-admins\"","pod-security.kubernetes.io/enforce-policy":"restricted:latest","apiserver.latency.k8s.io/etcd":"4.123456ms","apiserver.latency.k8s.io/serialize-response-object":"112.34µs","apiserver.latency.k8s.io/response-write":"1.234µs","apiserver.latency.k8s.io/total":"11.111111ms","mutation.webhook.admission.k8s.io/round_0_index_0":"{\"configuration\":\"policy-webhook\",\"webhook\":\"policy.example.com\",\"mutated\":false}","validation.policy.admission.k8s.io/validation_failure":"[]"}}"#
     }
 
     /// A signing key written to dir/signing.key (mode 0600).
-    static func signingKey(in dir: String) throws -> (key: Ed25519PrivateKey, path: String) {
+    public static func signingKey(in dir: String) throws -> (key: Ed25519PrivateKey, path: String) {
         let path = dir + "/signing.key"
         return (try KeyFiles.generate(at: path), path)
     }
 
     /// Runs a program to completion; returns exit status and output.
     @discardableResult
-    static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    public static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if let environment { process.environment = environment }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -78,7 +79,7 @@ enum TestSupport {
     }
 
     /// A product built by SwiftPM next to the test bundle.
-    static func product(_ name: String) -> String {
+    public static func product(_ name: String) -> String {
         let candidates = [Bundle.main.bundleURL.path, Bundle.main.bundleURL.deletingLastPathComponent().path,
                           packageRoot + "/.build/debug"]
         for dir in candidates where FileManager.default.isExecutableFile(atPath: dir + "/" + name) {
@@ -88,7 +89,7 @@ enum TestSupport {
     }
 
     /// The stored lines of every sealed segment and open write-ahead segment, in chain order.
-    static func storedLines(_ dataDir: String) throws -> [String] {
+    public static func storedLines(_ dataDir: String) throws -> [String] {
         let layout = StoreLayout(root: dataDir)
         var lines = [String]()
         for sequence in try layout.manifestSequences() where FileIO.exists(layout.segmentPath(sequence)) {
@@ -102,7 +103,7 @@ enum TestSupport {
     }
 
     /// The auditID of each stored line.
-    static func auditIDs(_ lines: [String]) throws -> [String] {
+    public static func auditIDs(_ lines: [String]) throws -> [String] {
         try lines.map { try EventScanner(mode: .stream).scan(Array($0.utf8)).auditID(0) }
     }
 }

@@ -1,0 +1,111 @@
+import AuditSealCore
+import Foundation
+
+/// `verify s3://BUCKET/PREFIX`: finds every store shipped under a prefix (one per node and chain),
+/// downloads each into a temporary directory and runs the same `Verifier` as for a local store,
+/// adding what only the bucket can show: objects without Object Lock retention (or with less than
+/// required) and sealed objects that were overwritten or deleted (extra versions, delete markers).
+public struct BucketVerification: Sendable {
+    public let client: S3Client
+    /// Minimum retention in days counted from each segment's sealing time; 0 only requires that
+    /// retention is present.
+    public var requiredRetentionDays: Int
+    /// The lock mode every object must carry, or nil for either mode.
+    public var requiredLockMode: String?
+
+    public init(client: S3Client, requiredRetentionDays: Int = 0, requiredLockMode: String? = nil) {
+        self.client = client
+        self.requiredRetentionDays = requiredRetentionDays
+        self.requiredLockMode = requiredLockMode
+    }
+
+    /// Store prefixes (ending in "/") under a prefix: every folder holding a chain.json or manifests.
+    public func discoverStores(prefix: String) async throws -> [String] {
+        let normalized = prefix.isEmpty || prefix.hasSuffix("/") ? prefix : prefix + "/"
+        var stores = Set<String>()
+        for key in try await client.listKeys(prefix: normalized) {
+            if key.hasSuffix("/chain.json") || key == normalized + "chain.json" {
+                stores.insert(String(key.dropLast("chain.json".count)))
+            } else if let range = key.range(of: "/segments/", options: .backwards), key.hasSuffix(".manifest.json") {
+                stores.insert(String(key[..<range.lowerBound]) + "/")
+            } else if key.hasPrefix(normalized + "segments/") {
+                stores.insert(normalized)
+            }
+        }
+        return stores.sorted()
+    }
+
+    /// Downloads one store and verifies it.
+    public func verify(storePrefix: String, options: Verifier.Options) async throws -> VerificationReport {
+        let dir = NSTemporaryDirectory() + "auditseal-verify-\(UUID().uuidString.prefix(8))"
+        try FileIO.makeDirectories(dir)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var extra = [BucketFinding]()
+        var sealedAt = [String: Date]()  // stem -> sealing time, from manifests
+        var retentions = [(relative: String, retention: ObjectRetention?)]()
+        let keys = try await client.listKeys(prefix: storePrefix)
+        for key in keys {
+            let relative = String(key.dropFirst(storePrefix.count))
+            guard relative == "chain.json" || relative.hasPrefix("keys/") || relative.hasPrefix("segments/"),
+                  !relative.dropFirst(relative.hasPrefix("keys/") ? 5 : relative.hasPrefix("segments/") ? 9 : 0).contains("/") else {
+                continue  // another store nested below, or something that is not ours
+            }
+            guard let (bytes, head) = try await client.getObject(key: key) else { continue }
+            let folder = FileIO.directory(of: dir + "/" + relative)
+            try FileIO.makeDirectories(folder)
+            try FileIO.writeAtomically(path: dir + "/" + relative, bytes: bytes)
+            retentions.append((relative, head.retention))
+            if relative.hasSuffix(".manifest.json"), let manifest = try? StableJSON.decode(Manifest.self, from: bytes),
+               let at = Timestamp.parse(manifest.sealedAt) {
+                sealedAt[Manifest.stem(manifest.sequence)] = at
+            }
+        }
+        for (relative, retention) in retentions {
+            guard let retention else {
+                extra.append(BucketFinding(code: "retention-missing",
+                                     message: "object has no Object Lock retention: it can be deleted (or the credentials lack s3:GetObjectRetention)",
+                                     file: relative))
+                continue
+            }
+            if let mode = requiredLockMode, retention.mode != mode {
+                extra.append(BucketFinding(code: "retention-mode",
+                                     message: "retention mode is \(retention.mode), not \(mode)", file: relative))
+            }
+            let stem = String((relative as NSString).lastPathComponent.prefix { $0 != "." })
+            if requiredRetentionDays > 0, let at = sealedAt[stem] {
+                let needed = at.addingTimeInterval(Double(requiredRetentionDays) * 86_400 - 86_400)  // a day's slack for clocks
+                if retention.retainUntil < needed {
+                    extra.append(BucketFinding(code: "retention-short",
+                                         message: "retained until \(S3Client.isoDate(retention.retainUntil)), less than \(requiredRetentionDays) days after sealing (\(S3Client.isoDate(at)))",
+                                         file: relative))
+                }
+            }
+        }
+        // Exactly-once shipping writes one version per key: any other version, or a delete marker, was written by someone else.
+        let versions = try await client.listVersions(prefix: storePrefix)
+        for (key, group) in Dictionary(grouping: versions, by: \.key).sorted(by: { $0.key < $1.key }) where group.count > 1 {
+            let relative = String(key.dropFirst(storePrefix.count))
+            let latest = group.first { $0.isLatest }
+            let original = group.filter { !$0.isDeleteMarker }.map(\.versionID)
+            if latest?.isDeleteMarker == true {
+                extra.append(BucketFinding(code: "object-deleted",
+                                     message: "a delete marker hides this sealed object; locked versions remain: \(original.joined(separator: ", "))", file: relative))
+            } else {
+                extra.append(BucketFinding(code: "object-overwritten",
+                                     message: "\(group.count) versions of a sealed object (written once by auditseal); the latest (\(latest?.versionID ?? "?")) is what was verified; versions: \(original.joined(separator: ", "))",
+                                     file: relative))
+            }
+        }
+        var report = Verifier(source: DirectorySource(root: dir), options: options).run()
+        report.source = "s3://\(client.endpoint.bucket)/\(storePrefix)"
+        for finding in extra { report.add(finding.code, finding.message, file: finding.file) }
+        return report
+    }
+}
+
+/// A problem only the bucket can show (added to the report as an error).
+struct BucketFinding {
+    var code: String
+    var message: String
+    var file: String
+}

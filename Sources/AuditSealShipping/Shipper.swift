@@ -1,0 +1,252 @@
+import AuditSealCore
+import Foundation
+import Logging
+
+/// Where and how sealed data is shipped.
+public struct ShippingConfiguration: Sendable {
+    public var endpoint: S3Endpoint
+    /// Key prefix for this cluster, e.g. "prod-eu1"; each store ships under PREFIX/NODE/CHAIN-ID/.
+    public var prefix: String
+    /// Object Lock retention, counted from each segment's sealing time.
+    public var retentionDays: Int = 400
+    /// COMPLIANCE (nobody, root included, can shorten or remove it) or GOVERNANCE.
+    public var lockMode: String = "COMPLIANCE"
+    /// Delete local segment data this many days after sealing, once its upload is confirmed; nil keeps it.
+    public var localRetentionDays: Double?
+
+    public init(endpoint: S3Endpoint, prefix: String) {
+        self.endpoint = endpoint
+        self.prefix = prefix.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+    }
+
+    /// Checks the values an operator sets; the message names the field.
+    public func validate() throws {
+        guard lockMode == "COMPLIANCE" || lockMode == "GOVERNANCE" else {
+            throw S3Error.configuration("s3LockMode: must be COMPLIANCE or GOVERNANCE, not \(lockMode)")
+        }
+        guard retentionDays >= 1 else { throw S3Error.configuration("s3RetentionDays: must be at least 1") }
+        if let days = localRetentionDays, days < 0 { throw S3Error.configuration("localRetentionDays: must not be negative") }
+    }
+}
+
+/// Why shipping cannot go on.
+public enum ShippingError: Error, CustomStringConvertible, Sendable {
+    /// The bucket has no Object Lock: nothing put there could be called write-once.
+    case objectLockDisabled(bucket: String)
+    /// An object already exists under our key with other content: never overwritten.
+    case conflict(key: String, ours: String, theirs: String)
+    /// The store has no chain.json yet (nothing sealed).
+    case noChain(String)
+
+    public var description: String {
+        switch self {
+        case let .objectLockDisabled(bucket):
+            return "bucket \(bucket) does not have Object Lock enabled: refusing to ship (create the bucket with Object Lock, see docs/S3.md)"
+        case let .conflict(key, ours, theirs):
+            return "\(key) already exists with different content (sha256 \(theirs), ours \(ours)): not overwritten; is another store shipping under the same prefix?"
+        case let .noChain(dir): return "\(dir) has no chain.json: nothing to ship yet"
+        }
+    }
+}
+
+/// Shipping progress, for metrics and readiness.
+public struct ShippingSnapshot: Sendable {
+    /// nil until checked; false when the bucket has no Object Lock (nothing is called shipped then).
+    public var objectLockEnabled: Bool?
+    public var pendingObjects = 0
+    public var pendingSegments = 0
+    /// The sealing time of the oldest segment not yet fully shipped.
+    public var oldestPendingSealedAt: Date?
+    public var objectsShipped = 0
+    public var objectsAlreadyPresent = 0
+    public var bytesShipped = 0
+    public var failures = 0
+    public var localSegmentsDeleted = 0
+    public var lastError: String?
+}
+
+/// Uploads a store's sealed files to an S3 bucket with Object Lock, exactly once each.
+///
+/// Every round lists the sealed files (chain.json, key copies, each sealed sequence's data,
+/// checkpoint, signature and manifest, manifest last) and uploads those without a ledger entry.
+/// Before a PUT it HEADs the key: an object with the same SHA-256 is recorded as shipped without
+/// a second upload (the previous run died between PUT and ledger write); one with other content is
+/// a conflict, never overwritten.
+public final class Shipper: @unchecked Sendable {
+    public let configuration: ShippingConfiguration
+    public let client: S3Client
+    let dataDirectory: String
+    let layout: StoreLayout
+    let ledger: ShippingLedger
+    let logger: Logger
+    private let lock = NSLock()
+    private var state = ShippingSnapshot()
+    /// Called after each object is confirmed (relative path, bucket key): for progress output.
+    public var onShipped: (@Sendable (String, String) -> Void)?
+
+    public init(configuration: ShippingConfiguration, client: S3Client, dataDirectory: String, logger: Logger) throws {
+        try configuration.validate()
+        self.configuration = configuration
+        self.client = client
+        self.dataDirectory = dataDirectory
+        self.layout = StoreLayout(root: dataDirectory)
+        self.ledger = try ShippingLedger(dataDirectory: dataDirectory)
+        self.logger = logger
+    }
+
+    /// A copy of the current progress.
+    public var snapshot: ShippingSnapshot { lock.withLock { state } }
+
+    func update(_ change: (inout ShippingSnapshot) -> Void) { lock.withLock { change(&state) } }
+
+    /// Checks that the bucket has Object Lock enabled; throws `objectLockDisabled` otherwise.
+    public func checkBucket() async throws {
+        let lockConfig = try await client.objectLockConfiguration()
+        let enabled = lockConfig?.enabled ?? false
+        update { $0.objectLockEnabled = enabled }
+        guard enabled else { throw ShippingError.objectLockDisabled(bucket: configuration.endpoint.bucket) }
+    }
+
+    /// One file to ship.
+    struct LocalObject {
+        var relativePath: String
+        /// Retention counts from here (the segment's sealing time, or now for store-level files).
+        var sealedAt: Date
+        var sequence: Int?
+    }
+
+    /// The key prefix of this store in the bucket: PREFIX/NODE/CHAIN-ID/.
+    public func storePrefix() throws -> String {
+        guard FileIO.exists(layout.chainFile) else { throw ShippingError.noChain(dataDirectory) }
+        let identity = try StableJSON.decode(ChainIdentity.self, from: try FileIO.readAll(path: layout.chainFile))
+        let node = identity.node.map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "_" }
+        return (configuration.prefix.isEmpty ? "" : configuration.prefix + "/") + String(node) + "/" + identity.chainID + "/"
+    }
+
+    /// What is sealed locally, in upload order.
+    func sealedFiles() throws -> [LocalObject] {
+        var out = [LocalObject(relativePath: "chain.json", sealedAt: Date(), sequence: nil)]
+        for name in try FileIO.list(layout.keysDirectory) where name.hasSuffix(".pub") {
+            out.append(LocalObject(relativePath: "keys/" + name, sealedAt: Date(), sequence: nil))
+        }
+        let names = Set(try FileIO.list(layout.segmentsDirectory))
+        for sequence in try layout.manifestSequences() {
+            let stem = Manifest.stem(sequence)
+            let manifest = try StableJSON.decode(Manifest.self, from: try FileIO.readAll(path: layout.manifestPath(sequence)))
+            let sealedAt = Timestamp.parse(manifest.sealedAt) ?? Date()
+            // Data first, the manifest (which makes the sequence visible to verify) last.
+            for suffix in [".jsonl.gz", ".leaves", ".checkpoint", ".manifest.sig", ".manifest.json"] where names.contains(stem + suffix) {
+                out.append(LocalObject(relativePath: "segments/" + stem + suffix, sealedAt: sealedAt, sequence: sequence))
+            }
+        }
+        return out
+    }
+
+    /// The ledger's name for an object.
+    func ledgerName(_ key: String) -> String { configuration.endpoint.bucket + "/" + key }
+
+    /// Uploads everything sealed and not yet shipped. Returns the number of objects uploaded.
+    @discardableResult
+    public func shipPending() async throws -> Int {
+        if snapshot.objectLockEnabled != true { try await checkBucket() }
+        let prefix = try storePrefix()
+        let pending = try sealedFiles().filter { ledger.entry(ledgerName(prefix + $0.relativePath)) == nil }
+        publishPending(pending)
+        var uploaded = 0
+        for (i, object) in pending.enumerated() {
+            if try await ship(object, key: prefix + object.relativePath) { uploaded += 1 }
+            publishPending(Array(pending[(i + 1)...]))
+        }
+        if let days = configuration.localRetentionDays { try await applyLocalRetention(days: days, prefix: prefix) }
+        return uploaded
+    }
+
+    func publishPending(_ pending: [LocalObject]) {
+        let sequences = Set(pending.compactMap(\.sequence))
+        let oldest = pending.filter { $0.sequence != nil }.map(\.sealedAt).min()
+        update {
+            $0.pendingObjects = pending.count
+            $0.pendingSegments = sequences.count
+            $0.oldestPendingSealedAt = oldest
+        }
+    }
+
+    /// Ships one file; returns true when it was uploaded, false when it was already there.
+    func ship(_ object: LocalObject, key: String) async throws -> Bool {
+        let bytes = try FileIO.readAll(path: dataDirectory + "/" + object.relativePath)
+        let sha = SHA256.digest(bytes).hex
+        let retention = ObjectRetention(mode: configuration.lockMode,
+                                        retainUntil: object.sealedAt.addingTimeInterval(Double(configuration.retentionDays) * 86_400))
+        if let existing = try await client.headObject(key: key) {
+            let theirs = existing.metadata["sha256"] ?? "unknown"
+            guard theirs == sha || existing.eTag == Hex.encode(MD5.digest(bytes)) && existing.size == bytes.count else {
+                throw ShippingError.conflict(key: key, ours: sha, theirs: theirs)
+            }
+            if existing.retention == nil || existing.retention!.retainUntil < retention.retainUntil.addingTimeInterval(-86_400) {
+                try await client.putObjectRetention(key: key, versionID: existing.versionID, retention: retention)
+            }
+            try ledger.record(.init(object: ledgerName(key), sha256: sha, versionID: existing.versionID ?? "-",
+                                    retainUntil: S3Client.isoDate(existing.retention?.retainUntil ?? retention.retainUntil)))
+            update { $0.objectsAlreadyPresent += 1 }
+            logger.info("already in the bucket, recorded", metadata: ["key": "\(key)"])
+            onShipped?(object.relativePath, key)
+            return false
+        }
+        let contentType = object.relativePath.hasSuffix(".gz") ? "application/gzip"
+            : object.relativePath.hasSuffix(".json") ? "application/json" : "application/octet-stream"
+        let version = try await client.putObject(key: key, body: bytes, retention: retention, metadata: ["sha256": sha], contentType: contentType)
+        try ledger.record(.init(object: ledgerName(key), sha256: sha, versionID: version ?? "-", retainUntil: S3Client.isoDate(retention.retainUntil)))
+        update {
+            $0.objectsShipped += 1
+            $0.bytesShipped += bytes.count
+        }
+        logger.debug("shipped", metadata: ["key": "\(key)", "bytes": "\(bytes.count)"])
+        onShipped?(object.relativePath, key)
+        return true
+    }
+
+    /// Deletes local segment data (the .jsonl.gz and .leaves files; manifests stay) older than the
+    /// local retention, only after a HEAD confirms the bucket holds it with our checksum and an
+    /// unexpired retention.
+    func applyLocalRetention(days: Double, prefix: String) async throws {
+        let cutoff = Date().addingTimeInterval(-days * 86_400)
+        for sequence in try layout.manifestSequences() {
+            let manifest = try StableJSON.decode(Manifest.self, from: try FileIO.readAll(path: layout.manifestPath(sequence)))
+            guard manifest.type == "segment", let sealedAt = Timestamp.parse(manifest.sealedAt), sealedAt < cutoff else { continue }
+            for path in [layout.segmentPath(sequence), layout.leafHintsPath(sequence)] where FileIO.exists(path) {
+                let relative = "segments/" + (path as NSString).lastPathComponent
+                let key = prefix + relative
+                guard let entry = ledger.entry(ledgerName(key)), let head = try await client.headObject(key: key),
+                      head.metadata["sha256"] == entry.sha256, let retention = head.retention, retention.retainUntil > Date() else { continue }
+                guard unlink(path) == 0 else { throw AuditSealError.io("cannot delete \(path)", errno: errno) }
+                update { $0.localSegmentsDeleted += 1 }
+                logger.info("local retention: deleted shipped segment data", metadata: ["file": "\(relative)", "key": "\(key)"])
+            }
+        }
+    }
+
+    /// Ships until cancelled: a round every `pollInterval` seconds, failures retried with
+    /// exponential backoff (1 s doubling to 5 min), each failure counted and logged.
+    public func run(pollInterval: Double = 5) async {
+        var backoff = 1.0
+        while !Task.isCancelled {
+            var wait = pollInterval
+            do {
+                try await shipPending()
+                backoff = 1
+                update { $0.lastError = nil }
+            } catch is CancellationError {
+                return
+            } catch {
+                update {
+                    $0.failures += 1
+                    $0.lastError = "\(error)"
+                }
+                logger.error("shipping failed, retrying in \(Int(backoff)) s: \(error)")
+                wait = backoff
+                backoff = min(backoff * 2, 300)
+            }
+            do { try await Task.sleep(for: .seconds(wait)) } catch { return }
+        }
+    }
+}

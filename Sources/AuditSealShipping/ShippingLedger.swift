@@ -1,0 +1,80 @@
+import AuditSealCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The durable record of what has been uploaded: `DATA_DIR/shipping/ledger`, one line per object
+/// confirmed in the bucket, appended and fsync'd before the object counts as shipped.
+///
+/// Line: `bucket/key<TAB>sha256<TAB>versionID<TAB>retainUntil<LF>`. What still has to be uploaded
+/// is every sealed file without a line here, so the queue survives restarts with the files it
+/// describes. A line cut short by a crash has no LF and is ignored (its object is HEAD-checked and
+/// recorded again on the next round, never uploaded twice).
+public final class ShippingLedger: @unchecked Sendable {
+    /// One confirmed object.
+    public struct Entry: Sendable, Equatable {
+        public var object: String
+        public var sha256: String
+        public var versionID: String
+        public var retainUntil: String
+    }
+
+    public let path: String
+    private var entries = [String: Entry]()
+    private var fd: Int32 = -1
+
+    /// Opens (creating) the ledger in a data directory.
+    public init(dataDirectory: String) throws {
+        let dir = dataDirectory + "/shipping"
+        try FileIO.makeDirectories(dir)
+        path = dir + "/ledger"
+        if FileIO.exists(path) {
+            let bytes = try FileIO.readAll(path: path)
+            var valid = 0
+            for line in bytes.split(separator: 0x0a, omittingEmptySubsequences: false).dropLast() {
+                let fields = line.split(separator: 0x09, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+                valid += line.count + 1
+                guard fields.count == 4 else { continue }
+                entries[fields[0]] = Entry(object: fields[0], sha256: fields[1], versionID: fields[2], retainUntil: fields[3])
+            }
+            if valid < bytes.count {  // a torn last line: drop it so the next append starts clean
+                guard truncate(path, off_t(valid)) == 0 else { throw AuditSealError.io("cannot truncate \(path)", errno: errno) }
+            }
+        }
+        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw AuditSealError.io("cannot open \(path)", errno: errno) }
+        try FileIO.syncDirectory(dir)
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    /// The entry for `bucket/key`, if shipped.
+    public func entry(_ object: String) -> Entry? { entries[object] }
+
+    /// Every entry.
+    public var all: [Entry] { Array(entries.values) }
+
+    /// The store-relative paths ("segments/NAME") of segment files a ledger in this data directory
+    /// records as shipped: for `verify` of a store whose local retention deleted some of them.
+    public static func shippedSegmentFiles(dataDirectory: String) -> Set<String> {
+        guard let bytes = try? FileIO.readAll(path: dataDirectory + "/shipping/ledger") else { return [] }
+        var out = Set<String>()
+        for line in bytes.split(separator: 0x0a) {
+            let object = String(decoding: line.prefix { $0 != 0x09 }, as: UTF8.self)
+            if let range = object.range(of: "/segments/", options: .backwards) {
+                out.insert("segments/" + object[range.upperBound...])
+            }
+        }
+        return out
+    }
+
+    /// Appends and fsyncs an entry.
+    public func record(_ entry: Entry) throws {
+        let line = [entry.object, entry.sha256, entry.versionID, entry.retainUntil].joined(separator: "\t") + "\n"
+        try Array(line.utf8).withUnsafeBytes { try FileIO.writeAll(fd: fd, $0, path: path) }
+        try FileIO.sync(fd: fd, path: path)
+        entries[entry.object] = entry
+    }
+}

@@ -1,0 +1,46 @@
+import ArgumentParser
+import AuditSealCore
+import AuditSealServer
+import AuditSealShipping
+import Foundation
+import Logging
+
+/// `auditseal ship`: uploads what is sealed and not yet shipped, then exits.
+struct Ship: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Upload sealed segments not yet shipped to an S3 bucket with Object Lock, then exit (for imports and catching up).",
+        discussion: "Safe to run beside or after `serve`, and to interrupt: each object is uploaded once (a HEAD before every PUT), and the ledger in DATA_DIR/shipping/ledger records what is confirmed. Exit 0 when everything sealed is shipped, 2 on errors.")
+
+    @Option(help: "The data directory.") var dataDir: String
+    @OptionGroup var s3: S3Options
+    @Option(help: "Delete local segment data this many days after sealing, once its upload is confirmed [localRetentionDays].")
+    var localRetentionDays: Double?
+
+    func run() async throws {
+        var c = ServeConfiguration()
+        c.dataDir = dataDir
+        c.localRetentionDays = localRetentionDays
+        s3.apply(to: &c)
+        guard c.s3Endpoint != nil, c.s3Bucket != nil else { throw ValidationError("--s3-endpoint and --s3-bucket are required") }
+        guard FileIO.exists(dataDir + "/chain.json") else { throw ValidationError("\(dataDir) is not an auditseal data directory (no chain.json)") }
+        let shipper: Shipper
+        do {
+            guard let made = try c.makeShipper(logger: Logger(label: "auditseal.ship")) else { return }
+            shipper = made
+        } catch let error as S3Error {
+            throw ValidationError(error.description)
+        }
+        shipper.onShipped = { relative, key in print("shipped \(relative) -> \(key)") }
+        defer { Task { try? await shipper.client.shutdown() } }
+        do {
+            let uploaded = try await shipper.shipPending()
+            let s = shipper.snapshot
+            print("done: \(uploaded) uploaded (\(s.bytesShipped) bytes), \(s.objectsAlreadyPresent) already in the bucket, 0 pending")
+            try await shipper.client.shutdown()
+        } catch {
+            try? await shipper.client.shutdown()
+            FileHandle.standardError.write(Data("auditseal: shipping failed: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+    }
+}

@@ -1,0 +1,221 @@
+import AuditSealCore
+import AuditSealServer
+import AuditSealShipping
+import AuditSealTestSupport
+import Foundation
+import Logging
+import Testing
+
+/// Shipping against a real S3 server with Object Lock (Ceph RADOS Gateway on loopback, see
+/// `S3TestServer`): retention lands, the lock holds, uploads are exactly once across crashes, and
+/// `verify s3://` is green on what was shipped and red once an object is replaced.
+@Suite(.serialized, .enabled(if: S3TestServer.available, "needs an S3 server: AUDITSEAL_S3_ENDPOINT or scripts/rgw.sh"))
+struct S3IntegrationTests {
+    let server = S3TestServer.shared!
+    var auditseal: String { TestSupport.product("auditseal") }
+
+    func client(bucket: String) throws -> S3Client {
+        try S3Client(endpoint: try S3Endpoint(url: server.endpoint, bucket: bucket),
+                     credentials: .init(accessKeyID: server.accessKey, secretAccessKey: server.secretKey))
+    }
+
+    /// A bucket with Object Lock, and a client for it.
+    func lockedBucket(_ label: String = #function) async throws -> (String, S3Client) {
+        let bucket = S3TestServer.bucketName(label)
+        let s3 = try client(bucket: bucket)
+        try await s3.createBucket(objectLock: true)
+        return (bucket, s3)
+    }
+
+    /// A store of `batches` sealed segments of 40 events each (every segment sealed at once).
+    func sealedStore(batches: Int, node: String = "cp-1", label: String = #function) async throws -> (dir: String, key: Ed25519PrivateKey) {
+        let dir = TestSupport.temporaryDirectory(label)
+        let (key, _) = try TestSupport.signingKey(in: dir)
+        var config = StoreConfiguration(dataDirectory: dir + "/data", nodeName: node)
+        config.segmentMaxBytes = 1 << 30
+        let store = try AuditStore(configuration: config, signingKey: key)
+        for b in 0..<batches {
+            _ = try await store.append(try EventScanner(mode: .eventList).scan(TestSupport.eventList(count: 40, prefix: "\(node)-b\(b)")))
+            try await store.sealNow()
+        }
+        try await store.close()
+        return (dir, key)
+    }
+
+    func shipper(_ dataDir: String, _ s3: S3Client, retentionDays: Int = 2) throws -> Shipper {
+        var configuration = ShippingConfiguration(endpoint: s3.endpoint, prefix: "prod")
+        configuration.retentionDays = retentionDays
+        return try Shipper(configuration: configuration, client: s3, dataDirectory: dataDir, logger: Logger(label: "test"))
+    }
+
+    /// Local files a store has sealed, relative to the data directory.
+    func sealedFiles(_ dataDir: String) throws -> [String] {
+        var out = ["chain.json"] + (try FileIO.list(dataDir + "/keys")).map { "keys/" + $0 }
+        out += try FileIO.list(dataDir + "/segments").filter { !$0.hasSuffix(".tmp") }.map { "segments/" + $0 }
+        return out.sorted()
+    }
+
+    @Test func shippedObjectsCarryComplianceRetentionAndTheLockHolds() async throws {
+        let (_, s3) = try await lockedBucket()
+        let (dir, _) = try await sealedStore(batches: 3)
+        let shipper = try shipper(dir + "/data", s3, retentionDays: 2)
+        let uploaded = try await shipper.shipPending()
+        let prefix = try shipper.storePrefix()
+        let local = try sealedFiles(dir + "/data")
+        #expect(uploaded == local.count)
+        #expect(shipper.snapshot.pendingObjects == 0 && shipper.snapshot.objectLockEnabled == true)
+        #expect(try await s3.listKeys(prefix: prefix) == local.map { prefix + $0 })
+
+        let manifest = try StableJSON.decode(Manifest.self, from: try FileIO.readAll(path: dir + "/data/segments/000000000001.manifest.json"))
+        let sealedAt = try #require(Timestamp.parse(manifest.sealedAt))
+        let head = try #require(try await s3.headObject(key: prefix + "segments/000000000001.jsonl.gz"))
+        #expect(head.retention?.mode == "COMPLIANCE")
+        let until = try #require(head.retention?.retainUntil)
+        #expect(abs(until.timeIntervalSince(sealedAt) - 2 * 86_400) < 2)
+        #expect(head.metadata["sha256"] == SHA256.digest(try FileIO.readAll(path: dir + "/data/segments/000000000001.jsonl.gz")).hex)
+
+        // The server refuses to delete the locked version, and it stays readable.
+        let version = try #require(head.versionID)
+        await #expect { try await s3.deleteObject(key: prefix + "segments/000000000001.jsonl.gz", versionID: version) } throws: { error in
+            (error as? S3Error)?.code == "AccessDenied"
+        }
+        #expect(try await s3.getObject(key: prefix + "segments/000000000001.jsonl.gz", versionID: version)?.bytes.count == head.size)
+        // Nothing is left to ship; a second round uploads nothing.
+        #expect(try await shipper.shipPending() == 0)
+        try await s3.shutdown()
+    }
+
+    @Test func aBucketWithoutObjectLockIsRefused() async throws {
+        let bucket = S3TestServer.bucketName(#function)
+        let s3 = try client(bucket: bucket)
+        try await s3.createBucket(objectLock: false)
+        let (dir, _) = try await sealedStore(batches: 1)
+        let shipper = try shipper(dir + "/data", s3)
+        await #expect { try await shipper.shipPending() } throws: { error in
+            if case ShippingError.objectLockDisabled = error { return true }
+            return false
+        }
+        #expect(shipper.snapshot.objectLockEnabled == false)
+        #expect(try await s3.listKeys(prefix: "").isEmpty)
+        try await s3.shutdown()
+    }
+
+    @Test func anObjectUploadedBeforeACrashIsRecordedNotUploadedAgain() async throws {
+        let (_, s3) = try await lockedBucket()
+        let (dir, _) = try await sealedStore(batches: 2)
+        let shipper = try shipper(dir + "/data", s3)
+        let prefix = try shipper.storePrefix()
+        // As if a previous run died between its PUT and its ledger write.
+        let bytes = try FileIO.readAll(path: dir + "/data/segments/000000000001.jsonl.gz")
+        try await s3.putObject(key: prefix + "segments/000000000001.jsonl.gz", body: bytes,
+                               retention: ObjectRetention(mode: "COMPLIANCE", retainUntil: Date().addingTimeInterval(86_400)),
+                               metadata: ["sha256": SHA256.digest(bytes).hex])
+        try await shipper.shipPending()
+        #expect(shipper.snapshot.objectsAlreadyPresent == 1)
+        let versions = try await s3.listVersions(prefix: prefix)
+        #expect(versions.count == (try sealedFiles(dir + "/data")).count)
+        #expect(Set(versions.map(\.key)).count == versions.count)
+        try await s3.shutdown()
+    }
+
+    @Test func differentContentUnderOurKeyIsAConflictNeverOverwritten() async throws {
+        let (_, s3) = try await lockedBucket()
+        let (dir, _) = try await sealedStore(batches: 1)
+        let shipper = try shipper(dir + "/data", s3)
+        let prefix = try shipper.storePrefix()
+        try await s3.putObject(key: prefix + "chain.json", body: Array("someone else's\n".utf8))
+        await #expect { try await shipper.shipPending() } throws: { error in
+            if case ShippingError.conflict = error { return true }
+            return false
+        }
+        #expect(try await s3.listVersions(prefix: prefix + "chain.json").count == 1)
+        try await s3.shutdown()
+    }
+
+    @Test func shipKilledMidwayResumesAndEveryObjectIsShippedExactlyOnce() async throws {
+        let (bucket, s3) = try await lockedBucket()
+        let (dir, _) = try await sealedStore(batches: 30)
+        let arguments = ["ship", "--data-dir", dir + "/data", "--s3-endpoint", server.endpoint, "--s3-bucket", bucket,
+                         "--s3-prefix", "prod", "--s3-retention-days", "2"]
+        // Start a ship, kill -9 it once it has confirmed a few objects (more are in flight).
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: auditseal)
+        process.arguments = arguments
+        process.environment = server.environment
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var seen = 0
+        var buffer = Data()
+        while seen < 5 {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            buffer.append(chunk)
+            seen = String(decoding: buffer, as: UTF8.self).components(separatedBy: "shipped ").count - 1
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal)
+        let local = try sealedFiles(dir + "/data")
+        #expect(seen >= 5 && seen < local.count)
+
+        let resumed = try TestSupport.run(auditseal, arguments, environment: server.environment)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let identity = try StableJSON.decode(ChainIdentity.self, from: try FileIO.readAll(path: dir + "/data/chain.json"))
+        let prefix = "prod/cp-1/\(identity.chainID)/"
+        let versions = try await s3.listVersions(prefix: prefix)
+        #expect(versions.allSatisfy { !$0.isDeleteMarker })
+        #expect(versions.map { String($0.key.dropFirst(prefix.count)) }.sorted() == local, "one version of every sealed file")
+
+        let verified = try TestSupport.run(auditseal, ["verify", "s3://\(bucket)/prod", "--s3-endpoint", server.endpoint,
+                                                       "--public-key", dir + "/signing.key.pub", "--s3-retention-days", "2",
+                                                       "--s3-lock-mode", "COMPLIANCE"], environment: server.environment)
+        #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
+        #expect(verified.stdout.contains("INTACT"))
+        try await s3.shutdown()
+    }
+
+    @Test func verifyFromTheBucketTurnsRedWhenAnObjectIsReplacedByANewVersion() async throws {
+        let (bucket, s3) = try await lockedBucket()
+        let (dir, _) = try await sealedStore(batches: 3)
+        let shipper = try shipper(dir + "/data", s3)
+        try await shipper.shipPending()
+        let verify = ["verify", "s3://\(bucket)/prod/", "--s3-endpoint", server.endpoint, "--public-key", dir + "/signing.key.pub"]
+        let green = try TestSupport.run(auditseal, verify, environment: server.environment)
+        #expect(green.status == 0, "\(green.stdout)\(green.stderr)")
+
+        // Someone with write access puts a doctored copy over segment 2: a new version on top of the locked one.
+        let key = try shipper.storePrefix() + "segments/000000000002.jsonl.gz"
+        let original = try #require(try await s3.getObject(key: key)).bytes
+        var lines = String(decoding: try GzipDecompressor.gunzip(original), as: UTF8.self)
+        lines = lines.replacingOccurrences(of: "alice@example.com", with: "bob@example.com")
+        try await s3.putObject(key: key, body: try GzipCompressor.gzip(Array(lines.utf8), level: 6))
+
+        let red = try TestSupport.run(auditseal, verify + ["--json"], environment: server.environment)
+        #expect(red.status == 1)
+        #expect(red.stdout.contains("\"segment-modified\""), "\(red.stdout)")
+        #expect(red.stdout.contains("\"object-overwritten\""))
+        #expect(red.stdout.contains("\"event-changed\""))
+        try await s3.shutdown()
+    }
+
+    @Test func twoNodesShipIntoOneBucketAndVerifySideBySide() async throws {
+        let (bucket, s3) = try await lockedBucket()
+        let (one, _) = try await sealedStore(batches: 2, node: "cp-1", label: "node1")
+        let (two, _) = try await sealedStore(batches: 3, node: "cp-2", label: "node2")
+        try await shipper(one + "/data", s3).shipPending()
+        try await shipper(two + "/data", s3).shipPending()
+        // Each store's key verifies its own node; pass both.
+        let keyOne = one + "/signing.key.pub"
+        let result = try TestSupport.run(auditseal, ["verify", "s3://\(bucket)/prod", "--s3-endpoint", server.endpoint,
+                                                     "--public-key", keyOne, "--public-key", two + "/signing.key.pub"],
+                                         environment: server.environment)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let summary = result.stdout.split(separator: "\n").filter { $0.hasPrefix("cp-") }
+        #expect(summary.count == 2)
+        #expect(summary.first?.contains("80") == true && summary.last?.contains("120") == true)
+        #expect(summary.allSatisfy { $0.hasSuffix("INTACT") })
+        try await s3.shutdown()
+    }
+}

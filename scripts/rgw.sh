@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# A throw-away S3 server with Object Lock for the integration tests: a single-node Ceph cluster
+# (one monitor, one manager, one in-memory OSD) and the RADOS Gateway, on 127.0.0.1 only.
+#
+#   scripts/rgw.sh up DIR [PORT]   start; prints `endpoint=URL access_key=K secret_key=S`
+#   scripts/rgw.sh down DIR        stop the daemons started in DIR (by their pid files), remove DIR
+#
+# Needs Debian's ceph-mon ceph-osd ceph-mgr radosgw ceph-common; installs them when missing and
+# running as root. Logs are in DIR/log. Nothing listens beyond loopback; no state outlives DIR.
+set -euo pipefail
+
+usage() { echo "usage: $0 up DIR [PORT] | down DIR" >&2; exit 2; }
+[ $# -ge 2 ] || usage
+action=$1; dir=$2
+
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+
+down() {
+  local d=$1
+  [ -d "$d/run" ] || { rm -rf "$d"; return 0; }
+  for p in "$d"/run/*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null || true; done
+  # Give the daemons a moment to exit cleanly, then make sure.
+  for _ in $(seq 20); do
+    alive=0
+    for p in "$d"/run/*.pid; do [ -f "$p" ] && kill -0 "$(cat "$p")" 2>/dev/null && alive=1; done
+    [ $alive = 0 ] && break
+    sleep 0.1
+  done
+  for p in "$d"/run/*.pid; do [ -f "$p" ] && kill -9 "$(cat "$p")" 2>/dev/null || true; done
+  rm -rf "$d"
+}
+
+install_ceph() {
+  if command -v radosgw >/dev/null && command -v ceph-osd >/dev/null && command -v ceph-mgr >/dev/null \
+     && command -v ceph-mon >/dev/null && command -v radosgw-admin >/dev/null; then return 0; fi
+  [ "$(id -u)" = 0 ] || { echo "ceph is not installed and this is not root: apt-get install ceph-mon ceph-osd ceph-mgr radosgw ceph-common" >&2; exit 1; }
+  (export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get install -y -q ceph-mon ceph-osd ceph-mgr radosgw ceph-common) >"$1/apt.log" 2>&1 \
+    || { echo "installing ceph failed; see $1/apt.log" >&2; exit 1; }
+}
+
+# Poll a command until it succeeds, up to N tenths of a second.
+wait_for() { local n=$1; shift; for _ in $(seq "$n"); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
+
+up() {
+  mkdir -p "$dir"; local d; d=$(cd "$dir" && pwd)
+  local port=${1:-$(free_port)}
+  install_ceph "$d"
+  local monport fsid
+  monport=$(free_port)
+  fsid=$(python3 -c 'import uuid;print(uuid.uuid4())')
+  mkdir -p "$d"/{mon,osd0,mgr,run,log}
+  cat > "$d/ceph.conf" <<CONF
+[global]
+fsid = $fsid
+mon host = v1:127.0.0.1:$monport
+mon initial members = a
+public network = 127.0.0.0/8
+auth cluster required = none
+auth service required = none
+auth client required = none
+auth allow insecure global id reclaim = true
+osd pool default size = 1
+osd pool default min size = 1
+osd pool default pg num = 8
+osd pool default pgp num = 8
+osd crush chooseleaf type = 0
+mon allow pool size one = true
+mon allow pool delete = true
+mon warn on pool no redundancy = false
+osd objectstore = memstore
+memstore device bytes = 2147483648
+run dir = $d/run
+admin socket = $d/run/\$name.asok
+log file = $d/log/\$name.log
+pid file = $d/run/\$name.pid
+ms bind ipv6 = false
+[mon.a]
+mon data = $d/mon
+[mgr.x]
+mgr data = $d/mgr
+[osd.0]
+osd data = $d/osd0
+[client.rgw]
+rgw dns name = localhost
+rgw enable usage log = false
+CONF
+  local c="-c $d/ceph.conf"
+  ceph-authtool --create-keyring "$d/mon.keyring" --gen-key -n mon. --cap mon 'allow *' >/dev/null
+  monmaptool --create --addv a "[v1:127.0.0.1:$monport]" --fsid "$fsid" "$d/monmap" >/dev/null
+  ceph-mon $c --mkfs -i a --monmap "$d/monmap" --keyring "$d/mon.keyring"
+  ceph-mon $c -i a
+  wait_for 100 timeout 5 ceph $c -s || { echo "ceph-mon did not start; see $d/log" >&2; exit 1; }
+  ceph-mgr $c -i x
+  local uuid osd
+  uuid=$(python3 -c 'import uuid;print(uuid.uuid4())')
+  osd=$(ceph $c osd new "$uuid")
+  ceph-osd $c -i "$osd" --mkfs --osd-uuid "$uuid" >"$d/log/osd-mkfs.out" 2>&1
+  ceph $c osd crush add "osd.$osd" 1 root=default host=localhost >/dev/null 2>&1 || true
+  ceph-osd $c -i "$osd" 2>>"$d/log/osd-start.out"
+  osd_up() { ceph $c osd stat 2>/dev/null | grep -q "1 up"; }
+  wait_for 200 osd_up || { echo "ceph-osd did not come up; see $d/log" >&2; exit 1; }
+  radosgw $c -n client.rgw --rgw-frontends "beast endpoint=127.0.0.1:$port" 2>>"$d/log/rgw-start.out"
+  wait_for 300 curl -sf -o /dev/null "http://127.0.0.1:$port/" || { echo "radosgw did not answer; see $d/log" >&2; exit 1; }
+  radosgw-admin $c user create --uid=auditseal --display-name=auditseal \
+    --access-key=AUDITSEALTESTKEY --secret=auditseal-test-secret >/dev/null
+  radosgw-admin $c user create --uid=auditor --display-name=auditor \
+    --access-key=AUDITORTESTKEY --secret=auditor-test-secret >/dev/null
+  echo "endpoint=http://127.0.0.1:$port access_key=AUDITSEALTESTKEY secret_key=auditseal-test-secret"
+}
+
+case $action in
+  up) shift 2; up "$@" ;;
+  down) down "$dir" ;;
+  *) usage ;;
+esac
