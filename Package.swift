@@ -102,7 +102,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AuditSealServerTests",
-            dependencies: ["AuditSealServer", "AuditSealCore"]
+            dependencies: ["AuditSealServer", "AuditSealCore", "AuditSealShipping", "AuditSealTestSupport"]
         ),
     ]
 )

@@ -88,18 +88,19 @@ CONF
   ceph-authtool --create-keyring "$d/mon.keyring" --gen-key -n mon. --cap mon 'allow *' >/dev/null
   monmaptool --create --addv a "[v1:127.0.0.1:$monport]" --fsid "$fsid" "$d/monmap" >/dev/null
   ceph-mon $c --mkfs -i a --monmap "$d/monmap" --keyring "$d/mon.keyring"
-  ceph-mon $c -i a
+  # Daemons get their own stdio: one holding the caller's stdout open would block `$(rgw.sh up)`.
+  ceph-mon $c -i a </dev/null >>"$d/log/daemons.out" 2>&1
   wait_for 100 timeout 5 ceph $c -s || { echo "ceph-mon did not start; see $d/log" >&2; exit 1; }
-  ceph-mgr $c -i x
+  ceph-mgr $c -i x </dev/null >>"$d/log/daemons.out" 2>&1
   local uuid osd
   uuid=$(python3 -c 'import uuid;print(uuid.uuid4())')
   osd=$(ceph $c osd new "$uuid")
   ceph-osd $c -i "$osd" --mkfs --osd-uuid "$uuid" >"$d/log/osd-mkfs.out" 2>&1
   ceph $c osd crush add "osd.$osd" 1 root=default host=localhost >/dev/null 2>&1 || true
-  ceph-osd $c -i "$osd" 2>>"$d/log/osd-start.out"
+  ceph-osd $c -i "$osd" </dev/null >>"$d/log/daemons.out" 2>&1
   osd_up() { ceph $c osd stat 2>/dev/null | grep -q "1 up"; }
   wait_for 200 osd_up || { echo "ceph-osd did not come up; see $d/log" >&2; exit 1; }
-  radosgw $c -n client.rgw --rgw-frontends "beast endpoint=127.0.0.1:$port" 2>>"$d/log/rgw-start.out"
+  radosgw $c -n client.rgw --rgw-frontends "beast endpoint=127.0.0.1:$port" </dev/null >>"$d/log/daemons.out" 2>&1
   wait_for 300 curl -sf -o /dev/null "http://127.0.0.1:$port/" || { echo "radosgw did not answer; see $d/log" >&2; exit 1; }
   radosgw-admin $c user create --uid=auditseal --display-name=auditseal \
     --access-key=AUDITSEALTESTKEY --secret=auditseal-test-secret >/dev/null

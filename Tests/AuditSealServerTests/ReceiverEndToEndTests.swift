@@ -63,7 +63,7 @@ import Testing
         let out = Pipe()
         var pending = Data()
 
-        init(dir: String, arguments: [String], fileSizeLimitKB: Int? = nil) throws {
+        init(dir: String, arguments: [String], fileSizeLimitKB: Int? = nil, environment: [String: String]? = nil) throws {
             self.dir = dir
             stderrPath = dir + "/serve.err"
             FileManager.default.createFile(atPath: stderrPath, contents: nil)
@@ -77,6 +77,7 @@ import Testing
                 process.executableURL = URL(fileURLWithPath: binary)
                 process.arguments = serveArguments
             }
+            if let environment { process.environment = environment }
             process.standardOutput = out
             process.standardError = FileHandle(forWritingAtPath: stderrPath)
             try process.run()

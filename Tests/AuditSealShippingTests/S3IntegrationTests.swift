@@ -189,14 +189,18 @@ struct S3IntegrationTests {
         let key = try shipper.storePrefix() + "segments/000000000002.jsonl.gz"
         let original = try #require(try await s3.getObject(key: key)).bytes
         var lines = String(decoding: try GzipDecompressor.gunzip(original), as: UTF8.self)
-        lines = lines.replacingOccurrences(of: "alice@example.com", with: "bob@example.com")
+        let victim = try #require(lines.range(of: "alice@example.com"))  // one event's user, nothing else
+        lines.replaceSubrange(victim, with: "bob@example.com")
         try await s3.putObject(key: key, body: try GzipCompressor.gzip(Array(lines.utf8), level: 6))
 
         let red = try TestSupport.run(auditseal, verify + ["--json"], environment: server.environment)
         #expect(red.status == 1)
-        #expect(red.stdout.contains("\"segment-modified\""), "\(red.stdout)")
-        #expect(red.stdout.contains("\"object-overwritten\""))
-        #expect(red.stdout.contains("\"event-changed\""))
+        // The changed event is located (segment 2 starts at event 40), and the extra version is named.
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(red.stdout.utf8)) as? [String: Any])
+        let findings = (report["findings"] as? [[String: Any]]) ?? []
+        let changed = findings.first { $0["code"] as? String == "event-changed" }
+        #expect(changed?["file"] as? String == "segments/000000000002.jsonl.gz" && changed?["eventIndex"] as? Int == 40, "\(red.stdout)")
+        #expect(findings.contains { $0["code"] as? String == "object-overwritten" })
         try await s3.shutdown()
     }
 
@@ -216,6 +220,30 @@ struct S3IntegrationTests {
         #expect(summary.count == 2)
         #expect(summary.first?.contains("80") == true && summary.last?.contains("120") == true)
         #expect(summary.allSatisfy { $0.hasSuffix("INTACT") })
+        try await s3.shutdown()
+    }
+
+    @Test func localRetentionDeletesOnlyConfirmedSegmentDataAndVerifyPointsAtTheBucket() async throws {
+        let (bucket, s3) = try await lockedBucket()
+        let (dir, _) = try await sealedStore(batches: 2)
+        // Local retention of zero days: everything sealed is old enough, so only the upload check decides.
+        var configuration = ShippingConfiguration(endpoint: s3.endpoint, prefix: "prod")
+        configuration.retentionDays = 1
+        configuration.localRetentionDays = 0
+        let shipper = try Shipper(configuration: configuration, client: s3, dataDirectory: dir + "/data", logger: Logger(label: "test"))
+        try await shipper.shipPending()
+        let remaining = try FileIO.list(dir + "/data/segments")
+        #expect(!remaining.contains { $0.hasSuffix(".jsonl.gz") || $0.hasSuffix(".leaves") })
+        #expect(remaining.filter { $0.hasSuffix(".manifest.json") }.count == 3)  // two segments and the closing heartbeat
+        #expect(shipper.snapshot.localSegmentsDeleted == 4)
+
+        let local = try TestSupport.run(auditseal, ["verify", dir + "/data", "--public-key", dir + "/signing.key.pub"])
+        #expect(local.status == 0, "\(local.stdout)")
+        #expect(local.stdout.components(separatedBy: "[segment-remote-only]").count - 1 == 2)
+        let remote = try TestSupport.run(auditseal, ["verify", "s3://\(bucket)/prod", "--s3-endpoint", server.endpoint,
+                                                     "--public-key", dir + "/signing.key.pub"], environment: server.environment)
+        #expect(remote.status == 0, "\(remote.stdout)")
+        #expect(remote.stdout.contains("80 sealed"))
         try await s3.shutdown()
     }
 }
