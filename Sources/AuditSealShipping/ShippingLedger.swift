@@ -11,7 +11,8 @@ import Darwin
 /// Line: `bucket/key<TAB>sha256<TAB>versionID<TAB>retainUntil<LF>`. What still has to be uploaded
 /// is every sealed file without a line here, so the queue survives restarts with the files it
 /// describes. A line cut short by a crash has no LF and is ignored (its object is HEAD-checked and
-/// recorded again on the next round, never uploaded twice).
+/// recorded again on the next round, never uploaded twice). The open ledger holds an exclusive
+/// lock on its file: one shipper per data directory.
 public final class ShippingLedger: @unchecked Sendable {
     /// One confirmed object.
     public struct Entry: Sendable, Equatable {
@@ -45,6 +46,12 @@ public final class ShippingLedger: @unchecked Sendable {
         }
         fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw AuditSealError.io("cannot open \(path)", errno: errno) }
+        // One shipper per data directory: two would race between HEAD and PUT and write a key twice.
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            fd = -1
+            throw AuditSealError(.storage, "another auditseal process is shipping from \(dataDirectory) (\(path) is locked)")
+        }
         try FileIO.syncDirectory(dir)
     }
 

@@ -9,7 +9,7 @@ import Logging
 struct Ship: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Upload sealed segments not yet shipped to an S3 bucket with Object Lock, then exit (for imports and catching up).",
-        discussion: "Safe to run beside or after `serve`, and to interrupt: each object is uploaded once (a HEAD before every PUT), and the ledger in DATA_DIR/shipping/ledger records what is confirmed. Exit 0 when everything sealed is shipped, 2 on errors.")
+        discussion: "Safe to interrupt and run again: each object is uploaded once (a HEAD before every PUT), and the ledger in DATA_DIR/shipping/ledger records what is confirmed. A receiver that ships holds the ledger's lock; `ship` then refuses to run beside it. Exit 0 when everything sealed is shipped, 2 on errors.")
 
     @Option(help: "The data directory.") var dataDir: String
     @OptionGroup var s3: S3Options

@@ -63,7 +63,7 @@ import Testing
         #expect(throws: S3Error.self) { try S3Endpoint(url: "https://x", bucket: "Bad_Bucket") }
     }
 
-    @Test func aLedgerLineCutByACrashIsDroppedAndTheRestKept() throws {
+    @Test func aLedgerLineCutByACrashIsDroppedAndTheRestKeptAndOneShipperHoldsIt() throws {
         let dir = TestSupport.temporaryDirectory()
         do {
             let ledger = try ShippingLedger(dataDirectory: dir)
@@ -73,10 +73,16 @@ import Testing
         let fd = open(dir + "/shipping/ledger", O_WRONLY | O_APPEND)
         _ = "b/p/n/c/segments/000000000002.jsonl.gz\tbb".withCString { write(fd, $0, strlen($0)) }
         close(fd)
-        let reopened = try ShippingLedger(dataDirectory: dir)
-        #expect(reopened.entry("b/p/n/c/segments/000000000001.jsonl.gz")?.sha256 == "aa")
-        #expect(reopened.entry("b/p/n/c/segments/000000000002.jsonl.gz") == nil)
-        try reopened.record(.init(object: "b/p/n/c/segments/000000000002.jsonl.gz", sha256: "bb", versionID: "-", retainUntil: "2027-01-01T00:00:00Z"))
+        do {
+            let reopened = try ShippingLedger(dataDirectory: dir)
+            #expect(reopened.entry("b/p/n/c/segments/000000000001.jsonl.gz")?.sha256 == "aa")
+            #expect(reopened.entry("b/p/n/c/segments/000000000002.jsonl.gz") == nil)
+            try reopened.record(.init(object: "b/p/n/c/segments/000000000002.jsonl.gz", sha256: "bb", versionID: "-", retainUntil: "2027-01-01T00:00:00Z"))
+            // While one shipper holds the ledger, a second is refused.
+            withExtendedLifetime(reopened) {
+                #expect(throws: AuditSealError.self) { try ShippingLedger(dataDirectory: dir) }
+            }
+        }
         #expect(try ShippingLedger(dataDirectory: dir).all.count == 2)
         #expect(ShippingLedger.shippedSegmentFiles(dataDirectory: dir) == ["segments/000000000001.jsonl.gz", "segments/000000000002.jsonl.gz"])
     }

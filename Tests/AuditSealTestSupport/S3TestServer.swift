@@ -16,19 +16,19 @@ public struct S3TestServer: Sendable {
                                 secretKey: env["AUDITSEAL_S3_SECRET_KEY"] ?? "auditseal-test-secret")
         }
         let dir = NSTemporaryDirectory() + "auditseal-rgw-\(getpid())"
-        let script = TestSupport.packageRoot + "/scripts/rgw.sh"
-        guard let result = try? TestSupport.run("/bin/bash", [script, "up", dir]), result.status == 0,
-              let line = result.stdout.split(separator: "\n").last(where: { $0.hasPrefix("endpoint=") }) else {
+        let text = rgw(["up", dir])
+        guard let line = text.split(separator: "\n").last(where: { $0.hasPrefix("endpoint=") }) else {
             FileHandle.standardError.write(Data("""
                 ********************************************************************************
                 SKIPPING S3 INTEGRATION TESTS: AUDITSEAL_S3_ENDPOINT is unset and scripts/rgw.sh
-                could not start a Ceph RADOS Gateway here (needs root or Debian's ceph packages).
+                could not start a Ceph RADOS Gateway here (needs root or Debian's ceph packages):
+                \(text.suffix(500))
                 ********************************************************************************
 
                 """.utf8))
             return nil
         }
-        atexit { _ = try? TestSupport.run("/bin/bash", [TestSupport.packageRoot + "/scripts/rgw.sh", "down", NSTemporaryDirectory() + "auditseal-rgw-\(getpid())"]) }
+        atexit { _ = S3TestServer.rgw(["down", NSTemporaryDirectory() + "auditseal-rgw-\(getpid())"]) }
         var fields = [String: String]()
         for pair in line.split(separator: " ") {
             let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
@@ -36,6 +36,21 @@ public struct S3TestServer: Sendable {
         }
         return S3TestServer(endpoint: fields["endpoint"] ?? "", accessKey: fields["access_key"] ?? "", secretKey: fields["secret_key"] ?? "")
     }()
+
+    /// Runs scripts/rgw.sh and returns what it printed (stdout and stderr). Reads to the end of its
+    /// output instead of waiting for its exit: called from a trait's condition while the test
+    /// runner starts, Foundation's Process could miss the child's exit and wait forever.
+    static func rgw(_ arguments: [String]) -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [TestSupport.packageRoot + "/scripts/rgw.sh"] + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        guard (try? process.run()) != nil else { return "cannot run scripts/rgw.sh" }
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        return String(decoding: output, as: UTF8.self)
+    }
 
     /// Whether tests that need the server can run.
     public static var available: Bool { shared != nil }
