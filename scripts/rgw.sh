@@ -2,7 +2,8 @@
 # A throw-away S3 server with Object Lock for the integration tests: a single-node Ceph cluster
 # (one monitor, one manager, one in-memory OSD) and the RADOS Gateway, on 127.0.0.1 only.
 #
-#   scripts/rgw.sh up DIR [PORT]   start; prints `endpoint=URL access_key=K secret_key=S`
+#   scripts/rgw.sh up DIR [PORT]   start; prints `endpoint=URL access_key=K secret_key=S tls_endpoint=URL ca=FILE`
+#                                  (the gateway also serves HTTPS, with a certificate from a CA made here)
 #   scripts/rgw.sh down DIR        stop the daemons started in DIR (by their pid files), remove DIR
 #
 # Needs Debian's ceph-mon ceph-osd ceph-mgr radosgw ceph-common; installs them when missing and
@@ -85,6 +86,16 @@ rgw dns name = localhost
 rgw enable usage log = false
 CONF
   local c="-c $d/ceph.conf"
+  # A CA and a certificate for 127.0.0.1, so that clients can be tested with a custom CA over HTTPS.
+  local tlsport
+  tlsport=$(free_port)
+  mkdir -p "$d/tls"
+  ( cd "$d/tls"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=auditseal-test-s3-ca -keyout ca.key -out ca.crt
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0.1 -keyout server.key -out server.csr
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' > server.ext
+    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile server.ext -out server.crt
+  ) >"$d/log/tls.out" 2>&1 || { echo "openssl failed; see $d/log/tls.out" >&2; exit 1; }
   ceph-authtool --create-keyring "$d/mon.keyring" --gen-key -n mon. --cap mon 'allow *' >/dev/null
   monmaptool --create --addv a "[v1:127.0.0.1:$monport]" --fsid "$fsid" "$d/monmap" >/dev/null
   ceph-mon $c --mkfs -i a --monmap "$d/monmap" --keyring "$d/mon.keyring"
@@ -100,13 +111,14 @@ CONF
   ceph-osd $c -i "$osd" </dev/null >>"$d/log/daemons.out" 2>&1
   osd_up() { ceph $c osd stat 2>/dev/null | grep -q "1 up"; }
   wait_for 200 osd_up || { echo "ceph-osd did not come up; see $d/log" >&2; exit 1; }
-  radosgw $c -n client.rgw --rgw-frontends "beast endpoint=127.0.0.1:$port" </dev/null >>"$d/log/daemons.out" 2>&1
+  radosgw $c -n client.rgw --rgw-frontends "beast endpoint=127.0.0.1:$port ssl_endpoint=127.0.0.1:$tlsport ssl_certificate=$d/tls/server.crt ssl_private_key=$d/tls/server.key" </dev/null >>"$d/log/daemons.out" 2>&1
   wait_for 300 curl -sf -o /dev/null "http://127.0.0.1:$port/" || { echo "radosgw did not answer; see $d/log" >&2; exit 1; }
   radosgw-admin $c user create --uid=auditseal --display-name=auditseal \
     --access-key=AUDITSEALTESTKEY --secret=auditseal-test-secret >/dev/null
   radosgw-admin $c user create --uid=auditor --display-name=auditor \
     --access-key=AUDITORTESTKEY --secret=auditor-test-secret >/dev/null
-  echo "endpoint=http://127.0.0.1:$port access_key=AUDITSEALTESTKEY secret_key=auditseal-test-secret"
+  wait_for 100 curl -sf -o /dev/null --cacert "$d/tls/ca.crt" "https://127.0.0.1:$tlsport/" || { echo "radosgw did not answer over HTTPS; see $d/log" >&2; exit 1; }
+  echo "endpoint=http://127.0.0.1:$port access_key=AUDITSEALTESTKEY secret_key=auditseal-test-secret tls_endpoint=https://127.0.0.1:$tlsport ca=$d/tls/ca.crt"
 }
 
 case $action in

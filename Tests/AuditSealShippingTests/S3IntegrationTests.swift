@@ -246,4 +246,21 @@ struct S3IntegrationTests {
         #expect(remote.stdout.contains("80 sealed"))
         try await s3.shutdown()
     }
+
+    @Test(.enabled(if: S3TestServer.shared?.tlsEndpoint != nil, "the S3 server has no HTTPS endpoint"))
+    func httpsEndpointsAreTrustedThroughACustomCAOnly() async throws {
+        let url = try #require(server.tlsEndpoint)
+        let bucket = S3TestServer.bucketName(#function)
+        let credentials = SigV4Signer.Credentials(accessKeyID: server.accessKey, secretAccessKey: server.secretKey)
+        let trusting = try S3Client(endpoint: try S3Endpoint(url: url, bucket: bucket, caFile: server.caFile), credentials: credentials)
+        try await trusting.createBucket(objectLock: true)
+        try await trusting.putObject(key: "k", body: Array("over TLS".utf8),
+                                     retention: ObjectRetention(mode: "COMPLIANCE", retainUntil: Date().addingTimeInterval(3600)))
+        #expect(try await trusting.headObject(key: "k")?.retention?.mode == "COMPLIANCE")
+        try await trusting.shutdown()
+        // Without the CA the same server is not trusted.
+        let strict = try S3Client(endpoint: try S3Endpoint(url: url, bucket: bucket), credentials: credentials)
+        await #expect(throws: (any Error).self) { _ = try await strict.headObject(key: "k") }
+        try await strict.shutdown()
+    }
 }

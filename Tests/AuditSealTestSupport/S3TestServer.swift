@@ -1,19 +1,24 @@
 import Foundation
 
 /// The real S3 server the integration tests talk to: `AUDITSEAL_S3_ENDPOINT` (with
-/// `AUDITSEAL_S3_ACCESS_KEY` / `AUDITSEAL_S3_SECRET_KEY`) when set, as `.ci/run` does; otherwise a
+/// `AUDITSEAL_S3_ACCESS_KEY` / `AUDITSEAL_S3_SECRET_KEY`, and `AUDITSEAL_S3_TLS_ENDPOINT` /
+/// `AUDITSEAL_S3_CA` for HTTPS) when set, as `.ci/run` does; otherwise a
 /// Ceph RADOS Gateway started once per test process with `scripts/rgw.sh` and stopped at exit.
 public struct S3TestServer: Sendable {
     public var endpoint: String
     public var accessKey: String
     public var secretKey: String
+    /// The same server over HTTPS, and the CA (PEM) its certificate chains to, when available.
+    public var tlsEndpoint: String?
+    public var caFile: String?
 
     /// The server, or nil (with a loud message on stderr) when none is configured and none can be started.
     public static let shared: S3TestServer? = {
         let env = ProcessInfo.processInfo.environment
         if let endpoint = env["AUDITSEAL_S3_ENDPOINT"], !endpoint.isEmpty {
             return S3TestServer(endpoint: endpoint, accessKey: env["AUDITSEAL_S3_ACCESS_KEY"] ?? "AUDITSEALTESTKEY",
-                                secretKey: env["AUDITSEAL_S3_SECRET_KEY"] ?? "auditseal-test-secret")
+                                secretKey: env["AUDITSEAL_S3_SECRET_KEY"] ?? "auditseal-test-secret",
+                                tlsEndpoint: env["AUDITSEAL_S3_TLS_ENDPOINT"], caFile: env["AUDITSEAL_S3_CA"])
         }
         let dir = NSTemporaryDirectory() + "auditseal-rgw-\(getpid())"
         let text = rgw(["up", dir])
@@ -34,7 +39,8 @@ public struct S3TestServer: Sendable {
             let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
             if parts.count == 2 { fields[parts[0]] = parts[1] }
         }
-        return S3TestServer(endpoint: fields["endpoint"] ?? "", accessKey: fields["access_key"] ?? "", secretKey: fields["secret_key"] ?? "")
+        return S3TestServer(endpoint: fields["endpoint"] ?? "", accessKey: fields["access_key"] ?? "", secretKey: fields["secret_key"] ?? "",
+                            tlsEndpoint: fields["tls_endpoint"], caFile: fields["ca"])
     }()
 
     /// Runs scripts/rgw.sh and returns what it printed (stdout and stderr). Reads to the end of its
