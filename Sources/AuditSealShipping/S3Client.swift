@@ -257,7 +257,7 @@ public final class S3Client: Sendable {
     /// The bucket's Object Lock state: nil when Object Lock is not enabled on it.
     public func objectLockConfiguration() async throws -> (enabled: Bool, defaultMode: String?)? {
         let answer = try await send(.GET, query: [("object-lock", "")])
-        if answer.status == 404 { return nil }  // ObjectLockConfigurationNotFoundError
+        if answer.status == 404, S3XML.value("Code", in: answer.text) == "ObjectLockConfigurationNotFoundError" { return nil }
         try check(answer, "GET object-lock")
         let enabled = S3XML.value("ObjectLockEnabled", in: answer.text) == "Enabled"
         return enabled ? (true, S3XML.value("Mode", in: answer.text)) : nil

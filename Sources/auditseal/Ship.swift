@@ -15,6 +15,8 @@ struct Ship: AsyncParsableCommand {
     @OptionGroup var s3: S3Options
     @Option(help: "Delete local segment data this many days after sealing, once its upload is confirmed [localRetentionDays].")
     var localRetentionDays: Double?
+    @Flag(help: "Create the bucket, with Object Lock, when it does not exist (test and development setups; production buckets are created by their owners, see docs/S3.md).")
+    var createBucket = false
 
     func run() async throws {
         var c = ServeConfiguration()
@@ -31,6 +33,13 @@ struct Ship: AsyncParsableCommand {
             throw ValidationError(error.description)
         }
         shipper.onShipped = { relative, key in print("shipped \(relative) -> \(key)") }
+        if createBucket {
+            do {
+                try await shipper.client.createBucket(objectLock: true)
+            } catch let error as S3Error where error.code == "BucketAlreadyOwnedByYou" || error.code == "BucketAlreadyExists" {
+                // Already there: its Object Lock is checked like any other bucket's.
+            }
+        }
         defer { Task { try? await shipper.client.shutdown() } }
         do {
             let uploaded = try await shipper.shipPending()

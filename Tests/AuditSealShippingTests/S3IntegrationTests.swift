@@ -98,6 +98,13 @@ struct S3IntegrationTests {
         #expect(shipper.snapshot.objectLockEnabled == false)
         #expect(try await s3.listKeys(prefix: "").isEmpty)
         try await s3.shutdown()
+        // A bucket that does not exist is named as such, not as one without Object Lock.
+        let missing = try client(bucket: S3TestServer.bucketName("missing"))
+        let (other, _) = try await sealedStore(batches: 1, label: "missingBucket")
+        await #expect { try await self.shipper(other + "/data", missing).shipPending() } throws: { error in
+            (error as? S3Error)?.code == "NoSuchBucket"
+        }
+        try await missing.shutdown()
     }
 
     @Test func anObjectUploadedBeforeACrashIsRecordedNotUploadedAgain() async throws {
