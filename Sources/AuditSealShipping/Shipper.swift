@@ -81,6 +81,7 @@ public final class Shipper: @unchecked Sendable {
     let logger: Logger
     private let lock = NSLock()
     private var state = ShippingSnapshot()
+    private var lastRetentionRun = Date.distantPast
     /// Called after each object is confirmed (relative path, bucket key): for progress output.
     public var onShipped: (@Sendable (String, String) -> Void)?
 
@@ -123,21 +124,25 @@ public final class Shipper: @unchecked Sendable {
         return (configuration.prefix.isEmpty ? "" : configuration.prefix + "/") + String(node) + "/" + identity.chainID + "/"
     }
 
-    /// What is sealed locally, in upload order.
-    func sealedFiles() throws -> [LocalObject] {
-        var out = [LocalObject(relativePath: "chain.json", sealedAt: Date(), sequence: nil)]
-        for name in try FileIO.list(layout.keysDirectory) where name.hasSuffix(".pub") {
-            out.append(LocalObject(relativePath: "keys/" + name, sealedAt: Date(), sequence: nil))
+    /// What is sealed locally and not yet in the ledger, in upload order. Manifests are read only
+    /// for sequences with something left to ship.
+    func pendingFiles(prefix: String) throws -> [LocalObject] {
+        func shipped(_ relative: String) -> Bool { ledger.entry(ledgerName(prefix + relative)) != nil }
+        var out = [LocalObject]()
+        for relative in ["chain.json"] + (try FileIO.list(layout.keysDirectory)).filter({ $0.hasSuffix(".pub") }).map({ "keys/" + $0 })
+        where !shipped(relative) {
+            out.append(LocalObject(relativePath: relative, sealedAt: Date(), sequence: nil))
         }
         let names = Set(try FileIO.list(layout.segmentsDirectory))
         for sequence in try layout.manifestSequences() {
             let stem = Manifest.stem(sequence)
+            // Data first, the manifest (which makes the sequence visible to verify) last.
+            let files = [".jsonl.gz", ".leaves", ".checkpoint", ".manifest.sig", ".manifest.json"]
+                .map { stem + $0 }.filter { names.contains($0) }.map { "segments/" + $0 }.filter { !shipped($0) }
+            guard !files.isEmpty else { continue }
             let manifest = try StableJSON.decode(Manifest.self, from: try FileIO.readAll(path: layout.manifestPath(sequence)))
             let sealedAt = Timestamp.parse(manifest.sealedAt) ?? Date()
-            // Data first, the manifest (which makes the sequence visible to verify) last.
-            for suffix in [".jsonl.gz", ".leaves", ".checkpoint", ".manifest.sig", ".manifest.json"] where names.contains(stem + suffix) {
-                out.append(LocalObject(relativePath: "segments/" + stem + suffix, sealedAt: sealedAt, sequence: sequence))
-            }
+            out += files.map { LocalObject(relativePath: $0, sealedAt: sealedAt, sequence: sequence) }
         }
         return out
     }
@@ -150,14 +155,18 @@ public final class Shipper: @unchecked Sendable {
     public func shipPending() async throws -> Int {
         if snapshot.objectLockEnabled != true { try await checkBucket() }
         let prefix = try storePrefix()
-        let pending = try sealedFiles().filter { ledger.entry(ledgerName(prefix + $0.relativePath)) == nil }
+        let pending = try pendingFiles(prefix: prefix)
         publishPending(pending)
         var uploaded = 0
         for (i, object) in pending.enumerated() {
             if try await ship(object, key: prefix + object.relativePath) { uploaded += 1 }
             publishPending(Array(pending[(i + 1)...]))
         }
-        if let days = configuration.localRetentionDays { try await applyLocalRetention(days: days, prefix: prefix) }
+        // Local retention reads manifests and HEADs objects: at most every ten minutes.
+        if let days = configuration.localRetentionDays, Date().timeIntervalSince(lastRetentionRun) >= 600 {
+            try await applyLocalRetention(days: days, prefix: prefix)
+            lastRetentionRun = Date()
+        }
         return uploaded
     }
 
@@ -210,7 +219,7 @@ public final class Shipper: @unchecked Sendable {
     /// unexpired retention.
     func applyLocalRetention(days: Double, prefix: String) async throws {
         let cutoff = Date().addingTimeInterval(-days * 86_400)
-        for sequence in try layout.manifestSequences() {
+        for sequence in try layout.manifestSequences() where FileIO.exists(layout.segmentPath(sequence)) || FileIO.exists(layout.leafHintsPath(sequence)) {
             let manifest = try StableJSON.decode(Manifest.self, from: try FileIO.readAll(path: layout.manifestPath(sequence)))
             guard manifest.type == "segment", let sealedAt = Timestamp.parse(manifest.sealedAt), sealedAt < cutoff else { continue }
             for path in [layout.segmentPath(sequence), layout.leafHintsPath(sequence)] where FileIO.exists(path) {
