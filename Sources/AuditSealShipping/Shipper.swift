@@ -127,7 +127,7 @@ public final class Shipper: @unchecked Sendable {
     /// What is sealed locally and not yet in the ledger, in upload order. Manifests are read only
     /// for sequences with something left to ship.
     func pendingFiles(prefix: String) throws -> [LocalObject] {
-        func shipped(_ relative: String) -> Bool { ledger.entry(ledgerName(prefix + relative)) != nil }
+        func shipped(_ relative: String) -> Bool { ledger.contains(ledgerName(prefix + relative)) }
         var out = [LocalObject]()
         for relative in ["chain.json"] + (try FileIO.list(layout.keysDirectory)).filter({ $0.hasSuffix(".pub") }).map({ "keys/" + $0 })
         where !shipped(relative) {
@@ -137,7 +137,7 @@ public final class Shipper: @unchecked Sendable {
         for sequence in try layout.manifestSequences() {
             let stem = Manifest.stem(sequence)
             // Data first, the manifest (which makes the sequence visible to verify) last.
-            let files = [".jsonl.gz", ".leaves", ".checkpoint", ".manifest.sig", ".manifest.json"]
+            let files = ShippingLedger.segmentSuffixes
                 .map { stem + $0 }.filter { names.contains($0) }.map { "segments/" + $0 }.filter { !shipped($0) }
             guard !files.isEmpty else { continue }
             let manifest = try StableJSON.decode(Manifest.self, from: try FileIO.readAll(path: layout.manifestPath(sequence)))
@@ -225,8 +225,10 @@ public final class Shipper: @unchecked Sendable {
             for path in [layout.segmentPath(sequence), layout.leafHintsPath(sequence)] where FileIO.exists(path) {
                 let relative = "segments/" + (path as NSString).lastPathComponent
                 let key = prefix + relative
-                guard let entry = ledger.entry(ledgerName(key)), let head = try await client.headObject(key: key),
-                      head.metadata["sha256"] == entry.sha256, let retention = head.retention, retention.retainUntil > Date() else { continue }
+                // The bucket must hold exactly these bytes, under an unexpired lock.
+                guard ledger.contains(ledgerName(key)), let head = try await client.headObject(key: key),
+                      head.metadata["sha256"] == SHA256.digest(try FileIO.readAll(path: path)).hex,
+                      let retention = head.retention, retention.retainUntil > Date() else { continue }
                 guard unlink(path) == 0 else { throw AuditSealError.io("cannot delete \(path)", errno: errno) }
                 update { $0.localSegmentsDeleted += 1 }
                 logger.info("local retention: deleted shipped segment data", metadata: ["file": "\(relative)", "key": "\(key)"])

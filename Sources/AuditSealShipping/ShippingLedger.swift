@@ -14,7 +14,7 @@ import Darwin
 /// recorded again on the next round, never uploaded twice). The open ledger holds an exclusive
 /// lock on its file: one shipper per data directory.
 public final class ShippingLedger: @unchecked Sendable {
-    /// One confirmed object.
+    /// One confirmed object (its SHA-256, version and retention are kept in the file for people).
     public struct Entry: Sendable, Equatable {
         public var object: String
         public var sha256: String
@@ -23,8 +23,27 @@ public final class ShippingLedger: @unchecked Sendable {
     }
 
     public let path: String
-    private var entries = [String: Entry]()
+    /// Shipped objects that are not segment files (chain.json, key copies), by ledger name.
+    private var objects = Set<String>()
+    /// Shipped segment files: per segments folder ("bucket/…/segments/"), per sequence, a bit per
+    /// file kind. A year of segments costs a few megabytes, not a string per object.
+    private var segments = [String: [Int: UInt8]]()
     private var fd: Int32 = -1
+
+    /// The file kinds of a sealed sequence, in upload order (their bit is their position).
+    static let segmentSuffixes = [".jsonl.gz", ".leaves", ".checkpoint", ".manifest.sig", ".manifest.json"]
+
+    /// (segments folder, sequence, bit) of a segment file's ledger name, or nil for other objects.
+    static func segmentSlot(_ object: String) -> (folder: String, sequence: Int, bit: UInt8)? {
+        guard let slash = object.lastIndex(of: "/") else { return nil }
+        let folder = object[...slash]
+        guard folder.hasSuffix("/segments/") else { return nil }
+        let name = object[object.index(after: slash)...]
+        let stem = name.prefix(12)
+        guard stem.count == 12, stem.allSatisfy({ $0.isASCII && $0.isNumber }), let sequence = Int(stem),
+              let kind = segmentSuffixes.firstIndex(where: { name.dropFirst(12) == $0 }) else { return nil }
+        return (String(folder), sequence, UInt8(1) << UInt8(kind))
+    }
 
     /// Opens (creating) the ledger in a data directory.
     public init(dataDirectory: String) throws {
@@ -38,7 +57,7 @@ public final class ShippingLedger: @unchecked Sendable {
                 let fields = line.split(separator: 0x09, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
                 valid += line.count + 1
                 guard fields.count == 4 else { continue }
-                entries[fields[0]] = Entry(object: fields[0], sha256: fields[1], versionID: fields[2], retainUntil: fields[3])
+                remember(fields[0])
             }
             if valid < bytes.count {  // a torn last line: drop it so the next append starts clean
                 guard truncate(path, off_t(valid)) == 0 else { throw AuditSealError.io("cannot truncate \(path)", errno: errno) }
@@ -57,11 +76,19 @@ public final class ShippingLedger: @unchecked Sendable {
 
     deinit { if fd >= 0 { close(fd) } }
 
-    /// The entry for `bucket/key`, if shipped.
-    public func entry(_ object: String) -> Entry? { entries[object] }
+    /// Whether `bucket/key` is recorded as shipped.
+    public func contains(_ object: String) -> Bool {
+        if let slot = Self.segmentSlot(object) { return (segments[slot.folder]?[slot.sequence] ?? 0) & slot.bit != 0 }
+        return objects.contains(object)
+    }
 
-    /// Every entry.
-    public var all: [Entry] { Array(entries.values) }
+    private func remember(_ object: String) {
+        if let slot = Self.segmentSlot(object) {
+            segments[slot.folder, default: [:]][slot.sequence, default: 0] |= slot.bit
+        } else {
+            objects.insert(object)
+        }
+    }
 
     /// The store-relative paths ("segments/NAME") of segment files a ledger in this data directory
     /// records as shipped: for `verify` of a store whose local retention deleted some of them.
@@ -82,6 +109,6 @@ public final class ShippingLedger: @unchecked Sendable {
         let line = [entry.object, entry.sha256, entry.versionID, entry.retainUntil].joined(separator: "\t") + "\n"
         try Array(line.utf8).withUnsafeBytes { try FileIO.writeAll(fd: fd, $0, path: path) }
         try FileIO.sync(fd: fd, path: path)
-        entries[entry.object] = entry
+        remember(entry.object)
     }
 }

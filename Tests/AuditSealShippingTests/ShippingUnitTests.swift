@@ -75,15 +75,20 @@ import Testing
         close(fd)
         do {
             let reopened = try ShippingLedger(dataDirectory: dir)
-            #expect(reopened.entry("b/p/n/c/segments/000000000001.jsonl.gz")?.sha256 == "aa")
-            #expect(reopened.entry("b/p/n/c/segments/000000000002.jsonl.gz") == nil)
+            #expect(reopened.contains("b/p/n/c/segments/000000000001.jsonl.gz"))
+            #expect(!reopened.contains("b/p/n/c/segments/000000000001.leaves"))
+            #expect(!reopened.contains("b/p/n/c/segments/000000000002.jsonl.gz"))
+            #expect(!reopened.contains("b/p/n/c/chain.json"))
             try reopened.record(.init(object: "b/p/n/c/segments/000000000002.jsonl.gz", sha256: "bb", versionID: "-", retainUntil: "2027-01-01T00:00:00Z"))
             // While one shipper holds the ledger, a second is refused.
             withExtendedLifetime(reopened) {
                 #expect(throws: AuditSealError.self) { try ShippingLedger(dataDirectory: dir) }
             }
         }
-        #expect(try ShippingLedger(dataDirectory: dir).all.count == 2)
+        let third = try ShippingLedger(dataDirectory: dir)
+        #expect(third.contains("b/p/n/c/segments/000000000002.jsonl.gz"))
+        try third.record(.init(object: "b/p/n/c/chain.json", sha256: "cc", versionID: "-", retainUntil: "2027-01-01T00:00:00Z"))
+        #expect(third.contains("b/p/n/c/chain.json") && !third.contains("other/p/n/c/chain.json"))
         #expect(ShippingLedger.shippedSegmentFiles(dataDirectory: dir) == ["segments/000000000001.jsonl.gz", "segments/000000000002.jsonl.gz"])
     }
 }
