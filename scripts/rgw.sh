@@ -43,7 +43,11 @@ install_ceph() {
 wait_for() { local n=$1; shift; for _ in $(seq "$n"); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
 
 up() {
+  if [ -e "$dir" ] && [ -n "$(ls -A "$dir" 2>/dev/null)" ]; then
+    echo "$dir is not empty (an earlier cluster?): run '$0 down $dir' first, or pick a new directory" >&2; exit 1
+  fi
   mkdir -p "$dir"; local d; d=$(cd "$dir" && pwd)
+  trap 'echo "rgw.sh: starting the cluster failed (line $LINENO); logs are in $d/log" >&2' ERR
   local port=${1:-$(free_port)}
   install_ceph "$d"
   local monport fsid
