@@ -112,9 +112,17 @@ CONF
   osd=$(ceph $c osd new "$uuid")
   ceph-osd $c -i "$osd" --mkfs --osd-uuid "$uuid" >"$d/log/osd-mkfs.out" 2>&1
   ceph $c osd crush add "osd.$osd" 1 root=default host=localhost >/dev/null 2>&1 || true
-  ceph-osd $c -i "$osd" </dev/null >>"$d/log/daemons.out" 2>&1
   osd_up() { ceph $c osd stat 2>/dev/null | grep -q "1 up"; }
-  wait_for 200 osd_up || { echo "ceph-osd did not come up; see $d/log" >&2; exit 1; }
+  # A fresh OSD sometimes asks the monitor before it knows the cluster's fsid and gives up
+  # ("wrong fsid" in its log): start it again, up to three times.
+  local started=no
+  for attempt in 1 2 3; do
+    if ceph-osd $c -i "$osd" </dev/null >>"$d/log/daemons.out" 2>&1 && wait_for 200 osd_up; then started=yes; break; fi
+    echo "ceph-osd start $attempt failed, retrying" >>"$d/log/daemons.out"
+    [ -f "$d/run/osd.$osd.pid" ] && kill "$(cat "$d/run/osd.$osd.pid")" 2>/dev/null || true
+    sleep 1
+  done
+  [ $started = yes ] || { echo "ceph-osd did not come up; see $d/log" >&2; exit 1; }
   radosgw $c -n client.rgw --rgw-frontends "beast endpoint=127.0.0.1:$port ssl_endpoint=127.0.0.1:$tlsport ssl_certificate=$d/tls/server.crt ssl_private_key=$d/tls/server.key" </dev/null >>"$d/log/daemons.out" 2>&1
   wait_for 300 curl -sf -o /dev/null "http://127.0.0.1:$port/" || { echo "radosgw did not answer; see $d/log" >&2; exit 1; }
   radosgw-admin $c user create --uid=auditseal --display-name=auditseal \

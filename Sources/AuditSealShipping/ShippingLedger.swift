@@ -67,14 +67,19 @@ public final class ShippingLedger: @unchecked Sendable {
         guard fd >= 0 else { throw AuditSealError.io("cannot open \(path)", errno: errno) }
         // One shipper per data directory: two would race between HEAD and PUT and write a key twice.
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            close(fd)
-            fd = -1
+            close()
             throw AuditSealError(.storage, "another auditseal process is shipping from \(dataDirectory) (\(path) is locked)")
         }
         try FileIO.syncDirectory(dir)
     }
 
-    deinit { if fd >= 0 { close(fd) } }
+    deinit { close() }
+
+    /// Releases the file and its lock (also done when the ledger is freed).
+    public func close() {
+        if fd >= 0 { closeDescriptor(fd) }
+        fd = -1
+    }
 
     /// Whether `bucket/key` is recorded as shipped.
     public func contains(_ object: String) -> Bool {
@@ -112,3 +117,6 @@ public final class ShippingLedger: @unchecked Sendable {
         remember(entry.object)
     }
 }
+
+/// libc's close(2), named apart from `ShippingLedger.close()`.
+private func closeDescriptor(_ fd: Int32) { _ = close(fd) }

@@ -1,36 +1,18 @@
 import AuditSealCore
+import AuditSealTestSupport
 import Foundation
 import Testing
 
 /// Starts the real `auditseal serve` binary on an ephemeral loopback port with real TLS
 /// (certificates made with the openssl CLI) and talks to it with curl, as an API server would.
 @Suite(.serialized) struct ReceiverEndToEndTests {
-    static let packageRoot: String = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.path
-    }()
+    static var packageRoot: String { TestSupport.packageRoot }
 
-    static func temporaryDirectory() -> String {
-        let path = NSTemporaryDirectory() + "auditseal-e2e-\(UUID().uuidString.prefix(8))"
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }
+    static func temporaryDirectory(_ label: String = #function) -> String { TestSupport.temporaryDirectory("e2e" + label) }
 
     @discardableResult
     static func run(_ executable: String, _ arguments: [String], in directory: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        try TestSupport.run(executable, arguments, in: directory)
     }
 
     /// A CA, a server certificate for 127.0.0.1, two client certificates from the CA and one from elsewhere.

@@ -68,6 +68,7 @@ import Testing
         do {
             let ledger = try ShippingLedger(dataDirectory: dir)
             try ledger.record(.init(object: "b/p/n/c/segments/000000000001.jsonl.gz", sha256: "aa", versionID: "v1", retainUntil: "2027-01-01T00:00:00Z"))
+            ledger.close()
         }
         // A crash in the middle of the second append.
         let fd = open(dir + "/shipping/ledger", O_WRONLY | O_APPEND)
@@ -81,9 +82,8 @@ import Testing
             #expect(!reopened.contains("b/p/n/c/chain.json"))
             try reopened.record(.init(object: "b/p/n/c/segments/000000000002.jsonl.gz", sha256: "bb", versionID: "-", retainUntil: "2027-01-01T00:00:00Z"))
             // While one shipper holds the ledger, a second is refused.
-            withExtendedLifetime(reopened) {
-                #expect(throws: AuditSealError.self) { try ShippingLedger(dataDirectory: dir) }
-            }
+            #expect(throws: AuditSealError.self) { try ShippingLedger(dataDirectory: dir) }
+            reopened.close()
         }
         let third = try ShippingLedger(dataDirectory: dir)
         #expect(third.contains("b/p/n/c/segments/000000000002.jsonl.gz"))
