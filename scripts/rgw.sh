@@ -16,9 +16,9 @@ action=$1; dir=$2
 
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 
-down() {
+# Stops the daemons a cluster directory's pid files name.
+stop_daemons() {
   local d=$1
-  [ -d "$d/run" ] || { rm -rf "$d"; return 0; }
   for p in "$d"/run/*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null || true; done
   # Give the daemons a moment to exit cleanly, then make sure.
   for _ in $(seq 20); do
@@ -28,6 +28,11 @@ down() {
     sleep 0.1
   done
   for p in "$d"/run/*.pid; do [ -f "$p" ] && kill -9 "$(cat "$p")" 2>/dev/null || true; done
+}
+
+down() {
+  local d=$1
+  [ -d "$d/run" ] && stop_daemons "$d"
   rm -rf "$d"
 }
 
@@ -47,7 +52,10 @@ up() {
     echo "$dir is not empty (an earlier cluster?): run '$0 down $dir' first, or pick a new directory" >&2; exit 1
   fi
   mkdir -p "$dir"; local d; d=$(cd "$dir" && pwd)
-  trap 'echo "rgw.sh: starting the cluster failed (line $LINENO); logs are in $d/log" >&2' ERR
+  # On any failure stop what was started (logs stay in DIR/log), so nothing outlives a failed start.
+  # (globals: the trap runs after this function has returned)
+  rgw_ok=no; rgw_dir=$d
+  trap 'if [ "$rgw_ok" != yes ]; then stop_daemons "$rgw_dir"; echo "rgw.sh: starting the cluster failed; daemons stopped, logs in $rgw_dir/log" >&2; fi' EXIT
   local port=${1:-$(free_port)}
   install_ceph "$d"
   local monport fsid
@@ -130,6 +138,7 @@ CONF
   radosgw-admin $c user create --uid=auditor --display-name=auditor \
     --access-key=AUDITORTESTKEY --secret=auditor-test-secret >/dev/null
   wait_for 100 curl -sf -o /dev/null --cacert "$d/tls/ca.crt" "https://127.0.0.1:$tlsport/" || { echo "radosgw did not answer over HTTPS; see $d/log" >&2; exit 1; }
+  rgw_ok=yes
   echo "endpoint=http://127.0.0.1:$port access_key=AUDITSEALTESTKEY secret_key=auditseal-test-secret tls_endpoint=https://127.0.0.1:$tlsport ca=$d/tls/ca.crt"
 }
 
