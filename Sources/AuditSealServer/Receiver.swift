@@ -55,6 +55,8 @@ public final class Receiver: Sendable {
                                              "recoverySeconds": "\(String(format: "%.3f", Date().timeIntervalSince(started)))",
                                              "keyID": "\(key.publicKey.keyID)"])
         shipper = try configuration.makeShipper(logger: logger)
+        // Progress for scripts and tests, beside the "listening" line: one line per confirmed object.
+        shipper?.onShipped = { relative, _ in Receiver.announce("shipped \(relative)") }
         metrics.describeReceiverFamilies()
         if shipper != nil { metrics.describeShippingFamilies() }
     }

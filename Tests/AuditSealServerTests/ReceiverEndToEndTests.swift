@@ -64,15 +64,19 @@ import Testing
             process.standardError = FileHandle(forWritingAtPath: stderrPath)
             try process.run()
             // The receiver announces its addresses once it listens (the ops listener too, when asked for).
-            let expected = arguments.contains("--ops-listen") ? 2 : 1
+            // Other announcements (objects shipped) may come first: read until the address lines are whole.
+            let expected = ["auditseal: listening "] + (arguments.contains("--ops-listen") ? ["auditseal: ops "] : [])
             var buffer = Data()
-            while String(decoding: buffer, as: UTF8.self).filter({ $0 == "\n" }).count < expected {
+            func complete(_ text: String) -> Bool {
+                expected.allSatisfy { marker in text.range(of: marker).map { text[$0.upperBound...].contains("\n") } ?? false }
+            }
+            while !complete(String(decoding: buffer, as: UTF8.self)) {
                 let chunk = out.fileHandleForReading.availableData
                 if chunk.isEmpty { break }
                 buffer.append(chunk)
             }
             let line = String(decoding: buffer, as: UTF8.self)
-            pending = Data()
+            pending = buffer  // later waits see what arrived with the address lines
             if let ops = line.range(of: "auditseal: ops ") {
                 opsURL = String(line[ops.upperBound...].prefix { !$0.isWhitespace })
             }
@@ -82,10 +86,10 @@ import Testing
             url = String(line[range.upperBound...].prefix { !$0.isWhitespace })
         }
 
-        /// Reads the receiver's standard output until a line contains text; false at its end.
-        func waitFor(_ text: String) -> Bool {
+        /// Reads the receiver's standard output until text has appeared `count` times; false at its end.
+        func waitFor(_ text: String, count: Int = 1) -> Bool {
             while true {
-                if String(decoding: pending, as: UTF8.self).contains(text) { return true }
+                if String(decoding: pending, as: UTF8.self).components(separatedBy: text).count - 1 >= count { return true }
                 let chunk = out.fileHandleForReading.availableData
                 if chunk.isEmpty { return false }
                 pending.append(chunk)

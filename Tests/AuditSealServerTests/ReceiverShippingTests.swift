@@ -45,4 +45,49 @@ struct ReceiverShippingTests {
         #expect(verified.stdout.contains("node:      cp-a"))
         try await s3.shutdown()
     }
+
+    @Test func aReceiverKilledMidUploadResumesAndShipsEverySegmentExactlyOnce() async throws {
+        let server = try #require(S3TestServer.shared)
+        let bucket = S3TestServer.bucketName(#function)
+        let s3 = try S3Client(endpoint: try S3Endpoint(url: server.endpoint, bucket: bucket),
+                              credentials: .init(accessKeyID: server.accessKey, secretAccessKey: server.secretKey))
+        try await s3.createBucket(objectLock: true)
+        // A store with 30 sealed segments that were never shipped (e.g. shipping was just turned on).
+        let dir = ReceiverEndToEndTests.temporaryDirectory()
+        let (key, keyPath) = try TestSupport.signingKey(in: dir)
+        var config = StoreConfiguration(dataDirectory: dir + "/data", nodeName: "cp-k")
+        config.segmentMaxBytes = 1 << 30
+        let store = try AuditStore(configuration: config, signingKey: key)
+        for b in 0..<30 {
+            _ = try await store.append(try EventScanner(mode: .eventList).scan(TestSupport.eventList(count: 20, prefix: "k\(b)")))
+            try await store.sealNow()
+        }
+        try await store.close()
+        let arguments = ["--node", "cp-k", "--signing-key", keyPath, "--s3-endpoint", server.endpoint, "--s3-bucket", bucket,
+                         "--s3-prefix", "prod", "--s3-retention-days", "1"]
+
+        // The receiver starts shipping at once; kill -9 it after five confirmed objects.
+        let first = try ReceiverEndToEndTests.Daemon(dir: dir, arguments: arguments, environment: server.environment)
+        #expect(first.waitFor("auditseal: shipped ", count: 5))
+        kill(first.process.processIdentifier, SIGKILL)
+        first.process.waitUntilExit()
+        #expect(first.process.terminationReason == .uncaughtSignal)
+
+        // Restarted, it finishes the queue; SIGTERM seals a closing heartbeat and ships that too.
+        let second = try ReceiverEndToEndTests.Daemon(dir: dir, arguments: arguments, environment: server.environment)
+        #expect(second.stop() == 0)
+        let identity = try StableJSON.decode(ChainIdentity.self, from: try FileIO.readAll(path: dir + "/data/chain.json"))
+        let prefix = "prod/cp-k/\(identity.chainID)/"
+        var local = ["chain.json"] + (try FileIO.list(dir + "/data/keys")).map { "keys/" + $0 }
+        local += try FileIO.list(dir + "/data/segments").map { "segments/" + $0 }
+        let versions = try await s3.listVersions(prefix: prefix)
+        #expect(versions.map { String($0.key.dropFirst(prefix.count)) }.sorted() == local.sorted(), "one version of every sealed file")
+
+        let verified = try TestSupport.run(TestSupport.product("auditseal"),
+                                           ["verify", "s3://\(bucket)/prod", "--s3-endpoint", server.endpoint, "--public-key", keyPath + ".pub"],
+                                           environment: server.environment)
+        #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
+        #expect(verified.stdout.contains("tree size 600"), "\(verified.stdout)")
+        try await s3.shutdown()
+    }
 }
