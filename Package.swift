@@ -88,7 +88,7 @@ let package = Package(
         // Helpers shared by the test targets: temporary directories, fixtures, event generators, processes.
         .target(
             name: "AuditSealTestSupport",
-            dependencies: ["AuditSealCore"],
+            dependencies: ["AuditSealCore", "AuditSealShipping"],
             path: "Tests/AuditSealTestSupport"
         ),
         .testTarget(

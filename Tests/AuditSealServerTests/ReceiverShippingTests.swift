@@ -10,10 +10,7 @@ import Testing
 struct ReceiverShippingTests {
     @Test func servedEventsAreShippedAndVerifyGreenFromTheBucket() async throws {
         let server = try #require(S3TestServer.shared)
-        let bucket = S3TestServer.bucketName(#function)
-        let s3 = try S3Client(endpoint: try S3Endpoint(url: server.endpoint, bucket: bucket),
-                              credentials: .init(accessKeyID: server.accessKey, secretAccessKey: server.secretKey))
-        try await s3.createBucket(objectLock: true)
+        let (bucket, s3) = try await server.lockedBucket(#function)
         let dir = ReceiverEndToEndTests.temporaryDirectory()
         let daemon = try ReceiverEndToEndTests.Daemon(
             dir: dir,
@@ -48,10 +45,7 @@ struct ReceiverShippingTests {
 
     @Test func aReceiverKilledMidUploadResumesAndShipsEverySegmentExactlyOnce() async throws {
         let server = try #require(S3TestServer.shared)
-        let bucket = S3TestServer.bucketName(#function)
-        let s3 = try S3Client(endpoint: try S3Endpoint(url: server.endpoint, bucket: bucket),
-                              credentials: .init(accessKeyID: server.accessKey, secretAccessKey: server.secretKey))
-        try await s3.createBucket(objectLock: true)
+        let (bucket, s3) = try await server.lockedBucket(#function)
         // A store with 30 sealed segments that were never shipped (e.g. shipping was just turned on).
         let dir = ReceiverEndToEndTests.temporaryDirectory()
         let (key, keyPath) = try TestSupport.signingKey(in: dir)

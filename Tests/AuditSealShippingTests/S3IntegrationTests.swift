@@ -14,18 +14,10 @@ struct S3IntegrationTests {
     let server = S3TestServer.shared!
     var auditseal: String { TestSupport.product("auditseal") }
 
-    func client(bucket: String) throws -> S3Client {
-        try S3Client(endpoint: try S3Endpoint(url: server.endpoint, bucket: bucket),
-                     credentials: .init(accessKeyID: server.accessKey, secretAccessKey: server.secretKey))
-    }
+    func client(bucket: String) throws -> S3Client { try server.client(bucket: bucket) }
 
     /// A bucket with Object Lock, and a client for it.
-    func lockedBucket(_ label: String = #function) async throws -> (String, S3Client) {
-        let bucket = S3TestServer.bucketName(label)
-        let s3 = try client(bucket: bucket)
-        try await s3.createBucket(objectLock: true)
-        return (bucket, s3)
-    }
+    func lockedBucket(_ label: String = #function) async throws -> (String, S3Client) { try await server.lockedBucket(label) }
 
     /// A store of `batches` sealed segments of 40 events each (every segment sealed at once).
     func sealedStore(batches: Int, node: String = "cp-1", label: String = #function) async throws -> (dir: String, key: Ed25519PrivateKey) {

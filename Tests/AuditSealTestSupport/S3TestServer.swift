@@ -1,3 +1,4 @@
+import AuditSealShipping
 import Foundation
 
 /// The real S3 server the integration tests talk to: `AUDITSEAL_S3_ENDPOINT` (with
@@ -68,6 +69,20 @@ public struct S3TestServer: Sendable {
         env["AWS_SECRET_ACCESS_KEY"] = secretKey
         env.removeValue(forKey: "AWS_SESSION_TOKEN")
         return env
+    }
+
+    /// A client for a bucket on this server (path-style, plain HTTP).
+    public func client(bucket: String) throws -> S3Client {
+        try S3Client(endpoint: try S3Endpoint(url: endpoint, bucket: bucket),
+                     credentials: .init(accessKeyID: accessKey, secretAccessKey: secretKey))
+    }
+
+    /// A new bucket with Object Lock, and a client for it.
+    public func lockedBucket(_ label: String) async throws -> (name: String, client: S3Client) {
+        let bucket = Self.bucketName(label)
+        let s3 = try client(bucket: bucket)
+        try await s3.createBucket(objectLock: true)
+        return (bucket, s3)
     }
 
     /// A fresh bucket name.
