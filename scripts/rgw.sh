@@ -19,21 +19,21 @@ free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0)
 # Stops the daemons a cluster directory's pid files name.
 stop_daemons() {
   local d=$1
-  for p in "$d"/run/*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null || true; done
+  for p in "$d"/run/*.pid; do [ -f "$p" ] && kill "$(cat "$p" 2>/dev/null)" 2>/dev/null || true; done
   # Give the daemons a moment to exit cleanly, then make sure.
   for _ in $(seq 20); do
     alive=0
-    for p in "$d"/run/*.pid; do [ -f "$p" ] && kill -0 "$(cat "$p")" 2>/dev/null && alive=1; done
+    for p in "$d"/run/*.pid; do [ -f "$p" ] && kill -0 "$(cat "$p" 2>/dev/null)" 2>/dev/null && alive=1; done
     [ $alive = 0 ] && break
     sleep 0.1
   done
-  for p in "$d"/run/*.pid; do [ -f "$p" ] && kill -9 "$(cat "$p")" 2>/dev/null || true; done
+  for p in "$d"/run/*.pid; do [ -f "$p" ] && kill -9 "$(cat "$p" 2>/dev/null)" 2>/dev/null || true; done
 }
 
 down() {
   local d=$1
   [ -d "$d/run" ] && stop_daemons "$d"
-  rm -rf "$d"
+  rm -rf "$d" "$d.failed"
 }
 
 install_ceph() {
@@ -52,12 +52,26 @@ up() {
     echo "$dir is not empty (an earlier cluster?): run '$0 down $dir' first, or pick a new directory" >&2; exit 1
   fi
   mkdir -p "$dir"; local d; d=$(cd "$dir" && pwd)
-  # On any failure stop what was started (logs stay in DIR/log), so nothing outlives a failed start.
-  # (globals: the trap runs after this function has returned)
-  rgw_ok=no; rgw_dir=$d
-  trap 'if [ "$rgw_ok" != yes ]; then stop_daemons "$rgw_dir"; echo "rgw.sh: starting the cluster failed; daemons stopped, logs in $rgw_dir/log" >&2; fi' EXIT
-  local port=${1:-$(free_port)}
   install_ceph "$d"
+  # Ceph 16 daemons started in quick succession sometimes race each other on a busy machine (a
+  # command refused with "wrong fsid" or EPERM): start a fresh cluster again, up to three times.
+  local line attempt
+  for attempt in 1 2 3; do
+    # A separate bash, so that `set -e` holds inside it (an `if` would switch it off here).
+    if line=$(bash "$0" _attempt "$d" "$@"); then echo "$line"; return 0; fi
+    mkdir -p "$d.failed"; mv "$d/log" "$d.failed/log-$attempt" 2>/dev/null || true
+    find "$d" -mindepth 1 -maxdepth 1 ! -name apt.log -exec rm -rf {} +
+    echo "rgw.sh: start $attempt failed (logs in $d.failed/log-$attempt)" >&2
+  done
+  exit 1
+}
+
+# One attempt (`rgw.sh _attempt DIR [PORT]`, run by `up`): on any failure it stops what it started.
+start_cluster() {
+  d=$1
+  rgw_ok=no
+  trap 'if [ "$rgw_ok" != yes ]; then stop_daemons "$d"; fi' EXIT
+  port=${2:-$(free_port)}
   local monport fsid
   monport=$(free_port)
   fsid=$(python3 -c 'import uuid;print(uuid.uuid4())')
@@ -81,6 +95,9 @@ mon allow pool size one = true
 mon allow pool delete = true
 mon warn on pool no redundancy = false
 osd objectstore = memstore
+# The OSD is placed in the CRUSH map below; its own start-up update races the monitor ("wrong fsid").
+osd class update on start = false
+osd crush update on start = false
 memstore device bytes = 2147483648
 run dir = $d/run
 admin socket = $d/run/\$name.asok
@@ -144,6 +161,7 @@ CONF
 
 case $action in
   up) shift 2; up "$@" ;;
+  _attempt) shift 2; start_cluster "$dir" "$@" ;;
   down) down "$dir" ;;
   *) usage ;;
 esac

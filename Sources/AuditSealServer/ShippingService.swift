@@ -45,10 +45,10 @@ extension Metrics {
         describe("auditseal_ship_pending_objects", type: "gauge", "Sealed files not yet confirmed in the bucket.")
         describe("auditseal_ship_pending_segments", type: "gauge", "Sealed segments not yet fully shipped (upload lag in segments).")
         describe("auditseal_ship_lag_seconds", type: "gauge", "Age of the oldest sealed segment not yet shipped (0 when none).")
-        describe("auditseal_ship_objects_total", type: "gauge", "Objects uploaded since start.")
-        describe("auditseal_ship_bytes_total", type: "gauge", "Bytes uploaded since start.")
-        describe("auditseal_ship_failures_total", type: "gauge", "Shipping rounds that failed since start (each is retried).")
-        describe("auditseal_local_segments_deleted_total", type: "gauge", "Local segment files deleted by local retention after a confirmed upload.")
+        describe("auditseal_ship_objects_total", type: "counter", "Objects uploaded since start.")
+        describe("auditseal_ship_bytes_total", type: "counter", "Bytes uploaded since start.")
+        describe("auditseal_ship_failures_total", type: "counter", "Shipping rounds that failed since start (each is retried).")
+        describe("auditseal_local_segments_deleted_total", type: "counter", "Local segment files deleted by local retention after a confirmed upload.")
     }
 
     /// Copies a shipping snapshot into gauges.

@@ -46,10 +46,9 @@ public struct BucketVerification: Sendable {
         let keys = try await client.listKeys(prefix: storePrefix)
         for key in keys {
             let relative = String(key.dropFirst(storePrefix.count))
-            guard relative == "chain.json" || relative.hasPrefix("keys/") || relative.hasPrefix("segments/"),
-                  !relative.dropFirst(relative.hasPrefix("keys/") ? 5 : relative.hasPrefix("segments/") ? 9 : 0).contains("/") else {
-                continue  // another store nested below, or something that is not ours
-            }
+            // chain.json, keys/NAME or segments/NAME; anything else (a store nested below) is not this store's.
+            let parts = relative.split(separator: "/", omittingEmptySubsequences: false)
+            guard relative == "chain.json" || parts.count == 2 && (parts[0] == "keys" || parts[0] == "segments") else { continue }
             guard let (bytes, head) = try await client.getObject(key: key) else { continue }
             let folder = FileIO.directory(of: dir + "/" + relative)
             try FileIO.makeDirectories(folder)

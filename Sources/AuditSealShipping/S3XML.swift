@@ -4,11 +4,6 @@ import Foundation
 /// Error): flat elements with text content, found by name. S3 never sends attributes or mixed
 /// content that these answers need, and keys we read are our own; entities are decoded.
 enum S3XML {
-    /// The inner text of each `<name>…</name>` element (or of each element inside `within`).
-    static func values(_ name: String, in xml: Substring) -> [String] {
-        blocks(name, in: xml).map { decodeEntities(String($0)) }
-    }
-
     /// The first value of `name`, if any.
     static func value(_ name: String, in xml: Substring) -> String? {
         blocks(name, in: xml).first.map { decodeEntities(String($0)) }

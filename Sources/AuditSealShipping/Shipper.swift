@@ -62,7 +62,6 @@ public struct ShippingSnapshot: Sendable {
     public var bytesShipped = 0
     public var failures = 0
     public var localSegmentsDeleted = 0
-    public var lastError: String?
 }
 
 /// Uploads a store's sealed files to an S3 bucket with Object Lock, exactly once each.
@@ -245,14 +244,10 @@ public final class Shipper: @unchecked Sendable {
             do {
                 try await shipPending()
                 backoff = 1
-                update { $0.lastError = nil }
             } catch is CancellationError {
                 return
             } catch {
-                update {
-                    $0.failures += 1
-                    $0.lastError = "\(error)"
-                }
+                update { $0.failures += 1 }
                 logger.error("shipping failed, retrying in \(Int(backoff)) s: \(error)")
                 wait = backoff
                 backoff = min(backoff * 2, 300)

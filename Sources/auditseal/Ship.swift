@@ -40,7 +40,6 @@ struct Ship: AsyncParsableCommand {
                 // Already there: its Object Lock is checked like any other bucket's.
             }
         }
-        defer { Task { try? await shipper.client.shutdown() } }
         do {
             let uploaded = try await shipper.shipPending()
             let s = shipper.snapshot
