@@ -79,6 +79,11 @@ let package = Package(
             dependencies: ["AuditSealCore"],
             path: "Benchmarks/auditseal-bench"
         ),
+        // Load generator for Benchmarks/load.sh: `swift run -c release auditseal-load --help`.
+        .executableTarget(
+            name: "auditseal-load",
+            path: "Benchmarks/auditseal-load"
+        ),
         // Test helper: appends numbered batches and prints each acknowledgement (for kill -9 tests).
         .executableTarget(
             name: "auditseal-crashwriter",

@@ -3,6 +3,8 @@ public struct AuditSealError: Error, CustomStringConvertible, Sendable, Equatabl
     /// What kind of failure this is.
     public enum Code: String, Sendable {
         case malformedInput
+        /// Valid so far, but over a size limit.
+        case tooLarge
         case crypto
         case compression
         case io

@@ -13,6 +13,8 @@ public struct IngestRoute: Sendable {
     let token: BearerToken?
     let logger: Logger
     let budget: MemoryBudget
+    /// Where bodies over the spool threshold are written (DATA_DIR/spool).
+    var spoolDirectory: String { StoreLayout(root: configuration.dataDir).spoolDirectory }
 
     /// Why a request was refused, with the status it gets.
     struct Refusal: Error {
@@ -32,11 +34,18 @@ public struct IngestRoute: Sendable {
         do {
             try await authenticate(request, context: context)
             let body = try await readBody(request, reservation: reservation)
+            if body.isMapped { metrics.increment("auditseal_bodies_spooled_total") }
             let batch: EventBatch
             do {
-                batch = try EventScanner(mode: .eventList).scan(body)
+                // A spooled body's stored lines are spooled too: they are about as large.
+                let lineSpool = try body.isMapped ? SpoolFile(directory: spoolDirectory) : nil
+                batch = try EventScanner(mode: .eventList).scan(body, maxEvents: configuration.maxBatchEvents, lineSpool: lineSpool)
             } catch let error as AuditSealError {
-                throw Refusal(status: .badRequest, reason: "invalid EventList: \(error.reason)")
+                switch error.code {
+                case .malformedInput: throw Refusal(status: .badRequest, reason: "invalid EventList: \(error.reason)")
+                case .tooLarge: throw Refusal(status: .contentTooLarge, reason: "\(error.reason) (maxBatchEvents); lower --audit-webhook-batch-max-size on the API server")
+                default: throw Refusal(status: .serviceUnavailable, reason: "cannot spool the body: \(error.reason)", retryAfter: true)
+                }
             }
             let appendStarted = ContinuousClock.now
             let result: AppendResult
@@ -86,29 +95,26 @@ public struct IngestRoute: Sendable {
         throw Refusal(status: .unauthorized, reason: needsCertificate ? "a client certificate (or bearer token) is required" : "a bearer token is required")
     }
 
-    /// Reads the body up to the limit and within the body timeout; decodes gzip.
-    private func readBody(_ request: Request, reservation: MemoryBudget.Reservation) async throws -> [UInt8] {
+    /// Reads the body up to the limit and within the body timeout, in memory or spooled (see
+    /// `BodyCollector`), and decodes gzip the same way.
+    private func readBody(_ request: Request, reservation: MemoryBudget.Reservation) async throws -> EventBytes {
         if let type = request.headers[.contentType]?.lowercased(), !type.hasPrefix("application/json") {
             throw Refusal(status: .unsupportedMediaType, reason: "Content-Type must be application/json, not \(type)")
         }
-        let limit = configuration.maxBodyBytes
-        let raw = try await withThrowingTaskGroup(of: [UInt8]?.self) { group in
-            let expected = request.headers[.contentLength].flatMap { Int($0) }.map { min($0, limit, 64 << 20) } ?? 0
+        let encoding = request.headers[.contentEncoding]?.lowercased() ?? "identity"
+        guard encoding == "identity" || encoding == "gzip" else {
+            throw Refusal(status: .unsupportedMediaType, reason: "Content-Encoding \(encoding) is not supported (use gzip or none)")
+        }
+        let gzipped = encoding == "gzip"
+        let expected = request.headers[.contentLength].flatMap { Int($0) }
+        let raw = try await withThrowingTaskGroup(of: EventBytes?.self) { group in
             group.addTask {
-                var out = [UInt8]()
-                out.reserveCapacity(expected)  // one allocation instead of doubling as chunks arrive
+                // A gzip body is only decoded, not split into lines: it counts once against the budget.
+                let collector = try collecting(expected: expected, memoryFactor: gzipped ? 1 : 2, decoded: false, reservation: reservation)
                 for try await buffer in request.body {
-                    guard out.count + buffer.readableBytes <= limit else {
-                        throw Refusal(status: .contentTooLarge, reason: "body is larger than maxBodyBytes (\(limit) bytes); enable --audit-webhook-truncate-enabled on the API server to cap batches at the source")
-                    }
-                    // Bodies are held in memory while scanned, twice over at most (input and stored
-                    // lines): all requests together stay within the receiver's memory budget.
-                    guard reservation.reserve(2 * buffer.readableBytes) else {
-                        throw Refusal(status: .serviceUnavailable, reason: "receiver memory budget (maxInflightBytes) is exhausted by other batches; retry", retryAfter: true)
-                    }
-                    out.append(contentsOf: buffer.readableBytesView)
+                    try refusing(decoded: false) { try buffer.withUnsafeReadableBytes { try collector.append($0) } }
                 }
-                return out
+                return try refusing(decoded: false) { try collector.finish() }
             }
             group.addTask {
                 try await Task.sleep(for: .seconds(configuration.bodyTimeoutSeconds))
@@ -120,27 +126,42 @@ public struct IngestRoute: Sendable {
             }
             return body
         }
-        guard let encoding = request.headers[.contentEncoding]?.lowercased(), encoding != "identity" else { return raw }
-        guard encoding == "gzip" else {
-            throw Refusal(status: .unsupportedMediaType, reason: "Content-Encoding \(encoding) is not supported (use gzip or none)")
-        }
-        var decoded = [UInt8]()
+        guard gzipped else { return raw }
+        let decoded = try collecting(expected: nil, memoryFactor: 2, decoded: true, reservation: reservation)
         do {
             let d = try GzipDecompressor()
             try raw.withUnsafeBytes { try d.decompress($0) { chunk in
-                guard reservation.reserve(2 * chunk.count) else {
-                    throw Refusal(status: .serviceUnavailable, reason: "receiver memory budget (maxInflightBytes) is exhausted by other batches; retry", retryAfter: true)
-                }
-                guard decoded.count + chunk.count <= limit else {
-                    throw Refusal(status: .contentTooLarge, reason: "decompressed body is larger than maxBodyBytes (\(limit) bytes)")
-                }
-                decoded.append(contentsOf: chunk)
+                try refusing(decoded: true) { try decoded.append(chunk) }
             } }
             guard d.isComplete else { throw Refusal(status: .badRequest, reason: "gzip body is truncated") }
         } catch let error as AuditSealError {
             throw Refusal(status: .badRequest, reason: "invalid gzip body: \(error.reason)")
         }
-        return decoded
+        return try refusing(decoded: true) { try decoded.finish() }
+    }
+
+    private func collecting(expected: Int?, memoryFactor: Int, decoded: Bool, reservation: MemoryBudget.Reservation) throws -> BodyCollector {
+        try refusing(decoded: decoded) {
+            try BodyCollector(limit: configuration.maxBodyBytes, threshold: configuration.spoolThresholdBytes,
+                              spoolDirectory: spoolDirectory, reservation: reservation, memoryFactor: memoryFactor,
+                              expected: expected)
+        }
+    }
+
+    /// Runs body, turning a collector's failure into the answer it deserves.
+    private func refusing<T>(decoded: Bool, _ body: () throws -> T) throws -> T {
+        let limit = configuration.maxBodyBytes
+        do {
+            return try body()
+        } catch BodyCollector.Failure.overLimit {
+            throw decoded
+                ? Refusal(status: .contentTooLarge, reason: "decompressed body is larger than maxBodyBytes (\(limit) bytes)")
+                : Refusal(status: .contentTooLarge, reason: "body is larger than maxBodyBytes (\(limit) bytes); enable --audit-webhook-truncate-enabled on the API server to cap batches at the source")
+        } catch BodyCollector.Failure.budgetExhausted {
+            throw Refusal(status: .serviceUnavailable, reason: "receiver memory budget (maxInflightBytes) is exhausted by other batches; retry", retryAfter: true)
+        } catch BodyCollector.Failure.spool(let error) {
+            throw Refusal(status: .serviceUnavailable, reason: "cannot spool the body: \(error.reason)", retryAfter: true)
+        }
     }
 
     static func json(_ status: HTTPResponse.Status, _ text: String, requestID: String) -> Response {

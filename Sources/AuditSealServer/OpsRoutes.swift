@@ -80,6 +80,7 @@ extension Metrics {
         describe("auditseal_bytes_ingested_total", type: "counter", "Request body bytes of stored batches (decoded).")
         describe("auditseal_batches_total", type: "counter", "Ingest requests by answer status code.")
         describe("auditseal_duplicates_dropped_total", type: "counter", "Re-sent events (same auditID and stage) not stored again.")
+        describe("auditseal_bodies_spooled_total", type: "counter", "Request bodies over spoolThresholdBytes, spooled to disk instead of held in memory.")
         describe("auditseal_append_seconds", type: "histogram", "Time to chain and fsync a batch (group commit included).")
         describe("auditseal_request_seconds", type: "histogram", "Ingest request time, body read included.")
         describe("auditseal_chain_index", type: "gauge", "Events in the chain (the next event's index).")
@@ -93,7 +94,7 @@ extension Metrics {
         describe("auditseal_verification_failures_total", type: "counter", "Background verifications that found the store not intact.")
         describe("auditseal_last_verification_intact", type: "gauge", "1 when the latest background verification found the store intact.")
         // Counters exist from the start, at zero, as Prometheus expects.
-        for counter in ["auditseal_events_ingested_total", "auditseal_bytes_ingested_total", "auditseal_duplicates_dropped_total",
+        for counter in ["auditseal_events_ingested_total", "auditseal_bytes_ingested_total", "auditseal_duplicates_dropped_total", "auditseal_bodies_spooled_total",
                         "auditseal_verification_runs_total", "auditseal_verification_failures_total"] {
             increment(counter, by: 0)
         }

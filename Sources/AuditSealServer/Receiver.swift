@@ -51,6 +51,7 @@ public final class Receiver: Sendable {
         let started = Date()
         store = try AuditStore(configuration: storeConfig, signingKey: key)
         for note in store.recoveryNotes { logger.warning("recovery: \(note)") }
+        try Self.prepareSpool(store.layout.spoolDirectory)
         logger.info("store open", metadata: ["dataDir": "\(configuration.dataDir)", "events": "\(store.status.nextIndex)",
                                              "recoverySeconds": "\(String(format: "%.3f", Date().timeIntervalSince(started)))",
                                              "keyID": "\(key.publicKey.keyID)"])
@@ -61,11 +62,18 @@ public final class Receiver: Sendable {
         if shipper != nil { metrics.describeShippingFamilies() }
     }
 
+    /// Creates the spool directory and removes what a crash may have left there (spool files are
+    /// unlinked as soon as they are created, so at most one per request being received).
+    private static func prepareSpool(_ directory: String) throws {
+        try FileIO.makeDirectories(directory)
+        for name in try FileIO.list(directory) where name.hasPrefix("spool-") { _ = unlink(directory + "/" + name) }
+    }
+
     /// Serves until SIGTERM or SIGINT, then seals and returns.
     public func run() async throws {
         let token = try configuration.tokenFile.map(BearerToken.init(path:))
         let ingest = IngestRoute(store: store, configuration: configuration, metrics: metrics, token: token, logger: logger,
-                                 budget: MemoryBudget(limit: configuration.effectiveInflightBytes))
+                                 budget: MemoryBudget(limit: configuration.maxInflightBytes))
         let ops = OpsRoutes(store: store, configuration: configuration, metrics: metrics, shipper: shipper)
 
         let router = Router(context: ReceiverContext.self)

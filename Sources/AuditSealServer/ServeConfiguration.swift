@@ -31,13 +31,16 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
     public var ingestPath: String = "/v1/audit"
     /// Largest request body accepted (bytes, after gzip decoding).
     public var maxBodyBytes: Int = 1 << 30
-    /// Memory all request bodies in flight may take together (bytes; a body counts twice: received
-    /// and split into stored lines). Over it, requests get 503 + Retry-After: 1. Default: twice
-    /// maxBodyBytes, so that the largest batch can always be taken once others are done.
-    public var maxInflightBytes: Int?
-
-    /// The memory budget in force.
-    public var effectiveInflightBytes: Int { maxInflightBytes ?? 2 * maxBodyBytes }
+    /// Bodies larger than this (bytes, as received or decoded) are spooled to DATA_DIR/spool and
+    /// mapped from there instead of being held in memory.
+    public var spoolThresholdBytes: Int = 8 << 20
+    /// Memory all request bodies in flight may take together (bytes; an in-memory body counts twice:
+    /// received and split into stored lines; a spooled one counts only what it held before
+    /// spooling). Over it, requests get 503 + Retry-After: 1.
+    public var maxInflightBytes: Int = 256 << 20
+    /// Most events in one request: bounds the memory of the event index (136 bytes per
+    /// event). The API server sends at most --audit-webhook-batch-max-size (default 400).
+    public var maxBatchEvents: Int = 100_000
     /// Seconds allowed to receive a whole request body.
     public var bodyTimeoutSeconds: Double = 60
     /// Seconds allowed for a request's headers to arrive (from connect, or from the previous answer).
@@ -84,7 +87,7 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case listen, opsListen, dataDir, signingKey, autoCreateKey, node, tlsCert, tlsKey, clientCA, allowedClientCNs
-        case tokenFile, insecureHTTP, ingestPath, maxBodyBytes, maxInflightBytes, bodyTimeoutSeconds, headerTimeoutSeconds, idleTimeoutSeconds, maxConnections
+        case tokenFile, insecureHTTP, ingestPath, maxBodyBytes, spoolThresholdBytes, maxInflightBytes, maxBatchEvents, bodyTimeoutSeconds, headerTimeoutSeconds, idleTimeoutSeconds, maxConnections
         case segmentMaxBytes, segmentMaxAgeSeconds, heartbeatIntervalSeconds, gzipLevel, duplicateWindow, minFreeBytes
         case verifyIntervalSeconds, s3Endpoint, s3Bucket, s3Prefix, s3Region, s3Addressing, s3RetentionDays, s3LockMode, s3CA
         case s3CredentialsFile, localRetentionDays
@@ -99,7 +102,7 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
         try takeOptional(.signingKey, &d.signingKey); try take(.autoCreateKey, &d.autoCreateKey); try takeOptional(.node, &d.node)
         try takeOptional(.tlsCert, &d.tlsCert); try takeOptional(.tlsKey, &d.tlsKey); try takeOptional(.clientCA, &d.clientCA)
         try take(.allowedClientCNs, &d.allowedClientCNs); try takeOptional(.tokenFile, &d.tokenFile); try take(.insecureHTTP, &d.insecureHTTP)
-        try take(.ingestPath, &d.ingestPath); try take(.maxBodyBytes, &d.maxBodyBytes); try takeOptional(.maxInflightBytes, &d.maxInflightBytes); try take(.bodyTimeoutSeconds, &d.bodyTimeoutSeconds); try take(.headerTimeoutSeconds, &d.headerTimeoutSeconds)
+        try take(.ingestPath, &d.ingestPath); try take(.maxBodyBytes, &d.maxBodyBytes); try take(.spoolThresholdBytes, &d.spoolThresholdBytes); try take(.maxInflightBytes, &d.maxInflightBytes); try take(.maxBatchEvents, &d.maxBatchEvents); try take(.bodyTimeoutSeconds, &d.bodyTimeoutSeconds); try take(.headerTimeoutSeconds, &d.headerTimeoutSeconds)
         try take(.idleTimeoutSeconds, &d.idleTimeoutSeconds); try take(.maxConnections, &d.maxConnections)
         try take(.segmentMaxBytes, &d.segmentMaxBytes); try take(.segmentMaxAgeSeconds, &d.segmentMaxAgeSeconds)
         try take(.heartbeatIntervalSeconds, &d.heartbeatIntervalSeconds); try take(.gzipLevel, &d.gzipLevel)
@@ -138,10 +141,12 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ConfigurationError("tlsCert and tlsKey must be given together") }
         if clientCA != nil && tlsCert == nil { throw ConfigurationError("clientCA needs tlsCert and tlsKey (client certificates need HTTPS)") }
         guard ingestPath.hasPrefix("/") else { throw ConfigurationError("ingestPath must start with /") }
-        guard maxBodyBytes > 0 else { throw ConfigurationError("maxBodyBytes must be positive") }
-        guard effectiveInflightBytes >= 2 * maxBodyBytes else {
-            throw ConfigurationError("maxInflightBytes must be at least twice maxBodyBytes, or the largest batch could never be taken")
+        guard maxBodyBytes > 0, maxBodyBytes < Int(Int32.max) else { throw ConfigurationError("maxBodyBytes must be positive and below 2 GiB") }
+        guard spoolThresholdBytes > 0 else { throw ConfigurationError("spoolThresholdBytes must be positive") }
+        guard maxInflightBytes >= 4 * spoolThresholdBytes else {
+            throw ConfigurationError("maxInflightBytes must be at least four times spoolThresholdBytes (a gzip body is held compressed and decoded)")
         }
+        guard maxBatchEvents > 0 else { throw ConfigurationError("maxBatchEvents must be positive") }
         guard bodyTimeoutSeconds > 0 else { throw ConfigurationError("bodyTimeoutSeconds must be positive") }
         guard headerTimeoutSeconds > 0 else { throw ConfigurationError("headerTimeoutSeconds must be positive") }
         guard maxConnections > 0 else { throw ConfigurationError("maxConnections must be positive") }

@@ -14,7 +14,7 @@ struct Serve: AsyncParsableCommand {
             ./auditseal-data and a signing key created there (with a warning). Every option can also be set in the \
             YAML file given with --config, under the name shown in brackets; flags win over the file.
             Answers: 200 stored (or already stored), 400 not an EventList, 401/403 not authenticated/allowed, \
-            408 body too slow, 413 body over --max-body-bytes, 415 not JSON, 503 + Retry-After: 1 storage unable to \
+            408 body too slow, 413 body over --max-body-bytes or --max-batch-events, 415 not JSON, 503 + Retry-After: 1 storage unable to \
             make the batch durable. SIGTERM/SIGINT: finish in-flight batches, seal, exit 0.
             """)
 
@@ -32,7 +32,9 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Allow plain HTTP on a non-loopback address [insecureHTTP].") var insecureHTTP = false
     @Option(help: "Ingest path [ingestPath]. Default /v1/audit.") var ingestPath: String?
     @Option(help: "Largest body in bytes after gzip decoding [maxBodyBytes]. Default 1 GiB.") var maxBodyBytes: Int?
-    @Option(help: "Memory all bodies in flight may take together; over it 503 + Retry-After [maxInflightBytes]. Default twice --max-body-bytes.") var maxInflightBytes: Int?
+    @Option(help: "Bodies over this many bytes are spooled to DATA_DIR/spool and mapped, not held in memory [spoolThresholdBytes]. Default 8 MiB.") var spoolThresholdBytes: Int?
+    @Option(help: "Memory all bodies in flight may take together; over it 503 + Retry-After [maxInflightBytes]. Default 256 MiB.") var maxInflightBytes: Int?
+    @Option(help: "Most events in one request; over it 413 [maxBatchEvents]. Default 100000.") var maxBatchEvents: Int?
     @Option(help: "Seconds to receive a body [bodyTimeoutSeconds]. Default 60.") var bodyTimeoutSeconds: Double?
     @Option(help: "Seconds for a request's headers to arrive [headerTimeoutSeconds]. Default 30.") var headerTimeoutSeconds: Double?
     @Option(help: "Seconds an idle connection is kept [idleTimeoutSeconds]. Default 90.") var idleTimeoutSeconds: Double?
@@ -68,7 +70,9 @@ struct Serve: AsyncParsableCommand {
         if insecureHTTP { c.insecureHTTP = true }
         if let ingestPath { c.ingestPath = ingestPath }
         if let maxBodyBytes { c.maxBodyBytes = maxBodyBytes }
+        if let spoolThresholdBytes { c.spoolThresholdBytes = spoolThresholdBytes }
         if let maxInflightBytes { c.maxInflightBytes = maxInflightBytes }
+        if let maxBatchEvents { c.maxBatchEvents = maxBatchEvents }
         if let bodyTimeoutSeconds { c.bodyTimeoutSeconds = bodyTimeoutSeconds }
         if let headerTimeoutSeconds { c.headerTimeoutSeconds = headerTimeoutSeconds }
         if let idleTimeoutSeconds { c.idleTimeoutSeconds = idleTimeoutSeconds }

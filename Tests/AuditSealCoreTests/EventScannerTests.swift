@@ -109,4 +109,36 @@ import Testing
         let mixed = try scan(String(decoding: TestSupport.eventList(count: 3), as: UTF8.self) + "\n" + original[0], .stream)
         #expect(mixed.count == 4)
     }
+
+    @Test func aSpooledInputGivesTheSameLinesAsAnInMemoryOne() throws {
+        let dir = TestSupport.temporaryDirectory()
+        // Lines with whitespace to remove and members to add, over several 1 MiB flushes of the line spool.
+        let items = (0..<3000).map { #"{ "auditID": "s-\#($0)", "stage": "ResponseComplete", "pad": "\#(String(repeating: "x", count: 800))" }"# }
+        let input = Array((#"{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":["# + items.joined(separator: ",\n") + "]}").utf8)
+        let inMemory = try EventScanner(mode: .eventList).scan(input)
+
+        let inputSpool = try SpoolFile(directory: dir)
+        try input.withUnsafeBytes { try inputSpool.append($0) }
+        let mapped = try inputSpool.map()
+        #expect(mapped.isMapped && mapped.count == input.count)
+        let spooled = try EventScanner(mode: .eventList).scan(mapped, lineSpool: try SpoolFile(directory: dir))
+        #expect(spooled.lines.isMapped)
+        #expect(spooled.count == 3000)
+        #expect(lines(spooled) == lines(inMemory))
+        #expect(spooled.auditID(2999) == "s-2999")
+        // Spool files are unlinked from the start: nothing is left in the directory.
+        #expect(try FileIO.list(dir).isEmpty)
+    }
+
+    @Test func moreEventsThanTheLimitIsTooLargeNotMalformed() throws {
+        let input = TestSupport.eventList(count: 11)
+        #expect(try EventScanner(mode: .eventList).scan(EventBytes(input), maxEvents: 11).count == 11)
+        do {
+            _ = try EventScanner(mode: .eventList).scan(EventBytes(input), maxEvents: 10)
+            Issue.record("11 events passed a limit of 10")
+        } catch let error as AuditSealError {
+            #expect(error.code == .tooLarge)
+            #expect(error.reason.contains("more than 10 events"))
+        }
+    }
 }

@@ -218,8 +218,42 @@ import Testing
         try Self.stopAndVerify(daemon, dir, events: 2)
     }
 
-    static func eventList(prefix: String, count: Int) -> String {
-        let items = (0..<count).map { #"{"auditID":"\#(prefix)-\#($0)","stage":"ResponseComplete","verb":"get","user":{"username":"bob"},"requestURI":"/api/v1/namespaces/default/pods/\#(String(repeating: "p", count: 200))"}"# }
+    @Test func bodiesLargerThanTheMemoryBudgetAreSpooledAndStored() throws {
+        let dir = Self.temporaryDirectory()
+        // A 256 KiB budget for all bodies in memory, and 5 MB batches: only spooling can take them.
+        let daemon = try Daemon(dir: dir, arguments: ["--spool-threshold-bytes", "65536", "--max-inflight-bytes", "262144",
+                                                      "--max-batch-events", "5000", "--ops-listen", "127.0.0.1:0"])
+        let json = ["-H", "Content-Type: application/json"]
+        let big = Self.eventList(prefix: "big", count: 4000, padding: 1000)
+        #expect(big.utf8.count > 4_000_000)
+        let plain = try Self.post(daemon.url, body: big, dir: dir, curlOptions: json)
+        #expect(plain.0 == 200, "\(plain.1)")
+        #expect(plain.1.contains(#""stored":4000"#))
+        // Chunked (no Content-Length: spooled once past the threshold) and gzip (spooled compressed and decoded).
+        let chunked = try Self.post(daemon.url, body: Self.eventList(prefix: "chunked", count: 4000, padding: 1000), dir: dir,
+                                    curlOptions: json + ["-H", "Transfer-Encoding: chunked"])
+        #expect(chunked.0 == 200, "\(chunked.1)")
+        let gz = try GzipCompressor.gzip(Array(Self.eventList(prefix: "gz", count: 4000, padding: 1000).utf8))
+        FileManager.default.createFile(atPath: dir + "/big.gz", contents: Data(gz))
+        let gzResult = try Self.run("/usr/bin/curl", ["-s", "-w", "%{http_code}", "-X", "POST", daemon.url + "/v1/audit",
+                                                      "-H", "Content-Encoding: gzip", "-H", "Content-Type: application/json",
+                                                      "--data-binary", "@" + dir + "/big.gz"])
+        #expect(gzResult.stdout.hasSuffix("200"), "\(gzResult.stdout)")
+        // A re-sent spooled batch is still stored once.
+        #expect(try Self.post(daemon.url, body: big, dir: dir, curlOptions: json).1.contains(#""stored":0,"duplicates":4000"#))
+        // Over the event limit: 413, nothing stored.
+        let tooMany = try Self.post(daemon.url, body: Self.eventList(prefix: "many", count: 5001, padding: 0), dir: dir, curlOptions: json)
+        #expect(tooMany.0 == 413)
+        #expect(tooMany.1.contains("more than 5000 events"))
+        let metrics = try Self.run("/usr/bin/curl", ["-s", daemon.opsURL + "/metrics"]).stdout
+        #expect(metrics.contains("auditseal_bodies_spooled_total 5"))  // plain, chunked, gz (raw and decoded count once), replay, too many
+        // Spool files never outlive their request.
+        #expect(try FileIO.list(dir + "/data/spool").isEmpty)
+        try Self.stopAndVerify(daemon, dir, events: 12000)
+    }
+
+    static func eventList(prefix: String, count: Int, padding: Int = 200) -> String {
+        let items = (0..<count).map { #"{"auditID":"\#(prefix)-\#($0)","stage":"ResponseComplete","verb":"get","user":{"username":"bob"},"requestURI":"/api/v1/namespaces/default/pods/\#(String(repeating: "p", count: padding))"}"# }
         return #"{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":["# + items.joined(separator: ",") + "]}"
     }
 

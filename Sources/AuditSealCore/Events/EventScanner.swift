@@ -23,12 +23,19 @@ public struct EventScanner: Sendable {
 
     /// Scans input; throws a `.malformedInput` error naming the byte offset and reason.
     public func scan(_ input: [UInt8]) throws -> EventBatch {
-        guard input.count < Int(Int32.max) else { throw AuditSealError.malformed("input of \(input.count) bytes is over the 2 GiB limit") }
+        try scan(EventBytes(input))
+    }
+
+    /// Scans input of any storage. The stored lines go to `lineSpool` when one is given (for a
+    /// spooled body: they are about as large as the input) and are kept in memory otherwise.
+    /// More than `maxEvents` events is a `.tooLarge` error, which bounds the memory the event index takes.
+    public func scan(_ input: EventBytes, maxEvents: Int = .max, lineSpool: SpoolFile? = nil) throws -> EventBatch {
+        guard input.count < Int(Int32.max) else { throw AuditSealError(.tooLarge, "input of \(input.count) bytes is over the 2 GiB limit") }
         var events = [ScannedEvent]()
-        events.reserveCapacity(input.count / 1024 + 4)
+        events.reserveCapacity(min(input.count / 1024 + 4, maxEvents))
         var listVersions = [(range: Range<Int>, apiVersion: String?)]()
-        try input.withUnsafeBufferPointer { buffer in
-            var cursor = JSONCursor(buffer)
+        try input.withUnsafeBytes { raw in
+            var cursor = JSONCursor(raw.assumingMemoryBound(to: UInt8.self))
             var documents = 0
             while true {
                 cursor.skipWhitespace()
@@ -39,16 +46,16 @@ public struct EventScanner: Sendable {
                 guard cursor.base[cursor.pos] == 0x7b else {
                     throw cursor.error("expected a JSON object, found \(cursor.describe(cursor.base[cursor.pos]))")
                 }
-                try scanDocument(&cursor, into: &events, lists: &listVersions)
+                try scanDocument(&cursor, into: &events, limit: maxEvents, lists: &listVersions)
                 documents += 1
             }
             if documents == 0 { throw cursor.error(mode == .eventList ? "empty body, expected an EventList" : "no events in input") }
         }
-        return try buildLines(input, events: events, lists: listVersions)
+        return try buildLines(input, events: events, lists: listVersions, spool: lineSpool)
     }
 
     /// Scans one top-level object, which is an EventList (its items become events) or an Event.
-    private func scanDocument(_ cursor: inout JSONCursor, into events: inout [ScannedEvent],
+    private func scanDocument(_ cursor: inout JSONCursor, into events: inout [ScannedEvent], limit: Int,
                               lists: inout [(range: Range<Int>, apiVersion: String?)]) throws {
         let start = cursor.pos
         var top = ScannedEvent()
@@ -73,6 +80,7 @@ public struct EventScanner: Sendable {
                     item.itemRange = itemStart..<c.pos
                     item.needsMinify = c.sawWhitespace
                     try requireIdentity(item, c, what: "item \(index)", at: itemStart)
+                    try Self.checkRoom(events.count, limit, c)
                     events.append(item)
                 }
                 return
@@ -103,7 +111,14 @@ public struct EventScanner: Sendable {
         }
         guard !itemsFound else { throw cursor.error("an Event must not have \"items\"", at: start) }
         try requireIdentity(top, cursor, what: "event", at: start)
+        try Self.checkRoom(events.count, limit, cursor)
         events.append(top)
+    }
+
+    private static func checkRoom(_ count: Int, _ limit: Int, _ cursor: JSONCursor) throws {
+        guard count < limit else {
+            throw AuditSealError(.tooLarge, "byte \(cursor.pos): more than \(limit) events in one input")
+        }
     }
 
     private func requireIdentity(_ event: ScannedEvent, _ cursor: JSONCursor, what: String, at offset: Int) throws {
@@ -180,42 +195,71 @@ public struct EventScanner: Sendable {
         try c.skipValue(depth: depth)
     }
 
-    /// Builds the stored lines into one buffer.
-    private func buildLines(_ input: [UInt8], events scanned: [ScannedEvent],
-                            lists: [(range: Range<Int>, apiVersion: String?)]) throws -> EventBatch {
-        var events = scanned
-        var out = [UInt8]()
-        out.reserveCapacity(input.count + events.count * 48)
+    /// Builds the stored lines, back to back, in memory or in the spool file.
+    private func buildLines(_ input: EventBytes, events: consuming [ScannedEvent],
+                            lists: [(range: Range<Int>, apiVersion: String?)], spool: SpoolFile?) throws -> EventBatch {
+        var out = LineWriter(spool: spool, expected: input.count + events.count * 48)
         let kindMember = Array(#""kind":"Event","#.utf8)
         // The apiVersion member of each list, built once per list.
         let versionMembers = lists.map { list in
             list.apiVersion.map { Array(#""apiVersion":"#.utf8) + Array(JSONString.quoted($0).utf8) + [UInt8(ascii: ",")] } ?? []
         }
         var listIndex = 0
-        input.withUnsafeBufferPointer { src in
+        try input.withUnsafeBytes { raw in
+            let src = raw.assumingMemoryBound(to: UInt8.self)
             for i in events.indices {
                 while listIndex < lists.count && lists[listIndex].range.upperBound <= i { listIndex += 1 }
                 let inList = listIndex < lists.count && lists[listIndex].range.contains(i)
                 let item = events[i].itemRange
-                let lineStart = out.count
+                let lineStart = out.position
                 let addKind = inList && !events[i].hasKind
                 let addVersion = inList && !events[i].hasAPIVersion && !versionMembers[listIndex].isEmpty
                 if !addKind && !addVersion && !events[i].needsMinify {
-                    out.append(contentsOf: UnsafeBufferPointer(rebasing: src[item]))
+                    out.buffer.append(contentsOf: UnsafeBufferPointer(rebasing: src[item]))
                 } else {
-                    out.append(UInt8(ascii: "{"))
-                    if addKind { out.append(contentsOf: kindMember) }
-                    if addVersion { out.append(contentsOf: versionMembers[listIndex]) }
+                    out.buffer.append(UInt8(ascii: "{"))
+                    if addKind { out.buffer.append(contentsOf: kindMember) }
+                    if addVersion { out.buffer.append(contentsOf: versionMembers[listIndex]) }
                     let body = UnsafeBufferPointer(rebasing: src[(item.lowerBound + 1)..<item.upperBound])
-                    let bodyStart = out.count
-                    if events[i].needsMinify { Minifier.append(body, to: &out) } else { out.append(contentsOf: body) }
+                    let bodyStart = out.buffer.count
+                    if events[i].needsMinify { Minifier.append(body, to: &out.buffer) } else { out.buffer.append(contentsOf: body) }
                     // An empty item: drop the comma before its closing brace.
-                    if out.count - bodyStart == 1 && (addKind || addVersion) { out.remove(at: bodyStart - 1) }
+                    if out.buffer.count - bodyStart == 1 && (addKind || addVersion) { out.buffer.remove(at: bodyStart - 1) }
                 }
-                events[i].line = lineStart..<out.count
+                events[i].line = lineStart..<out.position
+                try out.endLine()
             }
         }
-        return EventBatch(source: input, lines: out, events: events)
+        return EventBatch(source: input, lines: try out.finish(), events: events)
+    }
+}
+
+/// Collects stored lines in a buffer; with a spool file, the buffer is written out between lines
+/// whenever it passes 1 MiB, so memory stays bounded by the largest line.
+private struct LineWriter {
+    var buffer = [UInt8]()
+    private var flushed = 0
+    private let spool: SpoolFile?
+
+    init(spool: SpoolFile?, expected: Int) {
+        self.spool = spool
+        buffer.reserveCapacity(spool == nil ? expected : 1 << 21)
+    }
+
+    /// Offset of the next byte in the whole of the lines.
+    var position: Int { flushed + buffer.count }
+
+    mutating func endLine() throws {
+        guard let spool, buffer.count >= 1 << 20 else { return }
+        try buffer.withUnsafeBytes { try spool.append($0) }
+        flushed += buffer.count
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    mutating func finish() throws -> EventBytes {
+        guard let spool else { return EventBytes(buffer) }
+        try buffer.withUnsafeBytes { try spool.append($0) }
+        return try spool.map()
     }
 }
 

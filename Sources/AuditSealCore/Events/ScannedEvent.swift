@@ -28,9 +28,9 @@ public struct ScannedEvent: Sendable {
 /// The events of one scanned input: their stored lines, concatenated in one buffer, and their fields.
 public struct EventBatch: Sendable {
     /// The bytes that were scanned; field spans point into it.
-    public let source: [UInt8]
+    public let source: EventBytes
     /// Every stored line back to back (no separators); `ScannedEvent.line` ranges index it.
-    public internal(set) var lines: [UInt8]
+    public internal(set) var lines: EventBytes
     /// The events in input order.
     public internal(set) var events: [ScannedEvent]
 
@@ -38,7 +38,7 @@ public struct EventBatch: Sendable {
     public var count: Int { events.count }
 
     /// The stored line of event i.
-    public func line(_ i: Int) -> ArraySlice<UInt8> { lines[events[i].line] }
+    public func line(_ i: Int) -> [UInt8] { lines[events[i].line] }
 
     /// Decoded field values of event i.
     public func fields(_ i: Int) -> EventFields {
@@ -60,7 +60,7 @@ public struct EventBatch: Sendable {
 
     func string(_ span: ByteSpan) -> String? {
         guard span.isPresent else { return nil }
-        let raw = source[span.start..<(span.start + span.count)]
+        let raw = source[span.start..<(span.start + span.count)][...]
         return span.escaped ? JSONString.unescape(raw) : String(decoding: raw, as: UTF8.self)
     }
 }

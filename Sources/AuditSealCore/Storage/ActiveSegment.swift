@@ -62,7 +62,7 @@ final class ActiveSegment {
     /// Writes records and fsyncs them: record i is `headers[16i..<16i+16]` followed by its line,
     /// taken in place from `lines[pieces[i].batch]` (gathered by writev, not copied). On failure the
     /// file is cut back to its durable length, so nothing half-written stays behind a later append.
-    func appendDurably(headers: [UInt8], lines: [[UInt8]], pieces: [RecordPiece]) throws {
+    func appendDurably(headers: [UInt8], lines: [EventBytes], pieces: [RecordPiece]) throws {
         precondition(headers.count == pieces.count * WriteAheadFormat.recordOverhead, "one header per record")
         do {
             let written = try headers.withUnsafeBytes { head in
@@ -117,7 +117,7 @@ final class ActiveSegment {
     }
 
     /// Calls body with the base address of every array, all pinned for the call's duration.
-    private static func withBaseAddresses<R>(of arrays: [[UInt8]], _ body: ([UnsafeRawPointer]) throws -> R) throws -> R {
+    private static func withBaseAddresses<R>(of arrays: [EventBytes], _ body: ([UnsafeRawPointer]) throws -> R) throws -> R {
         var bases = [UnsafeRawPointer]()
         bases.reserveCapacity(arrays.count)
         func pin(_ i: Int) throws -> R {

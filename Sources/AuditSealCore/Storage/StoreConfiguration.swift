@@ -32,6 +32,8 @@ public struct StoreLayout: Sendable {
     public var keysDirectory: String { root + "/keys" }
     public var chainFile: String { root + "/chain.json" }
     public var lockFile: String { root + "/LOCK" }
+    /// Scratch space for large request bodies (anonymous files, never part of the store).
+    public var spoolDirectory: String { root + "/spool" }
 
     /// The write-ahead segment whose first event has this index: 20 digits, so names sort in chain order.
     public func walPath(firstIndex: UInt64) -> String {
