@@ -32,7 +32,7 @@ if command -v nginx >/dev/null; then
   cat > "$work/nginx.conf" <<NGX
 worker_processes 1; pid $work/nginx.pid; error_log $work/nginx.err;
 events { worker_connections 1024; }
-http { access_log off; client_max_body_size 16m; client_body_buffer_size 1m;
+http { access_log off; client_max_body_size 16m; client_body_buffer_size 1m; keepalive_requests 1000000;
   server { listen 127.0.0.1:$port_nginx; location / { return 200 "{}"; } } }
 NGX
   nginx -c "$work/nginx.conf" -p "$work"

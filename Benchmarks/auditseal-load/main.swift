@@ -119,6 +119,9 @@ final class Connection {
 
     deinit { close(fd) }
 
+    /// Whether the server said it closes the connection after its last answer.
+    private(set) var closing = false
+
     /// Sends head + body; returns the status code of the answer (its body is read and dropped).
     func post(head: [UInt8], body: [UInt8]) -> Int {
         head.withUnsafeBytes { h in
@@ -127,7 +130,7 @@ final class Connection {
                                iovec(iov_base: UnsafeMutableRawPointer(mutating: b.baseAddress!), iov_len: b.count)]
                 var first = 0
                 while first < vectors.count {
-                    let n = writev(fd, &vectors[first], Int32(vectors.count - first))
+                    let n = vectors.withUnsafeBufferPointer { writev(fd, $0.baseAddress! + first, Int32($0.count - first)) }
                     if n < 0 { if errno == EINTR { continue }; fail("write: \(String(cString: strerror(errno)))") }
                     var left = n
                     while left > 0 {
@@ -152,6 +155,7 @@ final class Connection {
             let status = Int(head.split(separator: " ").dropFirst().first ?? "") ?? 0
             let length = head.components(separatedBy: "\r\n").first { $0.hasPrefix("content-length:") }
                 .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
+            closing = head.contains("\r\nconnection: close")
             while received.count < end + 4 + length {
                 let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
                 if n <= 0 { fail("the server closed the connection mid-answer") }
@@ -210,7 +214,7 @@ for c in 0..<connections {
     done.enter()
     let thread = Thread {
         var body = prototype
-        let connection = Connection(host: options.host, port: options.port)
+        var connection = Connection(host: options.host, port: options.port)
         var latencies = [Double]()
         var failures = [Int: Int]()
         var n: UInt64 = 0
@@ -222,6 +226,7 @@ for c in 0..<connections {
             let status = connection.post(head: head, body: body.bytes)
             latencies.append(now() - t0)
             if status != 200 { failures[status, default: 0] += 1 }
+            if connection.closing { connection = Connection(host: options.host, port: options.port) }
             if let interval {
                 nextAt += interval
                 let delay = nextAt - now()
