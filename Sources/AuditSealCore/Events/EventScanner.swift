@@ -46,7 +46,7 @@ public struct EventScanner: Sendable {
                 guard cursor.base[cursor.pos] == 0x7b else {
                     throw cursor.error("expected a JSON object, found \(cursor.describe(cursor.base[cursor.pos]))")
                 }
-                try scanDocument(&cursor, into: &events, limit: maxEvents, lists: &listVersions)
+                try scanDocument(&cursor, into: &events, limit: maxEvents, lists: &listVersions, releasing: input)
                 documents += 1
             }
             if documents == 0 { throw cursor.error(mode == .eventList ? "empty body, expected an EventList" : "no events in input") }
@@ -56,7 +56,7 @@ public struct EventScanner: Sendable {
 
     /// Scans one top-level object, which is an EventList (its items become events) or an Event.
     private func scanDocument(_ cursor: inout JSONCursor, into events: inout [ScannedEvent], limit: Int,
-                              lists: inout [(range: Range<Int>, apiVersion: String?)]) throws {
+                              lists: inout [(range: Range<Int>, apiVersion: String?)], releasing input: EventBytes) throws {
         let start = cursor.pos
         var top = ScannedEvent()
         var kind = ByteSpan.none
@@ -82,6 +82,7 @@ public struct EventScanner: Sendable {
                     try requireIdentity(item, c, what: "item \(index)", at: itemStart)
                     try Self.checkRoom(events.count, limit, c)
                     events.append(item)
+                    input.releasePages(before: itemStart)  // a mapped input stays out of RSS behind the scan
                 }
                 return
             }
@@ -228,6 +229,7 @@ public struct EventScanner: Sendable {
                 }
                 events[i].line = lineStart..<out.position
                 try out.endLine()
+                input.releasePages(before: item.lowerBound)
             }
         }
         return EventBatch(source: input, lines: try out.finish(), events: events)

@@ -75,7 +75,12 @@ final class ActiveSegment {
                         vectors.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: bases[piece.batch] + piece.line.lowerBound),
                                              iov_len: piece.line.count))
                     }
-                    return try writeAll(vectors)
+                    // Mapped (spooled) lines leave the resident set as they are written.
+                    return try writeAll(vectors) { written in
+                        // Vector 2k is record k's header, 2k+1 its line.
+                        let piece = pieces[(written - 1) / 2]
+                        lines[piece.batch].releasePages(before: written % 2 == 0 ? piece.line.upperBound : piece.line.lowerBound)
+                    }
                 }
             }
             try FileIO.sync(fd: fd, path: path)
@@ -88,12 +93,19 @@ final class ActiveSegment {
     }
 
     /// writev until every vector is written (short writes resume where they stopped).
-    private func writeAll(_ vectors: [iovec]) throws -> Int {
+    private func writeAll(_ vectors: [iovec], afterEach: (_ vectorsWritten: Int) -> Void) throws -> Int {
         var vectors = vectors
         var total = 0
         var first = 0
         while first < vectors.count {
-            let count = min(1024, vectors.count - first)  // IOV_MAX on Linux
+            // At most IOV_MAX (1024) vectors and, beyond the first, 32 MiB per call, so that
+            // afterEach sees progress through a large batch.
+            var count = 1
+            var bytes = vectors[first].iov_len
+            while count < 1024 && first + count < vectors.count && bytes + vectors[first + count].iov_len <= 32 << 20 {
+                bytes += vectors[first + count].iov_len
+                count += 1
+            }
             let n = vectors.withUnsafeBufferPointer { writev(fd, $0.baseAddress! + first, Int32(count)) }
             if n < 0 {
                 if errno == EINTR { continue }
@@ -112,6 +124,7 @@ final class ActiveSegment {
                 }
             }
             while first < vectors.count && vectors[first].iov_len == 0 { first += 1 }
+            if first > 0 { afterEach(first) }
         }
         return total
     }

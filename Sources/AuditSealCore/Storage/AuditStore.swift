@@ -222,7 +222,7 @@ public final class AuditStore: @unchecked Sendable {
                     fresh.append(batch.events[i].line)
                 }
                 batch.lines.withUnsafeBytes { lines in
-                    let leaves = LeafHasher.leaves(of: lines, ranges: fresh, using: sha)
+                    let leaves = Self.leaves(of: batch.lines, lines, ranges: fresh, using: sha)
                     for (n, range) in fresh.enumerated() {
                         if result.firstIndex == nil { result.firstIndex = state.nextIndex }
                         WriteAheadFormat.appendRecordHeader(index: state.nextIndex, length: range.count, leaf: leaves[n], to: &headers)
@@ -259,6 +259,23 @@ public final class AuditStore: @unchecked Sendable {
         committerDone = true
         condition.broadcast()
         condition.unlock()
+    }
+
+    /// Leaf hashes of the ranges. For mapped (spooled) lines, in windows of 32 MiB whose pages are
+    /// dropped from the resident set once hashed; the writev reads them back the same way.
+    private static func leaves(of bytes: EventBytes, _ lines: UnsafeRawBufferPointer, ranges: [Range<Int>], using sha: SHA256) -> [SHA256Digest] {
+        guard bytes.isMapped else { return LeafHasher.leaves(of: lines, ranges: ranges, using: sha) }
+        var out = [SHA256Digest]()
+        out.reserveCapacity(ranges.count)
+        var first = 0
+        while first < ranges.count {
+            var last = first + 1
+            while last < ranges.count && ranges[last].upperBound - ranges[first].lowerBound <= 32 << 20 { last += 1 }
+            out += LeafHasher.leaves(of: lines, ranges: Array(ranges[first..<last]), using: sha)
+            bytes.releasePages(before: ranges[last - 1].upperBound)
+            first = last
+        }
+        return out
     }
 
     private func segmentIsOld() -> Bool {
