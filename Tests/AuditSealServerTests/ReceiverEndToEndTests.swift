@@ -292,6 +292,22 @@ import Testing
         try Self.stopAndVerify(daemon, dir, events: acknowledged)
     }
 
+    @Test func aBodyThatCannotBeSpooledGets503AndNothingIsStored() throws {
+        let dir = Self.temporaryDirectory()
+        let json = ["-H", "Content-Type: application/json"]
+        // Files may not grow past 120 KB: a 1 MB body cannot be spooled (EFBIG, as on a full disk).
+        let daemon = try Daemon(dir: dir, arguments: ["--spool-threshold-bytes", "65536", "--max-inflight-bytes", "262144"],
+                                fileSizeLimitKB: 120)
+        let refused = try Self.post(daemon.url, body: Self.eventList(prefix: "spool", count: 1000, padding: 800), dir: dir,
+                                    curlOptions: json + ["-D", dir + "/headers"])
+        #expect(refused.0 == 503)
+        #expect(refused.1.contains("cannot spool the body"))
+        #expect((try? String(contentsOfFile: dir + "/headers", encoding: .utf8))?.lowercased().contains("retry-after: 1") == true)
+        // A body under the threshold is still taken in memory.
+        #expect(try Self.post(daemon.url, body: Self.eventList(prefix: "small", count: 40), dir: dir, curlOptions: json).0 == 200)
+        try Self.stopAndVerify(daemon, dir, events: 40)
+    }
+
     @Test func aReplacedServerCertificateIsServedAfterSIGHUP() throws {
         let dir = Self.temporaryDirectory()
         try Self.makeCertificates(in: dir)
