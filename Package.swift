@@ -18,6 +18,11 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // Thin C shims over Debian's libcrypto (SHA-256, Ed25519) and zlib (gzip).
@@ -50,6 +55,19 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
+        // Putting auditseal into a cluster: generated certificates and webhook kubeconfig, audit-policy checks.
+        .target(
+            name: "AuditSealDeploy",
+            dependencies: [
+                "AuditSealCore",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         // Shipping sealed segments to S3 Object Lock and verifying them from the bucket.
@@ -70,6 +88,7 @@ let package = Package(
                 "AuditSealCore",
                 "AuditSealServer",
                 "AuditSealShipping",
+                "AuditSealDeploy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -104,6 +123,11 @@ let package = Package(
         .testTarget(
             name: "AuditSealShippingTests",
             dependencies: ["AuditSealShipping", "AuditSealCore", "AuditSealServer", "AuditSealTestSupport"]
+        ),
+        .testTarget(
+            name: "AuditSealDeployTests",
+            dependencies: ["AuditSealDeploy", "AuditSealServer", "AuditSealTestSupport"],
+            exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "AuditSealServerTests",
