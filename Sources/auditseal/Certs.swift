@@ -34,6 +34,9 @@ struct Certs: ParsableCommand {
     @Option(help: "Reissue a leaf certificate that expires within this many days.")
     var renewWithinDays = 30
 
+    @Flag(help: "Reissue the server and client certificates now (new keys), keeping the CA.")
+    var renewNow = false
+
     func run() throws {
         var options = ClusterCertificates.Options(directory: out)
         options.serverIP = serverIP
@@ -41,6 +44,7 @@ struct Certs: ParsableCommand {
         options.leafDays = days
         options.caDays = caDays
         options.renewWithinDays = renewWithinDays
+        options.renewNow = renewNow
         let outcome = try ClusterCertificates(options: options).run()
         for name in outcome.created { print("created \(out)/\(name)") }
         for name in outcome.renewed { print("renewed \(out)/\(name)") }

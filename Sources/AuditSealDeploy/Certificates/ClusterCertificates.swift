@@ -32,6 +32,8 @@ public struct ClusterCertificates: Sendable {
         public var caDays: Int = 3650
         /// Renew a leaf that expires within this many days.
         public var renewWithinDays: Int = 30
+        /// Reissue both leaves now, whatever their state (the CA is still kept).
+        public var renewNow = false
         /// The client certificate's common name (what `allowedClientCNs` must list).
         public var clientCommonName: String = "kube-apiserver"
         public var now: Date = Date()
@@ -158,7 +160,7 @@ public struct ClusterCertificates: Sendable {
                             make extensions: (Certificate.PublicKey) throws -> Certificate.Extensions,
                             subject: () throws -> DistinguishedName) throws -> IssuedPair {
         let existed = FileIO.exists(path(name + ".crt"))
-        if existed, let current = try? load(name),
+        if existed, !options.renewNow, let current = try? load(name),
            current.certificate.issuer == ca.certificate.subject,
            ca.certificate.publicKey.isValidSignature(current.certificate.signature, for: current.certificate),
            current.certificate.publicKey == Certificate.PublicKey(current.key.publicKey),
