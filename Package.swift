@@ -90,6 +90,8 @@ let package = Package(
                 "AuditSealShipping",
                 "AuditSealDeploy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         // Throughput harness: `swift run -c release auditseal-bench`.

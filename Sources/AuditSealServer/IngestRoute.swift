@@ -9,7 +9,7 @@ import NIOCore
 public struct IngestRoute: Sendable {
     let store: AuditStore
     let configuration: ServeConfiguration
-    let metrics: Metrics
+    let metrics: ReceiverMetrics
     let token: BearerToken?
     let logger: Logger
     let budget: MemoryBudget
@@ -34,7 +34,7 @@ public struct IngestRoute: Sendable {
         do {
             try await authenticate(request, context: context)
             let body = try await readBody(request, reservation: reservation)
-            if body.isMapped { metrics.increment("auditseal_bodies_spooled_total") }
+            if body.isMapped { metrics.bodiesSpooled.increment() }
             let batch: EventBatch
             do {
                 // A spooled body's stored lines are spooled too: they are about as large.
@@ -55,10 +55,10 @@ public struct IngestRoute: Sendable {
                 logger.error("storage could not make the batch durable", metadata: ["error": "\(error)", "events": "\(batch.count)"])
                 throw Refusal(status: .serviceUnavailable, reason: "storage unavailable: \(error)", retryAfter: true)
             }
-            metrics.observe("auditseal_append_seconds", seconds(since: appendStarted), buckets: Self.latencyBuckets)
-            metrics.increment("auditseal_events_ingested_total", by: Double(result.stored))
-            metrics.increment("auditseal_bytes_ingested_total", by: Double(body.count))
-            metrics.increment("auditseal_duplicates_dropped_total", by: Double(result.duplicates))
+            metrics.appendSeconds.record(seconds(since: appendStarted))
+            metrics.eventsIngested.increment(by: Int64(result.stored))
+            metrics.bytesIngested.increment(by: Int64(body.count))
+            metrics.duplicatesDropped.increment(by: Int64(result.duplicates))
             logger.info("batch stored", metadata: ["events": "\(batch.count)", "stored": "\(result.stored)",
                                                    "duplicates": "\(result.duplicates)", "outcome": "200"])
             response = Self.json(.ok, #"{"stored":\#(result.stored),"duplicates":\#(result.duplicates)}"#, requestID: requestID)
@@ -71,12 +71,11 @@ public struct IngestRoute: Sendable {
         } catch {
             response = Self.json(.internalServerError, #"{"error":\#(Self.quoted("\(error)"))}"#, requestID: requestID)
         }
-        metrics.increment("auditseal_batches_total{code=\"\(response.status.code)\"}")
-        metrics.observe("auditseal_request_seconds", seconds(since: started), buckets: Self.latencyBuckets)
+        metrics.countBatch(code: response.status.code)
+        metrics.requestSeconds.record(seconds(since: started))
         return response
     }
 
-    static let latencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
 
     /// Client certificate (verified by TLS against clientCA) or bearer token; either suffices when
     /// both are configured. With neither configured the listener is loopback-only (checked at start).

@@ -15,7 +15,9 @@ import ServiceLifecycle
 public final class Receiver: Sendable {
     public let configuration: ServeConfiguration
     let store: AuditStore
-    let metrics = Metrics()
+    /// Every metric /metrics renders; `serve` points swift-metrics at its registry.
+    public let metrics = ReceiverMetrics()
+    let shippingMetrics: ShippingMetrics?
     let logger: Logger
     let key: Ed25519PrivateKey
     /// Ships sealed segments to S3 Object Lock, when configured.
@@ -58,8 +60,7 @@ public final class Receiver: Sendable {
         shipper = try configuration.makeShipper(logger: logger)
         // Progress for scripts and tests, beside the "listening" line: one line per confirmed object.
         shipper?.onShipped = { relative, _ in Receiver.announce("shipped \(relative)") }
-        metrics.describeReceiverFamilies()
-        if shipper != nil { metrics.describeShippingFamilies() }
+        shippingMetrics = shipper == nil ? nil : ShippingMetrics(registry: metrics.registry)
     }
 
     /// Creates the spool directory and removes what a crash may have left there (spool files are
@@ -74,9 +75,12 @@ public final class Receiver: Sendable {
         let token = try configuration.tokenFile.map(BearerToken.init(path:))
         let ingest = IngestRoute(store: store, configuration: configuration, metrics: metrics, token: token, logger: logger,
                                  budget: MemoryBudget(limit: configuration.maxInflightBytes))
-        let ops = OpsRoutes(store: store, configuration: configuration, metrics: metrics, shipper: shipper)
+        let ops = OpsRoutes(store: store, configuration: configuration, metrics: metrics, shipper: shipper, shippingMetrics: shippingMetrics)
 
         let router = Router(context: ReceiverContext.self)
+        // Per-route request counts and durations through swift-metrics (hb_requests_total,
+        // http_server_request_duration_seconds), rendered from the registry once `serve` bootstraps it.
+        router.add(middleware: MetricsMiddleware())
         ops.register(on: router)
         router.post(RouterPath(configuration.ingestPath)) { request, context in await ingest.handle(request, context: context) }
         router.on(RouterPath(configuration.ingestPath), method: .get) { _, _ in

@@ -37,29 +37,3 @@ struct ShippingService: Service {
         await cancelWhenGracefulShutdown { await shipper.run(pollInterval: pollInterval) }
     }
 }
-
-extension Metrics {
-    /// Declares the shipping families.
-    func describeShippingFamilies() {
-        describe("auditseal_s3_object_lock_enabled", type: "gauge", "1 when the bucket has Object Lock enabled, 0 when not (nothing is shipped then).")
-        describe("auditseal_ship_pending_objects", type: "gauge", "Sealed files not yet confirmed in the bucket.")
-        describe("auditseal_ship_pending_segments", type: "gauge", "Sealed segments not yet fully shipped (upload lag in segments).")
-        describe("auditseal_ship_lag_seconds", type: "gauge", "Age of the oldest sealed segment not yet shipped (0 when none).")
-        describe("auditseal_ship_objects_total", type: "counter", "Objects uploaded since start.")
-        describe("auditseal_ship_bytes_total", type: "counter", "Bytes uploaded since start.")
-        describe("auditseal_ship_failures_total", type: "counter", "Shipping rounds that failed since start (each is retried).")
-        describe("auditseal_local_segments_deleted_total", type: "counter", "Local segment files deleted by local retention after a confirmed upload.")
-    }
-
-    /// Copies a shipping snapshot into gauges.
-    func record(_ s: ShippingSnapshot, now: Date = Date()) {
-        if let enabled = s.objectLockEnabled { set("auditseal_s3_object_lock_enabled", enabled ? 1 : 0) }
-        set("auditseal_ship_pending_objects", Double(s.pendingObjects))
-        set("auditseal_ship_pending_segments", Double(s.pendingSegments))
-        set("auditseal_ship_lag_seconds", s.oldestPendingSealedAt.map { max(0, now.timeIntervalSince($0)) } ?? 0)
-        set("auditseal_ship_objects_total", Double(s.objectsShipped))
-        set("auditseal_ship_bytes_total", Double(s.bytesShipped))
-        set("auditseal_ship_failures_total", Double(s.failures))
-        set("auditseal_local_segments_deleted_total", Double(s.localSegmentsDeleted))
-    }
-}

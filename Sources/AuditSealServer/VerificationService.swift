@@ -11,7 +11,7 @@ struct VerificationService: Service {
     let dataDir: String
     let publicKey: Ed25519PublicKey
     let interval: Double
-    let metrics: Metrics
+    let metrics: ReceiverMetrics
     let logger: Logger
 
     /// Checks every few seconds whether segments were sealed since the last run and reads just
@@ -49,12 +49,12 @@ struct VerificationService: Service {
         options.segmentsFrom = from
         options.shippedElsewhere = ShippingLedger.shippedSegmentFiles(dataDirectory: dataDir)
         let report = Verifier(source: DirectorySource(root: dataDir), options: options).run()
-        metrics.increment("auditseal_verification_runs_total")
-        metrics.set("auditseal_last_verification_intact", report.intact ? 1 : 0)
+        metrics.verificationRuns.increment()
+        metrics.lastVerificationIntact.set(to: report.intact ? 1 : 0)
         if report.intact {
             logger.info("store verified", metadata: ["fromSegment": "\(from)", "events": "\(report.treeSize)", "manifests": "\(report.manifests)"])
         } else {
-            metrics.increment("auditseal_verification_failures_total")
+            metrics.verificationFailures.increment()
             for finding in report.findings where finding.severity == .error {
                 logger.error("VERIFICATION FAILED: \(finding)")
             }

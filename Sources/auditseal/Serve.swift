@@ -1,4 +1,6 @@
 import ArgumentParser
+import Metrics
+import Prometheus
 import AuditSealCore
 import AuditSealServer
 import AuditSealShipping
@@ -107,6 +109,8 @@ struct Serve: AsyncParsableCommand {
         } catch let error as S3Error {
             throw ValidationError(error.description)
         }
+        // Whatever libraries emit through swift-metrics lands in the receiver's own registry.
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: receiver.metrics.registry))
         try await receiver.run()
     }
 }
