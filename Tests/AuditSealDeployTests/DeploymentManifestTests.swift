@@ -1,0 +1,153 @@
+@testable import AuditSealServer
+import AuditSealCore
+import AuditSealTestSupport
+import Foundation
+import Testing
+import Yams
+
+/// deploy/: every overlay renders offline and validates against the Kubernetes schemas, its
+/// config is one the receiver accepts, the DaemonSet is locked down as documented, and the alert
+/// rules load, pass their unit tests and use only metrics the receiver exports.
+@Suite struct DeploymentManifestTests {
+    static let root = TestSupport.packageRoot
+
+    /// An executable on PATH (or in /usr/local/bin, /usr/bin), or nil with a loud message.
+    static func tool(_ name: String, why: String) -> String? {
+        let path = (ProcessInfo.processInfo.environment["PATH"] ?? "") + ":/usr/local/bin:/usr/bin"
+        for dir in path.split(separator: ":") where FileManager.default.isExecutableFile(atPath: "\(dir)/\(name)") { return "\(dir)/\(name)" }
+        FileHandle.standardError.write(Data("\n*** SKIPPING \(why): \(name) not found (.ci/run installs it) ***\n\n".utf8))
+        return nil
+    }
+
+    static let kubectl = tool("kubectl", why: "rendering deploy/overlays")
+    static let validator = tool("kubernetes-validate", why: "schema validation of the rendered manifests (pip install kubernetes-validate)")
+    static let promtool = tool("promtool", why: "checking the alert rules (apt-get install prometheus)")
+
+    /// The overlay's documents.
+    static func render(_ overlay: String) throws -> (text: String, documents: [[String: Any]]) {
+        let kubectl = try #require(Self.kubectl)
+        let result = try TestSupport.run(kubectl, ["kustomize", root + "/deploy/overlays/" + overlay])
+        #expect(result.status == 0, "\(result.stderr)")
+        let documents = try Yams.load_all(yaml: result.stdout).compactMap { $0 as? [String: Any] }
+        return (result.stdout, documents)
+    }
+
+    static func first(_ documents: [[String: Any]], kind: String) -> [String: Any]? {
+        documents.first { $0["kind"] as? String == kind }
+    }
+
+    @Test(.enabled(if: kubectl != nil), arguments: ["local-only", "s3"])
+    func overlayRendersValidatesAndIsLockedDown(_ overlay: String) throws {
+        let (text, documents) = try Self.render(overlay)
+        #expect(Set(documents.compactMap { $0["kind"] as? String }) == ["Namespace", "ConfigMap", "DaemonSet"])
+
+        if let validator = Self.validator {
+            let file = TestSupport.temporaryDirectory("kustomize") + "/\(overlay).yaml"
+            try FileIO.writeAtomically(path: file, bytes: Array(text.utf8))
+            let checked = try TestSupport.run(validator, ["--strict", "--kubernetes-version", "1.31.0", file])
+            #expect(checked.status == 0, "\(checked.stdout)\(checked.stderr)")
+            #expect(checked.stdout.components(separatedBy: " passed for resource ").count - 1 == documents.count, "\(checked.stdout)")
+        }
+
+        // The DaemonSet, as the README and OPERATIONS.md describe it.
+        let daemonSet = try #require(Self.first(documents, kind: "DaemonSet"))
+        let spec = try #require((daemonSet["spec"] as? [String: Any])?["template"] as? [String: Any])["spec"] as? [String: Any]
+        let pod = try #require(spec)
+        #expect(pod["hostNetwork"] as? Bool == true)
+        #expect(pod["priorityClassName"] as? String == "system-node-critical")
+        #expect((pod["nodeSelector"] as? [String: String])?.keys.contains("node-role.kubernetes.io/control-plane") == true)
+        #expect(((pod["securityContext"] as? [String: Any])?["seccompProfile"] as? [String: Any])?["type"] as? String == "RuntimeDefault")
+        let strategy = (daemonSet["spec"] as? [String: Any])?["updateStrategy"] as? [String: Any]
+        #expect((strategy?["rollingUpdate"] as? [String: Any])?["maxUnavailable"] as? Int == 1)
+        let container = try #require((pod["containers"] as? [[String: Any]])?.first)
+        #expect(container["image"] as? String == "localhost/auditseal:dev")
+        let security = try #require(container["securityContext"] as? [String: Any])
+        #expect((security["capabilities"] as? [String: Any])?["drop"] as? [String] == ["ALL"])
+        #expect((security["capabilities"] as? [String: Any])?["add"] == nil)
+        #expect(security["readOnlyRootFilesystem"] as? Bool == true)
+        #expect(security["allowPrivilegeEscalation"] as? Bool == false)
+        for probe in ["startupProbe", "readinessProbe", "livenessProbe"] {
+            #expect(((container[probe] as? [String: Any])?["httpGet"] as? [String: Any])?["port"] as? String == "ops", "\(probe)")
+        }
+        let resources = container["resources"] as? [String: [String: String]]
+        #expect(resources?["requests"]?["memory"] != nil && resources?["limits"]?["memory"] != nil)
+
+        // The config map's file is one the receiver loads and accepts, and every path in it is mounted.
+        let configMap = try #require(Self.first(documents, kind: "ConfigMap"))
+        let configText = try #require((configMap["data"] as? [String: String])?["auditseal.yaml"])
+        let configFile = TestSupport.temporaryDirectory("kustomize-config") + "/auditseal.yaml"
+        try FileIO.writeAtomically(path: configFile, bytes: Array(configText.utf8))
+        var configuration = try ServeConfiguration.load(yamlFile: configFile)
+        configuration.opsListen = "10.0.0.1:9443"  // what --ops-listen $(NODE_IP):9443 gives
+        try configuration.validate()
+        #expect(configuration.listen == "127.0.0.1:8443")  // the port `auditseal certs` writes into the kubeconfig
+        #expect(configuration.allowedClientCNs == ["kube-apiserver"])
+        #expect(configuration.autoCreateKey == false)
+        let mounts = (container["volumeMounts"] as? [[String: Any]] ?? []).compactMap { $0["mountPath"] as? String }
+        var paths = [configuration.dataDir, configuration.signingKey, configuration.tlsCert, configuration.tlsKey, configuration.clientCA].compactMap { $0 }
+        if overlay == "s3" {
+            #expect(configuration.s3Bucket != nil && configuration.s3LockMode == "COMPLIANCE")
+            paths.append(try #require(configuration.s3CredentialsFile))
+            #expect(try configuration.shippingConfiguration() != nil)
+        } else {
+            #expect(configuration.s3Endpoint == nil)
+            #expect(!mounts.contains("/etc/auditseal/s3"))
+        }
+        for path in paths {
+            #expect(mounts.contains { path == $0 || path.hasPrefix($0 + "/") }, "\(path) is not under a volume mount: \(mounts)")
+        }
+        let args = container["args"] as? [String] ?? []
+        #expect(args.starts(with: ["serve", "--config", "/etc/auditseal/auditseal.yaml"]))
+    }
+
+    static func rules() throws -> [[String: Any]] {
+        let text = String(decoding: try FileIO.readAll(path: root + "/deploy/monitoring/auditseal.rules.yml"), as: UTF8.self)
+        return (try Yams.load(yaml: text) as? [String: Any])?["groups"] as? [[String: Any]] ?? []
+    }
+
+    @Test(.enabled(if: promtool != nil))
+    func alertRulesLoadAndPassTheirUnitTests() throws {
+        let promtool = try #require(Self.promtool)
+        let check = try TestSupport.run(promtool, ["check", "rules", Self.root + "/deploy/monitoring/auditseal.rules.yml"])
+        #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
+        #expect(check.stdout.contains("SUCCESS: 14 rules found"), "\(check.stdout)")
+        let unit = try TestSupport.run(promtool, ["test", "rules", "auditseal.rules.test.yml"], in: Self.root + "/deploy/monitoring")
+        #expect(unit.status == 0, "\(unit.stdout)\(unit.stderr)")
+        // The operator's copy is promtool-clean too (its spec is a rule file).
+        let operatorRule = String(decoding: try FileIO.readAll(path: Self.root + "/deploy/monitoring/prometheusrule.yaml"), as: UTF8.self)
+        let spec = try #require((try Yams.load(yaml: operatorRule) as? [String: Any])?["spec"] as? [String: Any])
+        let specFile = TestSupport.temporaryDirectory("rules") + "/spec.yml"
+        try FileIO.writeAtomically(path: specFile, bytes: Array(try Yams.dump(object: spec).utf8))
+        #expect(try TestSupport.run(promtool, ["check", "rules", specFile]).status == 0)
+    }
+
+    @Test func prometheusRuleMatchesThePlainRuleFile() throws {
+        let operatorRule = String(decoding: try FileIO.readAll(path: Self.root + "/deploy/monitoring/prometheusrule.yaml"), as: UTF8.self)
+        let groups = ((try Yams.load(yaml: operatorRule) as? [String: Any])?["spec"] as? [String: Any])?["groups"] as? [[String: Any]]
+        let plain = try Self.rules()
+        #expect(plain.count == 4)
+        #expect(NSDictionary(dictionary: ["g": groups ?? []]).isEqual(to: ["g": plain]))
+    }
+
+    @Test func alertRulesUseOnlyExportedMetrics() throws {
+        let metrics = ReceiverMetrics()
+        _ = ShippingMetrics(registry: metrics.registry)
+        metrics.countBatch(code: 200)
+        let exported = Set(String(decoding: metrics.render(), as: UTF8.self).split(separator: "\n")
+            .filter { $0.hasPrefix("# TYPE ") }.map { String($0.split(separator: " ")[2]) })
+        #expect(exported.count >= 25)
+        var used = Set<String>()
+        for group in try Self.rules() {
+            for rule in group["rules"] as? [[String: Any]] ?? [] {
+                let expr = rule["expr"] as? String ?? ""
+                let regex = try NSRegularExpression(pattern: "auditseal_[a-z0-9_]+")
+                for match in regex.matches(in: expr, range: NSRange(expr.startIndex..., in: expr)) {
+                    used.insert(String(expr[Range(match.range, in: expr)!]))
+                }
+                #expect((rule["labels"] as? [String: String])?["severity"] != nil)
+            }
+        }
+        #expect(used.count >= 12)
+        #expect(used.subtracting(exported).isEmpty, "not exported: \(used.subtracting(exported).sorted())")
+    }
+}
