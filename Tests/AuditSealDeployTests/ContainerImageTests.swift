@@ -67,7 +67,14 @@ import Testing
     @Test(.enabled(if: archive != nil))
     func imageRunsTheReceiverAsItsOwnUser() throws {
         let dir = TestSupport.temporaryDirectory("image")
-        let image = try Self.unpack(try #require(Self.archive), into: dir)
+        let archive = try #require(Self.archive)
+        let image = try Self.unpack(archive, into: dir)
+        // Another OCI implementation reads it too, where one is installed.
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/skopeo") {
+            let inspected = try TestSupport.run("/usr/bin/skopeo", ["inspect", "oci-archive:" + archive])
+            #expect(inspected.status == 0, "\(inspected.stderr)")
+            #expect(inspected.stdout.contains(#""Architecture": "amd64""#) || inspected.stdout.contains(#""Architecture": "arm64""#))
+        }
         #expect(image.user == "65532:65532")
         #expect(image.entrypoint == ["/usr/bin/auditseal"])
 
