@@ -41,6 +41,9 @@ install -d -m 0555 "$rootfs/proc" "$rootfs/dev" "$rootfs/sys"
 install -d -m 0755 "$rootfs/var/lib/auditseal"
 chown 65532:65532 "$rootfs/var/lib/auditseal"
 
+# Nothing missing: the binary starts inside the root filesystem, with only what is in it.
+chroot "$rootfs" /usr/bin/auditseal --help >/dev/null
+
 buildah --storage-driver vfs bud --isolation chroot --quiet -f "$PWD/deploy/Containerfile" -t "$tag" "$rootfs" >/dev/null
 rm -f "$out"
 buildah --storage-driver vfs push --quiet "$tag" "oci-archive:$out:$tag"

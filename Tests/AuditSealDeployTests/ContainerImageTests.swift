@@ -122,3 +122,21 @@ import Testing
         #expect(owner == 65532)
     }
 }
+
+/// The image has one build command, named alike by the README, the Containerfile and the overlays.
+@Suite struct ContainerImageBuildTests {
+    @Test func oneBuildCommandNamedEverywhere() throws {
+        let root = TestSupport.packageRoot
+        func text(_ path: String) throws -> String { String(decoding: try FileIO.readAll(path: root + "/" + path), as: UTF8.self) }
+        let script = try text("scripts/build-image.sh")
+        #expect(script.contains(#"-f "$PWD/deploy/Containerfile""#))
+        #expect(script.contains("tag=${2:-localhost/auditseal:dev}"))
+        #expect(script.contains("swift build -c release --static-swift-stdlib --product auditseal"))
+        #expect(try text("deploy/Containerfile").contains("scripts/build-image.sh [OUT.tar] [TAG]"))
+        #expect(try text("README.md").contains("scripts/build-image.sh .build/image/auditseal.oci.tar"))
+        #expect(try text(".ci/run").contains("scripts/build-image.sh .build/image/auditseal.oci.tar"))
+        // The overlays deploy the tag the script builds by default.
+        let base = try text("deploy/base/kustomization.yaml")
+        #expect(base.contains("newName: localhost/auditseal") && base.contains("newTag: dev"))
+    }
+}
