@@ -37,6 +37,8 @@ public final class Verifier: @unchecked Sendable {
         var sequence: Int
         var manifest: Manifest
         var bytes: [UInt8]
+        /// Signed by a trusted key and structurally sound: only such a manifest's fields steer checks.
+        var trusted: Bool
         var fileName: String { Manifest.stem(sequence) + ".manifest.json" }
     }
 
@@ -71,7 +73,10 @@ public final class Verifier: @unchecked Sendable {
         }
 
         let manifests = loadManifests(keys: keys, report: &report)
-        if chainIDBytes == nil, let first = manifests.first {
+        // A manifest whose signature or structure failed is reported and then ignored: none of its
+        // fields (counts, sizes, hashes, file names) may steer what is read or compared.
+        let trusted = manifests.filter(\.trusted)
+        if chainIDBytes == nil, let first = trusted.first {
             report.chainID = first.manifest.chainID
             report.node = first.manifest.node
             chainIDBytes = Hex.decode(first.manifest.chainID)
@@ -85,7 +90,7 @@ public final class Verifier: @unchecked Sendable {
             return report
         }
         let sha = SHA256()
-        for loaded in manifests where loaded.manifest.chainID != report.chainID {
+        for loaded in trusted where loaded.manifest.chainID != report.chainID {
             report.add("chain-id-mismatch", "manifest belongs to chain \(loaded.manifest.chainID), not \(report.chainID ?? "?")",
                        file: "segments/" + loaded.fileName, sequence: loaded.sequence)
         }
@@ -94,8 +99,12 @@ public final class Verifier: @unchecked Sendable {
         var expected = ChainState(chainID: chainID, using: sha)
         var tasks = [SegmentTask]()
         var heartbeats = [HeartbeatCheck]()
-        for loaded in manifests {
+        var previousTrusted = 0
+        for loaded in trusted {
             let m = loaded.manifest
+            // Sequences between the previous trusted manifest and this one that failed their checks.
+            let skipped = manifests.filter { !$0.trusted && $0.sequence > previousTrusted && $0.sequence < loaded.sequence }.map(\.sequence)
+            previousTrusted = loaded.sequence
             if m.type == "heartbeat" {
                 report.heartbeats += 1
                 heartbeats.append(HeartbeatCheck(sequence: loaded.sequence, treeSize: m.treeSize, head: m.chainHashAfter, root: m.treeRoot))
@@ -106,7 +115,10 @@ public final class Verifier: @unchecked Sendable {
             var treeKnown = true
             var startState = expected
             if start != expected.nextIndex || m.chainHashBefore != expected.head.hex {
-                if start > expected.nextIndex {
+                if start > expected.nextIndex && !skipped.isEmpty {
+                    report.add("events-unverified", "events \(expected.nextIndex)...\(start - 1) are committed to only by manifest(s) \(skipped.map(String.init).joined(separator: ", ")), which failed verification",
+                               file: "segments/" + loaded.fileName, eventIndex: expected.nextIndex, sequence: loaded.sequence)
+                } else if start > expected.nextIndex {
                     report.add("events-missing", "events \(expected.nextIndex)...\(start - 1) are missing before this segment (a segment was deleted?)",
                                file: "segments/" + loaded.fileName, eventIndex: expected.nextIndex, sequence: loaded.sequence)
                 } else if start < expected.nextIndex {
@@ -183,7 +195,7 @@ public final class Verifier: @unchecked Sendable {
         report.treeRoot = state.tree.root(using: sha).hex
 
         // The tail: a stopped store ends with a closing manifest; a running one writes heartbeats.
-        if let last = manifests.last {
+        if let last = trusted.last {
             report.lastManifestAt = last.manifest.sealedAt
             let interval = Double(max(1, last.manifest.heartbeatIntervalSeconds))
             if !last.manifest.closing, let at = Timestamp.parse(last.manifest.sealedAt),
@@ -225,10 +237,15 @@ public final class Verifier: @unchecked Sendable {
                 report.add("manifest-unreadable", "manifest is missing or not valid JSON", file: file, sequence: sequence)
                 continue
             }
+            var sound = true
             if manifest.sequence != sequence {
                 report.add("manifest-renamed", "file name says sequence \(sequence) but the manifest says \(manifest.sequence)", file: file, sequence: sequence)
+                sound = false
+            } else if let problem = manifest.structuralProblem(fileSequence: sequence) {
+                report.add("manifest-invalid", problem, file: file, sequence: sequence)
+                sound = false
             }
-            checkSignature(file: file, sequence: sequence, manifest: manifest, bytes: bytes, keys: keys, report: &report)
+            let signed = checkSignature(file: file, sequence: sequence, manifest: manifest, bytes: bytes, keys: keys, report: &report)
             let expectedPrevious = previous.flatMap { $0.sequence == sequence - 1 ? SHA256.digest($0.bytes).hex : nil }
             if sequence == 1 {
                 if manifest.previousManifestSHA256 != nil {
@@ -237,31 +254,36 @@ public final class Verifier: @unchecked Sendable {
             } else if let expectedPrevious, manifest.previousManifestSHA256 != expectedPrevious {
                 report.add("manifest-chain-broken", "previousManifestSHA256 does not match manifest \(sequence - 1) (replaced or forged?)", file: file, sequence: sequence)
             }
-            checkCheckpoint(sequence: sequence, manifest: manifest, keys: keys, report: &report)
-            let entry = LoadedManifest(sequence: sequence, manifest: manifest, bytes: bytes)
+            checkCheckpoint(sequence: sequence, manifest: sound && signed ? manifest : nil, keys: keys, report: &report)
+            let entry = LoadedManifest(sequence: sequence, manifest: manifest, bytes: bytes, trusted: sound && signed)
             loaded.append(entry)
             previous = entry
         }
         return loaded
     }
 
-    private func checkSignature(file: String, sequence: Int, manifest: Manifest, bytes: [UInt8], keys: [Ed25519PublicKey], report: inout VerificationReport) {
+    /// True when a trusted key's signature over the manifest's exact bytes verifies.
+    private func checkSignature(file: String, sequence: Int, manifest: Manifest, bytes: [UInt8], keys: [Ed25519PublicKey], report: inout VerificationReport) -> Bool {
         let sigFile = "segments/" + Manifest.stem(sequence) + ".manifest.sig"
         guard let sigText = try? source.read(sigFile),
               let signature = Base64.decode(String(decoding: sigText, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
             report.add("signature-missing", "manifest signature file is missing or unreadable", file: sigFile, sequence: sequence)
-            return
+            return false
         }
         guard let key = keys.first(where: { $0.keyID == manifest.keyID }) else {
             report.add("unknown-key", "manifest is signed by key \(manifest.keyID.prefix(16))…, which is not trusted", file: file, sequence: sequence)
-            return
+            return false
         }
         if !key.isValidSignature(signature, for: bytes) {
             report.add("bad-signature", "manifest signature does not verify: the manifest was altered or forged", file: file, sequence: sequence)
+            return false
         }
+        return true
     }
 
-    private func checkCheckpoint(sequence: Int, manifest: Manifest, keys: [Ed25519PublicKey], report: inout VerificationReport) {
+    /// Checks the checkpoint's signature, and that it states what `manifest` states (nil: the
+    /// manifest is not trusted, so there is nothing to compare with).
+    private func checkCheckpoint(sequence: Int, manifest: Manifest?, keys: [Ed25519PublicKey], report: inout VerificationReport) {
         let file = "segments/" + Manifest.stem(sequence) + ".checkpoint"
         guard let bytes = try? source.read(file) else {
             report.add("checkpoint-missing", "checkpoint is missing", file: file, sequence: sequence)
@@ -269,6 +291,7 @@ public final class Verifier: @unchecked Sendable {
         }
         do {
             let (checkpoint, _) = try Checkpoint.open(note: String(decoding: bytes, as: UTF8.self), keys: keys)
+            guard let manifest else { return }
             if checkpoint.treeSize != manifest.treeSize || checkpoint.rootHash.hex != manifest.treeRoot
                 || checkpoint.origin != Checkpoint.origin(node: manifest.node, chainID: manifest.chainID) {
                 report.add("checkpoint-mismatch", "checkpoint (size \(checkpoint.treeSize)) does not match its manifest (size \(manifest.treeSize))", file: file, sequence: sequence)
@@ -310,7 +333,8 @@ public final class Verifier: @unchecked Sendable {
                            severity: .warning, file: file, eventIndex: task.startIndex, sequence: m.sequence)
                 return (report.findings, 0)
             }
-            report.add("segment-missing", "segment file with events \(task.startIndex)...\(task.startIndex + UInt64(m.eventCount) - 1) is missing (deleted?)",
+            let events = m.eventCount == 0 ? "no events" : "events \(task.startIndex)...\(task.startIndex + UInt64(m.eventCount) - 1)"
+            report.add("segment-missing", "segment file with \(events) is missing (deleted?)",
                        file: file, eventIndex: task.startIndex, sequence: m.sequence)
             return (report.findings, 0)
         }
@@ -363,6 +387,9 @@ public final class Verifier: @unchecked Sendable {
         }
         let chainMatches = lines.count == m.eventCount && state.head.hex == m.chainHashAfter
         let treeMatches = !task.treeKnown || (state.tree.size == m.treeSize && state.tree.root(using: sha).hex == m.treeRoot)
+        if chainMatches && treeMatches && gzipError == nil {
+            checkLeafHints(m, report: &report)
+        }
         if fileModified && chainMatches && treeMatches && gzipError == nil {
             report.add("segment-modified", "segment file bytes differ from the sealed file (size/SHA-256), though its events still match the chain: the file was replaced",
                        file: file, sequence: m.sequence)
@@ -373,6 +400,20 @@ public final class Verifier: @unchecked Sendable {
             }
         }
         return (report.findings, UInt64(lines.count))
+    }
+
+    /// The leaf-hint file is covered by the signed manifest (`leafHintsSHA256`): a changed or
+    /// missing one is a finding even when every event checks out.
+    private func checkLeafHints(_ m: Manifest, report: inout VerificationReport) {
+        guard let name = m.leafHintsFile, let expected = m.leafHintsSHA256 else { return }
+        let file = "segments/" + name
+        guard let raw = try? source.read(file) else {
+            report.add("leaf-hints-missing", "the leaf-hint file the manifest names is missing (deleted?)", file: file, sequence: m.sequence)
+            return
+        }
+        if SHA256.digest(raw).hex != expected {
+            report.add("leaf-hints-modified", "the leaf-hint file differs from the one sealed (its SHA-256 is not the manifest's leafHintsSHA256)", file: file, sequence: m.sequence)
+        }
     }
 
     /// Names the lines that differ from what was sealed, using the sealed leaf hints.

@@ -1,0 +1,108 @@
+import AuditSealCore
+import AuditSealTestSupport
+import Foundation
+import Testing
+
+/// A store is hostile input: a manifest that fails its signature or its structural rules is
+/// reported and then steers nothing, a signed but absurd manifest cannot crash verify or make it
+/// read outside the store, and the signed leaf-hint file is checked even when every event matches.
+@Suite struct HostileManifestTests {
+    static func store() async throws -> (path: String, key: Ed25519PrivateKey) {
+        let dir = TestSupport.temporaryDirectory("hostile")
+        let key = try TestSupport.signingKey(in: dir).key
+        var config = StoreConfiguration(dataDirectory: dir + "/data", nodeName: "cp-1")
+        config.segmentMaxBytes = 20_000
+        let store = try AuditStore(configuration: config, signingKey: key)
+        for b in 0..<4 {
+            _ = try await store.append(try EventScanner(mode: .eventList).scan(TestSupport.eventList(count: 10, prefix: "h\(b)")))
+        }
+        try await store.sealNow()
+        try await store.close()
+        return (dir + "/data", key)
+    }
+
+    static func verify(_ path: String, _ key: Ed25519PrivateKey) -> VerificationReport {
+        Verifier(source: DirectorySource(root: path), options: .init(trustedKeys: [key.publicKey])).run()
+    }
+
+    static func segments(_ path: String) throws -> [(sequence: Int, manifest: Manifest)] {
+        let layout = StoreLayout(root: path)
+        return try layout.manifestSequences().map { ($0, try StableJSON.decode(Manifest.self, from: try FileIO.readAll(path: layout.manifestPath($0)))) }
+            .filter { $0.1.type == "segment" }
+    }
+
+    /// Rewrites a manifest, optionally signing it again with `key`.
+    static func rewrite(_ path: String, _ sequence: Int, signWith key: Ed25519PrivateKey?, _ edit: (inout Manifest) -> Void) throws {
+        let layout = StoreLayout(root: path)
+        var manifest = try StableJSON.decode(Manifest.self, from: try FileIO.readAll(path: layout.manifestPath(sequence)))
+        edit(&manifest)
+        let bytes = try StableJSON.encode(manifest) + [0x0a]
+        try FileIO.writeAtomically(path: layout.manifestPath(sequence), bytes: bytes)
+        if let key {
+            try FileIO.writeAtomically(path: layout.signaturePath(sequence), bytes: Array((Base64.encode(try key.signature(for: bytes)) + "\n").utf8))
+        }
+    }
+
+    @Test func theUntouchedStoreVerifies() async throws {
+        let (path, key) = try await Self.store()
+        let report = Self.verify(path, key)
+        #expect(report.intact, "\(report.findings)")
+        #expect(try Self.segments(path).count >= 2)
+    }
+
+    @Test func aRaisedEventCountUnderABrokenSignatureIsAFindingNotACrash() async throws {
+        let (path, key) = try await Self.store()
+        let (first, _) = try Self.segments(path)[0]
+        try Self.rewrite(path, first, signWith: nil) { $0.eventCount += 1 }
+        let report = Self.verify(path, key)
+        #expect(!report.intact)
+        let codes = Set(report.findings.map(\.code))
+        #expect(codes.contains("bad-signature"))
+        // Its counts steer nothing: the next segment's events are not called missing, only unverified.
+        #expect(codes.contains("events-unverified"), "\(report.findings)")
+        #expect(!codes.contains("events-missing"))
+        // The same through the command: exit 1 with findings.
+        let cli = try TestSupport.run(TestSupport.packageRoot + "/.build/debug/auditseal", ["verify", path, "--public-key", path + "/../signing.key.pub"])
+        #expect(cli.status == 1, "\(cli.stdout)\(cli.stderr)")
+        #expect(cli.stdout.contains("bad-signature"))
+    }
+
+    static func absurd(_ label: String, _ m: inout Manifest) {
+        switch label {
+        case "eventCount beyond treeSize": m.eventCount = Int(m.treeSize) + 5
+        case "negative eventCount": m.eventCount = -3
+        case "huge treeSize": m.treeSize = UInt64.max
+        case "file outside the store": m.file = "../../../etc/passwd"
+        case "hints outside the store": m.leafHintsFile = "../signing.key"
+        case "frontier of the wrong length": m.treeFrontier = []
+        default: m.chainHashAfter = "zz"
+        }
+    }
+
+    @Test(arguments: ["eventCount beyond treeSize", "negative eventCount", "huge treeSize", "file outside the store",
+                      "hints outside the store", "frontier of the wrong length", "not hex"])
+    func aSignedButAbsurdManifestIsInvalidAndIgnored(_ label: String) async throws {
+        let (path, key) = try await Self.store()
+        let (second, _) = try Self.segments(path)[1]
+        // Signed with the trusted key: the signature holds, the structure does not.
+        try Self.rewrite(path, second, signWith: key) { Self.absurd(label, &$0) }
+        let report = Self.verify(path, key)
+        #expect(!report.intact, "\(label)")
+        #expect(report.findings.contains { $0.code == "manifest-invalid" && $0.sequence == second }, "\(label): \(report.findings)")
+        #expect(!report.findings.contains { ($0.file ?? "").contains("..") }, "\(label)")
+    }
+
+    @Test func aChangedOrDeletedLeafHintFileIsAFinding() async throws {
+        let (path, key) = try await Self.store()
+        let layout = StoreLayout(root: path)
+        let segments = try Self.segments(path)
+        var hints = try FileIO.readAll(path: layout.leafHintsPath(segments[0].sequence))
+        hints[0] ^= 0x01
+        try FileIO.writeAtomically(path: layout.leafHintsPath(segments[0].sequence), bytes: hints)
+        #expect(unlink(layout.leafHintsPath(segments[1].sequence)) == 0)
+        let report = Self.verify(path, key)
+        #expect(!report.intact)
+        #expect(report.findings.contains { $0.code == "leaf-hints-modified" && $0.sequence == segments[0].sequence })
+        #expect(report.findings.contains { $0.code == "leaf-hints-missing" && $0.sequence == segments[1].sequence })
+    }
+}
