@@ -97,6 +97,12 @@ public final class AuditStore: @unchecked Sendable {
             activeLeaves = recovered.active.eventCount == 0 ? [] : nil
             sealer = Sealer(layout: layout, configuration: configuration, key: signingKey, identity: recovered.identity)
             try Self.rememberPublicKey(signingKey.publicKey, layout: layout)
+            if recovered.tip.closing {
+                // The last run ended with "nothing more is due". Events taken from now on must not
+                // sit behind that promise, where cutting them would leave no trace: before the first
+                // append, a heartbeat says more is coming (docs/FORMAT.md §4).
+                tip = try sealer.heartbeat(after: recovered.tip, durable: recovered.durable, closing: false)
+            }
         } catch {
             Glibc.close(lockFD)
             throw error

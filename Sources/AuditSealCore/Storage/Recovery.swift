@@ -132,7 +132,7 @@ enum Recovery {
             break
         }
         return ManifestTip(sequence: latest, manifestSHA256: SHA256.digest(latestBytes).hex, sealed: sealed,
-                           sealedAt: Timestamp.parse(latestManifest.sealedAt))
+                           sealedAt: Timestamp.parse(latestManifest.sealedAt), closing: latestManifest.closing)
     }
 
     /// The chain state a segment manifest ends with.

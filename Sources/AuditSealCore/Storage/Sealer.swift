@@ -10,6 +10,8 @@ public struct ManifestTip: Sendable {
     public var sealed: ChainState
     /// When the latest manifest was written.
     public var sealedAt: Date?
+    /// Whether the latest manifest is a closing one ("nothing more is due").
+    public var closing: Bool = false
 }
 
 /// Seals closed write-ahead segments into gzip JSON-lines files with signed manifests and
@@ -148,7 +150,7 @@ public final class Sealer: @unchecked Sendable {
         try FileIO.writeAtomically(path: layout.checkpointPath(manifest.sequence), bytes: Array(try checkpoint.signedNote(with: key).utf8), mode: 0o444)
         try FileIO.writeAtomically(path: layout.signaturePath(manifest.sequence), bytes: Array((Base64.encode(signature) + "\n").utf8), mode: 0o444)
         try FileIO.writeAtomically(path: layout.manifestPath(manifest.sequence), bytes: bytes, mode: 0o444)
-        return ManifestTip(sequence: manifest.sequence, manifestSHA256: SHA256.digest(bytes).hex, sealed: state, sealedAt: now)
+        return ManifestTip(sequence: manifest.sequence, manifestSHA256: SHA256.digest(bytes).hex, sealed: state, sealedAt: now, closing: manifest.closing)
     }
 
     /// The stageTimestamp of one stored line, if it has one.
