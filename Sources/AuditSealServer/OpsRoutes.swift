@@ -61,7 +61,16 @@ struct OpsRoutes: Sendable {
             metrics.diskSizeBytes.set(to: Double(space.size))
         }
         metrics.ready.set(to: readinessProblems().isEmpty ? 1 : 0)
-        if let shipper, let shippingMetrics { shippingMetrics.record(shipper.snapshot) }
+        // How long acknowledged events have waited for a signed manifest, and for one in the bucket.
+        let now = Date()
+        let shipped = shipper.map { $0.snapshot.shippedTreeSize ?? 0 }
+        let uncommitted = store.oldestEventTime(from: status.committedTreeSize, forgetBefore: shipped ?? status.committedTreeSize)
+        metrics.uncommittedAge.set(to: uncommitted.map { max(0, now.timeIntervalSince($0)) } ?? 0)
+        if let shipper, let shippingMetrics {
+            shippingMetrics.record(shipper.snapshot)
+            let unshipped = store.oldestEventTime(from: shipped ?? 0)
+            shippingMetrics.unshippedAge.set(to: unshipped.map { max(0, now.timeIntervalSince($0)) } ?? 0)
+        }
     }
 
     static func text(_ status: HTTPResponse.Status, _ body: String) -> Response {

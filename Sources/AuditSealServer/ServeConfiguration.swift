@@ -51,9 +51,11 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
     public var maxConnections: Int = 256
     /// Seal the open segment at this many bytes or this age.
     public var segmentMaxBytes: Int = 64 << 20
-    public var segmentMaxAgeSeconds: Double = 3600
-    /// Signed heartbeat interval.
-    public var heartbeatIntervalSeconds: Double = 300
+    /// With shipping, a sealed segment reaches the bucket within about this long plus the upload.
+    public var segmentMaxAgeSeconds: Double = 60
+    /// Signed heartbeat interval: the longest an acknowledged event goes without a signed
+    /// manifest committing to it (and, shipped, the longest before the bucket knows of it).
+    public var heartbeatIntervalSeconds: Double = 60
     /// zlib level for sealed segments: 1 seals twice as fast as 6 for files about a fifth larger,
     /// which keeps sealing ahead of 100k events/s on two cores.
     public var gzipLevel: Int = 1
@@ -82,6 +84,8 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
     public var s3CredentialsFile: String?
     /// Delete local segment data this many days after sealing once its upload is confirmed (nil: keep).
     public var localRetentionDays: Double?
+    /// Uploads in flight at once; manifests still follow their files, in order.
+    public var s3ConcurrentUploads: Int = 6
 
     public init() {}
 
@@ -90,7 +94,7 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
         case tokenFile, insecureHTTP, ingestPath, maxBodyBytes, spoolThresholdBytes, maxInflightBytes, maxBatchEvents, bodyTimeoutSeconds, headerTimeoutSeconds, idleTimeoutSeconds, maxConnections
         case segmentMaxBytes, segmentMaxAgeSeconds, heartbeatIntervalSeconds, gzipLevel, duplicateWindow, minFreeBytes
         case verifyIntervalSeconds, s3Endpoint, s3Bucket, s3Prefix, s3Region, s3Addressing, s3RetentionDays, s3LockMode, s3CA
-        case s3CredentialsFile, localRetentionDays
+        case s3CredentialsFile, localRetentionDays, s3ConcurrentUploads
     }
 
     public init(from decoder: Decoder) throws {
@@ -111,7 +115,7 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
         try takeOptional(.s3Endpoint, &d.s3Endpoint); try takeOptional(.s3Bucket, &d.s3Bucket); try take(.s3Prefix, &d.s3Prefix)
         try take(.s3Region, &d.s3Region); try take(.s3Addressing, &d.s3Addressing); try take(.s3RetentionDays, &d.s3RetentionDays)
         try take(.s3LockMode, &d.s3LockMode); try takeOptional(.s3CA, &d.s3CA); try takeOptional(.s3CredentialsFile, &d.s3CredentialsFile)
-        try takeOptional(.localRetentionDays, &d.localRetentionDays)
+        try takeOptional(.localRetentionDays, &d.localRetentionDays); try take(.s3ConcurrentUploads, &d.s3ConcurrentUploads)
         self = d
     }
 

@@ -14,6 +14,7 @@ extension ServeConfiguration {
         shipping.retentionDays = s3RetentionDays
         shipping.lockMode = s3LockMode
         shipping.localRetentionDays = localRetentionDays
+        shipping.concurrentUploads = s3ConcurrentUploads
         try shipping.validate()
         return shipping
     }

@@ -13,6 +13,9 @@ public struct ShippingConfiguration: Sendable {
     public var lockMode: String = "COMPLIANCE"
     /// Delete local segment data this many days after sealing, once its upload is confirmed; nil keeps it.
     public var localRetentionDays: Double?
+    /// Uploads in flight at once (segment data, hints, checkpoints, signatures); manifests follow
+    /// their files one at a time, in sequence order.
+    public var concurrentUploads: Int = 6
 
     public init(endpoint: S3Endpoint, prefix: String) {
         self.endpoint = endpoint
@@ -26,6 +29,7 @@ public struct ShippingConfiguration: Sendable {
         }
         guard retentionDays >= 1 else { throw S3Error.configuration("s3RetentionDays: must be at least 1") }
         if let days = localRetentionDays, days < 0 { throw S3Error.configuration("localRetentionDays: must not be negative") }
+        guard (1...64).contains(concurrentUploads) else { throw S3Error.configuration("s3ConcurrentUploads: must be 1...64") }
     }
 }
 
@@ -62,6 +66,8 @@ public struct ShippingSnapshot: Sendable {
     public var bytesShipped = 0
     public var failures = 0
     public var localSegmentsDeleted = 0
+    /// The tree size of the newest manifest confirmed in the bucket (nil before the first).
+    public var shippedTreeSize: UInt64?
 }
 
 /// Uploads a store's sealed files to an S3 bucket with Object Lock, exactly once each.
@@ -156,17 +162,61 @@ public final class Shipper: @unchecked Sendable {
         let prefix = try storePrefix()
         let pending = try pendingFiles(prefix: prefix)
         publishPending(pending)
+        // Files first, up to `concurrentUploads` at once; then each manifest, which makes its
+        // sequence visible to verifiers, after all of its files and after the manifest before it.
+        let files = pending.filter { !$0.relativePath.hasSuffix(".manifest.json") }
+        let manifests = pending.filter { $0.relativePath.hasSuffix(".manifest.json") }
+        let remaining = RemainingObjects(pending)
         var uploaded = 0
-        for (i, object) in pending.enumerated() {
-            if try await ship(object, key: prefix + object.relativePath) { uploaded += 1 }
-            publishPending(Array(pending[(i + 1)...]))
+        try await withThrowingTaskGroup(of: (String, Bool).self) { group in
+            var next = files.makeIterator()
+            func startNext() -> Bool {
+                guard let object = next.next() else { return false }
+                group.addTask { (object.relativePath, try await self.ship(object, key: prefix + object.relativePath)) }
+                return true
+            }
+            for _ in 0..<configuration.concurrentUploads where !startNext() { break }
+            while let (done, didUpload) = try await group.next() {
+                if didUpload { uploaded += 1 }
+                publishPending(remaining.remove(done))
+                _ = startNext()
+            }
         }
+        for object in manifests {
+            if try await ship(object, key: prefix + object.relativePath) { uploaded += 1 }
+            publishPending(remaining.remove(object.relativePath))
+        }
+        try publishShippedTreeSize(prefix: prefix)
         // Local retention reads manifests and HEADs objects: at most every ten minutes.
         if let days = configuration.localRetentionDays, Date().timeIntervalSince(lastRetentionRun) >= 600 {
             try await applyLocalRetention(days: days, prefix: prefix)
             lastRetentionRun = Date()
         }
         return uploaded
+    }
+
+    /// Finds the newest manifest the ledger confirms in the bucket and publishes its tree size.
+    func publishShippedTreeSize(prefix: String) throws {
+        for sequence in try layout.manifestSequences().reversed()
+        where ledger.contains(ledgerName(prefix + "segments/" + Manifest.stem(sequence) + ".manifest.json")) {
+            let manifest = try StableJSON.decode(Manifest.self, from: try FileIO.readAll(path: layout.manifestPath(sequence)))
+            update { $0.shippedTreeSize = manifest.treeSize }
+            return
+        }
+    }
+
+    /// The objects of a round not yet confirmed, for the pending gauges.
+    final class RemainingObjects: @unchecked Sendable {
+        private let lock = NSLock()
+        private var objects: [LocalObject]
+        init(_ objects: [LocalObject]) { self.objects = objects }
+        /// Removes one by path; returns what is left.
+        func remove(_ relativePath: String) -> [LocalObject] {
+            lock.withLock {
+                objects.removeAll { $0.relativePath == relativePath }
+                return objects
+            }
+        }
     }
 
     func publishPending(_ pending: [LocalObject]) {

@@ -1,4 +1,5 @@
 import AuditSealCore
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -29,6 +30,8 @@ public final class ShippingLedger: @unchecked Sendable {
     /// file kind. A year of segments costs a few megabytes, not a string per object.
     private var segments = [String: [Int: UInt8]]()
     private var fd: Int32 = -1
+    /// Uploads run concurrently: appends and lookups take turns.
+    private let lock = NSLock()
 
     /// The file kinds of a sealed sequence, in upload order (their bit is their position).
     static let segmentSuffixes = [".jsonl.gz", ".leaves", ".checkpoint", ".manifest.sig", ".manifest.json"]
@@ -83,6 +86,7 @@ public final class ShippingLedger: @unchecked Sendable {
 
     /// Whether `bucket/key` is recorded as shipped.
     public func contains(_ object: String) -> Bool {
+        lock.lock(); defer { lock.unlock() }
         if let slot = Self.segmentSlot(object) { return (segments[slot.folder]?[slot.sequence] ?? 0) & slot.bit != 0 }
         return objects.contains(object)
     }
@@ -112,6 +116,7 @@ public final class ShippingLedger: @unchecked Sendable {
     /// Appends and fsyncs an entry.
     public func record(_ entry: Entry) throws {
         let line = [entry.object, entry.sha256, entry.versionID, entry.retainUntil].joined(separator: "\t") + "\n"
+        lock.lock(); defer { lock.unlock() }
         try Array(line.utf8).withUnsafeBytes { try FileIO.writeAll(fd: fd, $0, path: path) }
         try FileIO.sync(fd: fd, path: path)
         remember(entry.object)

@@ -21,6 +21,8 @@ struct S3Options: ParsableArguments {
     var ca: String?
     @Option(name: .customLong("s3-credentials-file"), help: "AWS shared-credentials file [s3CredentialsFile]. Default: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, then ~/.aws/credentials (profile AWS_PROFILE or default).")
     var credentialsFile: String?
+    @Option(name: .customLong("s3-concurrent-uploads"), help: "Uploads in flight at once; manifests follow their files, in order [s3ConcurrentUploads]. Default 6.")
+    var concurrentUploads: Int?
 
     /// Copies the options given onto a configuration (flags win over the YAML file).
     func apply(to c: inout ServeConfiguration) {
@@ -33,5 +35,6 @@ struct S3Options: ParsableArguments {
         if let lockMode { c.s3LockMode = lockMode }
         if let ca { c.s3CA = ca }
         if let credentialsFile { c.s3CredentialsFile = credentialsFile }
+        if let concurrentUploads { c.s3ConcurrentUploads = concurrentUploads }
     }
 }

@@ -42,8 +42,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds an idle connection is kept [idleTimeoutSeconds]. Default 90.") var idleTimeoutSeconds: Double?
     @Option(help: "Most concurrent connections [maxConnections]. Default 256.") var maxConnections: Int?
     @Option(help: "Seal the open segment at this size [segmentMaxBytes]. Default 64 MiB.") var segmentMaxBytes: Int?
-    @Option(help: "Seal the open segment at this age [segmentMaxAgeSeconds]. Default 3600.") var segmentMaxAgeSeconds: Double?
-    @Option(help: "Signed heartbeat interval [heartbeatIntervalSeconds]. Default 300.") var heartbeatIntervalSeconds: Double?
+    @Option(help: "Seal the open segment at this age [segmentMaxAgeSeconds]. Default 60.") var segmentMaxAgeSeconds: Double?
+    @Option(help: "Signed heartbeat interval: the longest an acknowledged event waits for a signed manifest [heartbeatIntervalSeconds]. Default 60.") var heartbeatIntervalSeconds: Double?
     @Option(help: "zlib level of sealed segments [gzipLevel]. Default 1 (fast; 6-9 for smaller files).") var gzipLevel: Int?
     @Option(help: "Recent events remembered to drop re-sent duplicates [duplicateWindow]. Default 100000.") var duplicateWindow: Int?
     @Option(help: "Readiness fails below this many free bytes [minFreeBytes]. Default 256 MiB.") var minFreeBytes: Int?

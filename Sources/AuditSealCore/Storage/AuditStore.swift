@@ -31,6 +31,8 @@ public struct StoreStatus: Sendable {
     public var sealFailures: Int
     public var lastError: String?
     public var openSegmentBytes: Int
+    /// Events the latest signed manifest commits to.
+    public var committedTreeSize: UInt64
 }
 
 /// The sealed, hash-chained event store of one node.
@@ -69,6 +71,8 @@ public final class AuditStore: @unchecked Sendable {
     private var sealerDone = false
     private var stopWaiters: [CheckedContinuation<Void, Never>] = []
     private let openedAt = Date()
+    /// When each commit's first event was acknowledged (recovered events count from the open).
+    private var arrivals = ArrivalLog()
     private var segmentsSealed = 0
     private var sealFailures = 0
     private var lastError: String?
@@ -107,6 +111,8 @@ public final class AuditStore: @unchecked Sendable {
             Glibc.close(lockFD)
             throw error
         }
+        // Events recovered beyond the last manifest were acknowledged before this start: count them from now.
+        if durable.nextIndex > tip.committedTreeSize { arrivals.record(index: tip.committedTreeSize, at: openedAt) }
         startThread(name: "auditseal-commit") { [self] in commitLoop() }
         startThread(name: "auditseal-seal") { [self] in sealLoop() }
     }
@@ -161,7 +167,17 @@ public final class AuditStore: @unchecked Sendable {
         defer { condition.unlock() }
         return StoreStatus(nextIndex: durable.nextIndex, chainHead: durable.head.hex, manifestSequence: tip.sequence,
                            lastManifestAt: tip.sealedAt, segmentsSealed: segmentsSealed, sealFailures: sealFailures,
-                           lastError: lastError, openSegmentBytes: active.durableLength)
+                           lastError: lastError, openSegmentBytes: active.durableLength, committedTreeSize: tip.committedTreeSize)
+    }
+
+    /// When the oldest acknowledged event with an index of at least `index` was acknowledged (nil
+    /// when every event is below it): with the tree size a manifest commits to, how long events
+    /// have waited for it. Marks wholly before `forgetBefore` are dropped.
+    public func oldestEventTime(from index: UInt64, forgetBefore: UInt64? = nil) -> Date? {
+        condition.lock()
+        defer { condition.unlock() }
+        if let forgetBefore { arrivals.forget(before: forgetBefore) }
+        return arrivals.oldestArrival(from: index, end: durable.nextIndex)
     }
 
     private func requestRotation(closing: Bool) async throws {
@@ -251,6 +267,7 @@ public final class AuditStore: @unchecked Sendable {
 
             condition.lock()
             if failure == nil {
+                if state.nextIndex > durable.nextIndex { arrivals.record(index: durable.nextIndex, at: Date()) }
                 durable = state
                 for key in newKeys { duplicates.insert(key) }
                 activeLeaves?.append(contentsOf: groupLeaves)

@@ -132,7 +132,8 @@ enum Recovery {
             break
         }
         return ManifestTip(sequence: latest, manifestSHA256: SHA256.digest(latestBytes).hex, sealed: sealed,
-                           sealedAt: Timestamp.parse(latestManifest.sealedAt), closing: latestManifest.closing)
+                           sealedAt: Timestamp.parse(latestManifest.sealedAt), closing: latestManifest.closing,
+                           committedTreeSize: latestManifest.treeSize)
     }
 
     /// The chain state a segment manifest ends with.

@@ -12,6 +12,8 @@ public struct ManifestTip: Sendable {
     public var sealedAt: Date?
     /// Whether the latest manifest is a closing one ("nothing more is due").
     public var closing: Bool = false
+    /// The tree size the latest manifest commits to (a heartbeat's covers the write-ahead tail too).
+    public var committedTreeSize: UInt64 = 0
 }
 
 /// Seals closed write-ahead segments into gzip JSON-lines files with signed manifests and
@@ -150,7 +152,7 @@ public final class Sealer: @unchecked Sendable {
         try FileIO.writeAtomically(path: layout.checkpointPath(manifest.sequence), bytes: Array(try checkpoint.signedNote(with: key).utf8), mode: 0o444)
         try FileIO.writeAtomically(path: layout.signaturePath(manifest.sequence), bytes: Array((Base64.encode(signature) + "\n").utf8), mode: 0o444)
         try FileIO.writeAtomically(path: layout.manifestPath(manifest.sequence), bytes: bytes, mode: 0o444)
-        return ManifestTip(sequence: manifest.sequence, manifestSHA256: SHA256.digest(bytes).hex, sealed: state, sealedAt: now, closing: manifest.closing)
+        return ManifestTip(sequence: manifest.sequence, manifestSHA256: SHA256.digest(bytes).hex, sealed: state, sealedAt: now, closing: manifest.closing, committedTreeSize: manifest.treeSize)
     }
 
     /// The stageTimestamp of one stored line, if it has one.

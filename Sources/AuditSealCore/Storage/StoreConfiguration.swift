@@ -7,9 +7,9 @@ public struct StoreConfiguration: Sendable {
     /// Seal the open segment once it holds this many bytes.
     public var segmentMaxBytes: Int = 64 << 20
     /// Seal a non-empty open segment once it is this old (seconds).
-    public var segmentMaxAge: Double = 3600
+    public var segmentMaxAge: Double = 60
     /// Write a signed heartbeat manifest when no manifest was written for this long (seconds).
-    public var heartbeatInterval: Double = 300
+    public var heartbeatInterval: Double = 60
     /// zlib level for sealed segments.
     public var gzipLevel: Int = 6
     /// How many of the most recent events are remembered to drop re-sent duplicates (same auditID and stage).

@@ -30,6 +30,7 @@ public final class ReceiverMetrics: Sendable {
     let diskFreeBytes: Gauge
     let diskSizeBytes: Gauge
     let ready: Gauge
+    let uncommittedAge: Gauge
     // Background verification.
     let verificationRuns: Counter
     let verificationFailures: Counter
@@ -62,6 +63,7 @@ public final class ReceiverMetrics: Sendable {
         diskFreeBytes = r.makeGauge(descriptor: Self.name("disk_free", "bytes", "Free bytes on the data directory's file system."))
         diskSizeBytes = r.makeGauge(descriptor: Self.name("disk_size", "bytes", "Size of the data directory's file system."))
         ready = r.makeGauge(descriptor: Self.name("ready", "", "1 when /readyz answers ready, 0 when not."))
+        uncommittedAge = r.makeGauge(descriptor: Self.name("uncommitted_event_age", "seconds", "Age of the oldest acknowledged event that no signed manifest commits to yet (0 when none)."))
         verificationRuns = r.makeCounter(descriptor: Self.name("verification_runs", "total", "Background verifications run."))
         verificationFailures = r.makeCounter(descriptor: Self.name("verification_failures", "total", "Background verifications that found the store not intact."))
         lastVerificationIntact = r.makeGauge(descriptor: Self.name("last_verification_intact", "", "1 when the latest background verification found the store intact."))

@@ -8,6 +8,7 @@ final class ShippingMetrics: Sendable {
     let pendingObjects: Gauge
     let pendingSegments: Gauge
     let lagSeconds: Gauge
+    let unshippedAge: Gauge
     let objects: Counter
     let bytes: Counter
     let failures: Counter
@@ -21,6 +22,7 @@ final class ShippingMetrics: Sendable {
         pendingObjects = registry.makeGauge(descriptor: name("ship_pending_objects", "", "Sealed files not yet confirmed in the bucket."))
         pendingSegments = registry.makeGauge(descriptor: name("ship_pending_segments", "", "Sealed segments not yet fully shipped (upload lag in segments)."))
         lagSeconds = registry.makeGauge(descriptor: name("ship_lag", "seconds", "Age of the oldest sealed segment not yet shipped (0 when none)."))
+        unshippedAge = registry.makeGauge(descriptor: name("unshipped_event_age", "seconds", "Age of the oldest acknowledged event that no manifest in the bucket commits to yet (0 when none)."))
         objects = registry.makeCounter(descriptor: name("ship_objects", "total", "Objects uploaded since start."))
         bytes = registry.makeCounter(descriptor: name("ship_bytes", "total", "Bytes uploaded since start."))
         failures = registry.makeCounter(descriptor: name("ship_failures", "total", "Shipping rounds that failed since start (each is retried)."))
