@@ -20,6 +20,8 @@ public final class Receiver: Sendable {
     let shippingMetrics: ShippingMetrics?
     let logger: Logger
     let key: Ed25519PrivateKey
+    /// The signing key's file, read again on SIGHUP for a rotation.
+    let keyPath: String
     /// Ships sealed segments to S3 Object Lock, when configured.
     let shipper: Shipper?
 
@@ -44,6 +46,7 @@ public final class Receiver: Sendable {
                 """)
         }
         key = try KeyFiles.loadPrivateKey(path: keyPath)
+        self.keyPath = keyPath
         var storeConfig = StoreConfiguration(dataDirectory: configuration.dataDir, nodeName: configuration.node ?? HostName.current)
         storeConfig.segmentMaxBytes = configuration.segmentMaxBytes
         storeConfig.segmentMaxAge = configuration.segmentMaxAgeSeconds
@@ -124,7 +127,7 @@ public final class Receiver: Sendable {
                 },
                 logger: logger))
         }
-        services.append(ReloadService(tls: tls, token: token, checkInterval: 10, logger: logger))
+        services.append(ReloadService(tls: tls, token: token, signingKey: (keyPath, store), checkInterval: 10, logger: logger))
         services.append(VerificationService(store: store, dataDir: configuration.dataDir, publicKey: key.publicKey,
                                             interval: configuration.verifyIntervalSeconds, metrics: metrics, logger: logger))
         if let shipper { services.append(ShippingService(shipper: shipper, pollInterval: 5)) }

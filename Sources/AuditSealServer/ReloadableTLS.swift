@@ -75,6 +75,8 @@ struct ReloadableTLSChannel<Base: ServerChildChannel & HTTPChannelHandler>: Serv
 struct ReloadService: Service {
     let tls: TLSContextHolder?
     let token: BearerToken?
+    /// On SIGHUP only: a different key in this file is handed over to (docs/OPERATIONS.md, "Rotate the signing key").
+    let signingKey: (path: String, store: AuditStore)?
     let checkInterval: Double
     let logger: Logger
 
@@ -83,6 +85,7 @@ struct ReloadService: Service {
             group.addTask {
                 for await _ in await UnixSignalsSequence(trapping: .sighup) {
                     reload(force: true, reason: "SIGHUP")
+                    await rotateSigningKeyIfReplaced()
                 }
             }
             group.addTask {
@@ -93,6 +96,23 @@ struct ReloadService: Service {
             }
             try? await gracefulShutdown()
             group.cancelAll()
+        }
+    }
+
+    /// The signing key file holds another key: the current key hands over to it. Never on a mere
+    /// file change: whoever can only write the key Secret must not be able to take over the chain
+    /// (a replaced key without a handover makes the receiver refuse to start instead).
+    func rotateSigningKeyIfReplaced() async {
+        guard let (path, store) = signingKey else { return }
+        do {
+            let next = try KeyFiles.loadPrivateKey(path: path)
+            let current = store.signingKeyID
+            guard next.publicKey.keyID != current else { return }
+            try await store.rotateKey(to: next)
+            logger.notice("signing key rotated: key \(current.prefix(16))… handed over to \(next.publicKey.keyID.prefix(16))…")
+            Receiver.announce("signing key rotated \(next.publicKey.keyID)")
+        } catch {
+            logger.error("signing key rotation failed, still signing with the previous key: \(error)")
         }
     }
 

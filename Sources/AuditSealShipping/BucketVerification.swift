@@ -5,6 +5,8 @@ import Foundation
 /// downloads each into a temporary directory and runs the same `Verifier` as for a local store,
 /// adding what only the bucket can show: objects without Object Lock retention (or with less than
 /// required) and sealed objects that were overwritten or deleted (extra versions, delete markers).
+/// What is verified is each key's **original** version (the oldest, the one auditseal wrote and
+/// locked), never a later one: a newer version or a delete marker cannot hide what was sealed.
 public struct BucketVerification: Sendable {
     public let client: S3Client
     /// Minimum retention in days counted from each segment's sealing time; 0 only requires that
@@ -43,13 +45,18 @@ public struct BucketVerification: Sendable {
         var extra = [BucketFinding]()
         var sealedAt = [String: Date]()  // stem -> sealing time, from manifests
         var retentions = [(relative: String, retention: ObjectRetention?)]()
-        let keys = try await client.listKeys(prefix: storePrefix)
-        for key in keys {
+        // Every version of every key (listed newest first per key): the original is the oldest
+        // version that is not a delete marker.
+        let versions = try await client.listVersions(prefix: storePrefix)
+        let byKey = Dictionary(grouping: versions, by: \.key)
+        for key in byKey.keys.sorted() {
             let relative = String(key.dropFirst(storePrefix.count))
             // chain.json, keys/NAME or segments/NAME; anything else (a store nested below) is not this store's.
             let parts = relative.split(separator: "/", omittingEmptySubsequences: false)
             guard relative == "chain.json" || parts.count == 2 && (parts[0] == "keys" || parts[0] == "segments") else { continue }
-            guard let (bytes, head) = try await client.getObject(key: key) else { continue }
+            guard let original = byKey[key]?.last(where: { !$0.isDeleteMarker }) else { continue }
+            let versionID = original.versionID == "null" ? nil : original.versionID
+            guard let (bytes, head) = try await client.getObject(key: key, versionID: versionID) else { continue }
             let folder = FileIO.directory(of: dir + "/" + relative)
             try FileIO.makeDirectories(folder)
             try FileIO.writeAtomically(path: dir + "/" + relative, bytes: bytes)
@@ -59,6 +66,8 @@ public struct BucketVerification: Sendable {
                 sealedAt[Manifest.stem(manifest.sequence)] = at
             }
         }
+        // chain.json and the key copies are needed as long as the newest segment is kept.
+        let newestSealing = sealedAt.values.max()
         for (relative, retention) in retentions {
             guard let retention else {
                 extra.append(BucketFinding(code: "retention-missing",
@@ -71,27 +80,32 @@ public struct BucketVerification: Sendable {
                                      message: "retention mode is \(retention.mode), not \(mode)", file: relative))
             }
             let stem = String((relative as NSString).lastPathComponent.prefix { $0 != "." })
-            if requiredRetentionDays > 0, let at = sealedAt[stem] {
+            let storeFile = relative == "chain.json" || relative.hasPrefix("keys/")
+            if requiredRetentionDays > 0, let at = storeFile ? newestSealing : sealedAt[stem] {
                 let needed = at.addingTimeInterval(Double(requiredRetentionDays) * 86_400 - 86_400)  // a day's slack for clocks
                 if retention.retainUntil < needed {
+                    let what = storeFile ? "the newest segment's sealing (\(S3Client.isoDate(at))), which needs this file to be verified"
+                                         : "sealing (\(S3Client.isoDate(at)))"
                     extra.append(BucketFinding(code: "retention-short",
-                                         message: "retained until \(S3Client.isoDate(retention.retainUntil)), less than \(requiredRetentionDays) days after sealing (\(S3Client.isoDate(at)))",
+                                         message: "retained until \(S3Client.isoDate(retention.retainUntil)), less than \(requiredRetentionDays) days after \(what)",
                                          file: relative))
                 }
             }
         }
         // Exactly-once shipping writes one version per key: any other version, or a delete marker, was written by someone else.
-        let versions = try await client.listVersions(prefix: storePrefix)
-        for (key, group) in Dictionary(grouping: versions, by: \.key).sorted(by: { $0.key < $1.key }) where group.count > 1 {
+        for (key, group) in byKey.sorted(by: { $0.key < $1.key }) where group.count > 1 {
             let relative = String(key.dropFirst(storePrefix.count))
             let latest = group.first { $0.isLatest }
-            let original = group.filter { !$0.isDeleteMarker }.map(\.versionID)
+            let kept = group.filter { !$0.isDeleteMarker }.map(\.versionID)
+            let original = kept.last ?? "?"
+            let later = kept.dropLast()
             if latest?.isDeleteMarker == true {
                 extra.append(BucketFinding(code: "object-deleted",
-                                     message: "a delete marker hides this sealed object; locked versions remain: \(original.joined(separator: ", "))", file: relative))
-            } else {
+                                     message: "a delete marker hides this sealed object; the original version \(original) is what was verified; locked versions remain: \(kept.joined(separator: ", "))", file: relative))
+            }
+            if !later.isEmpty {
                 extra.append(BucketFinding(code: "object-overwritten",
-                                     message: "\(group.count) versions of a sealed object (written once by auditseal); the latest (\(latest?.versionID ?? "?")) is what was verified; versions: \(original.joined(separator: ", "))",
+                                     message: "\(later.count) later version(s) of a sealed object (written once by auditseal): \(later.joined(separator: ", ")); the original version \(original) is what was verified",
                                      file: relative))
             }
         }

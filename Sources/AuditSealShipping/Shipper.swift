@@ -87,6 +87,8 @@ public final class Shipper: @unchecked Sendable {
     private let lock = NSLock()
     private var state = ShippingSnapshot()
     private var lastRetentionRun = Date.distantPast
+    /// Retention of chain.json and the key copies in the bucket, as last seen or set (by key).
+    private var storeFileRetention = [String: Date]()
     /// Called after each object is confirmed (relative path, bucket key): for progress output.
     public var onShipped: (@Sendable (String, String) -> Void)?
 
@@ -186,7 +188,9 @@ public final class Shipper: @unchecked Sendable {
             if try await ship(object, key: prefix + object.relativePath) { uploaded += 1 }
             publishPending(remaining.remove(object.relativePath))
         }
-        try publishShippedTreeSize(prefix: prefix)
+        if let newest = try publishShippedTreeSize(prefix: prefix) {
+            try await extendStoreFileRetention(prefix: prefix, newestSealing: newest)
+        }
         // Local retention reads manifests and HEADs objects: at most every ten minutes.
         if let days = configuration.localRetentionDays, Date().timeIntervalSince(lastRetentionRun) >= 600 {
             try await applyLocalRetention(days: days, prefix: prefix)
@@ -195,13 +199,41 @@ public final class Shipper: @unchecked Sendable {
         return uploaded
     }
 
-    /// Finds the newest manifest the ledger confirms in the bucket and publishes its tree size.
-    func publishShippedTreeSize(prefix: String) throws {
+    /// Finds the newest manifest the ledger confirms in the bucket, publishes its tree size and
+    /// returns its sealing time.
+    @discardableResult
+    func publishShippedTreeSize(prefix: String) throws -> Date? {
         for sequence in try layout.manifestSequences().reversed()
         where ledger.contains(ledgerName(prefix + "segments/" + Manifest.stem(sequence) + ".manifest.json")) {
             let manifest = try StableJSON.decode(Manifest.self, from: try FileIO.readAll(path: layout.manifestPath(sequence)))
             update { $0.shippedTreeSize = manifest.treeSize }
-            return
+            return Timestamp.parse(manifest.sealedAt)
+        }
+        return nil
+    }
+
+    /// chain.json and the key copies are needed to verify every segment, so they must stay locked
+    /// as long as the newest shipped manifest: their retention is extended (COMPLIANCE allows
+    /// extending, never shortening) to that manifest's plus 30 days, when it falls short. A HEAD
+    /// per file per process, then one PUT ?retention per file about once a month.
+    func extendStoreFileRetention(prefix: String, newestSealing: Date) async throws {
+        let needed = newestSealing.addingTimeInterval(Double(configuration.retentionDays) * 86_400)
+        let files = ["chain.json"] + (try FileIO.list(layout.keysDirectory)).filter { $0.hasSuffix(".pub") }.map { "keys/" + $0 }
+        for relative in files where ledger.contains(ledgerName(prefix + relative)) {
+            let key = prefix + relative
+            if let known = storeFileRetention[key], known >= needed { continue }
+            guard let head = try await client.headObject(key: key) else { continue }
+            // Only our own bytes are kept longer; anything else is for verify to report.
+            let ours = SHA256.digest(try FileIO.readAll(path: dataDirectory + "/" + relative)).hex
+            guard head.metadata["sha256"] == ours else { continue }
+            if let current = head.retention?.retainUntil, current >= needed {
+                storeFileRetention[key] = current
+                continue
+            }
+            let until = needed.addingTimeInterval(30 * 86_400)
+            try await client.putObjectRetention(key: key, versionID: head.versionID, retention: ObjectRetention(mode: configuration.lockMode, retainUntil: until))
+            storeFileRetention[key] = until
+            logger.info("extended retention", metadata: ["key": "\(key)", "until": "\(S3Client.isoDate(until))"])
         }
     }
 

@@ -175,7 +175,7 @@ struct S3IntegrationTests {
         try await s3.shutdown()
     }
 
-    @Test func verifyFromTheBucketTurnsRedWhenAnObjectIsReplacedByANewVersion() async throws {
+    @Test func verifyFromTheBucketVerifiesOriginalVersionsAndNamesLaterOnes() async throws {
         let (bucket, s3) = try await lockedBucket()
         let (dir, _) = try await sealedStore(batches: 3)
         let shipper = try shipper(dir + "/data", s3)
@@ -194,12 +194,53 @@ struct S3IntegrationTests {
 
         let red = try TestSupport.run(auditseal, verify + ["--json"], environment: server.environment)
         #expect(red.status == 1)
-        // The changed event is located (segment 2 starts at event 40), and the extra version is named.
+        // The later version is named, and it hides nothing: the original, locked version is what is
+        // verified, so every sealed event still checks out (no event is reported changed).
         let report = try #require(try JSONSerialization.jsonObject(with: Data(red.stdout.utf8)) as? [String: Any])
         let findings = (report["findings"] as? [[String: Any]]) ?? []
-        let changed = findings.first { $0["code"] as? String == "event-changed" }
-        #expect(changed?["file"] as? String == "segments/000000000002.jsonl.gz" && changed?["eventIndex"] as? Int == 40, "\(red.stdout)")
-        #expect(findings.contains { $0["code"] as? String == "object-overwritten" })
+        let overwritten = findings.first { $0["code"] as? String == "object-overwritten" }
+        #expect(overwritten?["file"] as? String == "segments/000000000002.jsonl.gz", "\(red.stdout)")
+        #expect((overwritten?["message"] as? String)?.contains("the original version") == true)
+        #expect(!findings.contains { ["event-changed", "segment-modified", "segment-missing"].contains($0["code"] as? String ?? "") }, "\(red.stdout)")
+
+        // A delete marker over another segment hides nothing either.
+        let deletedKey = try shipper.storePrefix() + "segments/000000000001.jsonl.gz"
+        try await s3.deleteObject(key: deletedKey)
+        let hidden = try TestSupport.run(auditseal, verify + ["--json"], environment: server.environment)
+        #expect(hidden.status == 1)
+        let hiddenFindings = ((try JSONSerialization.jsonObject(with: Data(hidden.stdout.utf8)) as? [String: Any])?["findings"] as? [[String: Any]]) ?? []
+        #expect(hiddenFindings.contains { $0["code"] as? String == "object-deleted" && $0["file"] as? String == "segments/000000000001.jsonl.gz" }, "\(hidden.stdout)")
+        #expect(!hiddenFindings.contains { ["event-changed", "segment-missing"].contains($0["code"] as? String ?? "") }, "\(hidden.stdout)")
+        try await s3.shutdown()
+    }
+
+    @Test func chainAndKeyCopiesStayLockedAsLongAsTheNewestSegment() async throws {
+        let (_, s3) = try await lockedBucket()
+        let (dir, key) = try await sealedStore(batches: 1)
+        let shipper = try shipper(dir + "/data", s3, retentionDays: 2)
+        try await shipper.shipPending()
+        let prefix = try shipper.storePrefix()
+        let storeFiles = ["chain.json"] + (try FileIO.list(dir + "/data/keys")).map { "keys/" + $0 }
+        var before = [String: Date]()
+        for file in storeFiles { before[file] = try #require(try await s3.headObject(key: prefix + file)?.retention?.retainUntil) }
+
+        // Later segments are locked until later; the files every segment needs must follow them.
+        var config = StoreConfiguration(dataDirectory: dir + "/data", nodeName: "cp-1")
+        config.segmentMaxBytes = 1 << 30
+        let store = try AuditStore(configuration: config, signingKey: key)
+        _ = try await store.append(try EventScanner(mode: .eventList).scan(TestSupport.eventList(count: 40, prefix: "later")))
+        try await store.sealNow()
+        try await store.close()
+        try await shipper.shipPending()
+
+        let newestManifest = try #require(try StoreLayout(root: dir + "/data").manifestSequences().last)
+        let newest = try #require(try await s3.headObject(key: prefix + "segments/" + Manifest.stem(newestManifest) + ".manifest.json")?.retention?.retainUntil)
+        for file in storeFiles {
+            let after = try #require(try await s3.headObject(key: prefix + file)?.retention)
+            #expect(after.retainUntil >= newest, "\(file): \(after.retainUntil) < \(newest)")
+            #expect(after.retainUntil > before[file]!)
+            #expect(after.mode == "COMPLIANCE")
+        }
         try await s3.shutdown()
     }
 

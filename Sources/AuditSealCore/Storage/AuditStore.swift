@@ -67,10 +67,12 @@ public final class AuditStore: @unchecked Sendable {
     /// them again (nil after recovery: the sealer then hashes what it reads).
     private var activeLeaves: [SHA256Digest]? = []
     private var heartbeatRequests: [(closing: Bool, continuation: CheckedContinuation<Void, Error>)] = []
+    private var handoverRequests: [(key: Ed25519PrivateKey, continuation: CheckedContinuation<Void, Error>)] = []
     private var tip: ManifestTip
     private var sealerDone = false
     private var stopWaiters: [CheckedContinuation<Void, Never>] = []
     private let openedAt = Date()
+    private var currentKeyID: String
     /// When each commit's first event was acknowledged (recovered events count from the open).
     private var arrivals = ArrivalLog()
     private var segmentsSealed = 0
@@ -82,6 +84,7 @@ public final class AuditStore: @unchecked Sendable {
     public init(configuration: StoreConfiguration, signingKey: Ed25519PrivateKey) throws {
         self.configuration = configuration
         self.layout = StoreLayout(root: configuration.dataDirectory)
+        self.currentKeyID = signingKey.publicKey.keyID
         try FileIO.makeDirectories(layout.root)
         lockFD = open(layout.lockFile, O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
         guard lockFD >= 0 else { throw AuditSealError.io("cannot open \(layout.lockFile)", errno: errno) }
@@ -99,6 +102,7 @@ public final class AuditStore: @unchecked Sendable {
             recoveryNotes = recovered.notes
             sealQueue = recovered.closedSegments.map { ($0, nil, false, []) }
             activeLeaves = recovered.active.eventCount == 0 ? [] : nil
+            try Self.checkSigningKey(signingKey.publicKey, layout: layout, tip: recovered.tip)
             sealer = Sealer(layout: layout, configuration: configuration, key: signingKey, identity: recovered.identity)
             try Self.rememberPublicKey(signingKey.publicKey, layout: layout)
             if recovered.tip.closing {
@@ -137,6 +141,27 @@ public final class AuditStore: @unchecked Sendable {
     /// Seals the open segment now (if it holds events) and returns once its manifest is durable.
     public func sealNow() async throws {
         try await requestRotation(closing: false)
+    }
+
+    /// The key that signs manifests now.
+    public var signingKeyID: String {
+        condition.lock()
+        defer { condition.unlock() }
+        return currentKeyID
+    }
+
+    /// Rotates the signing key: a heartbeat signed by the current key names `next`'s key ID, and
+    /// `next` signs every later manifest (docs/FORMAT.md §7). Returns once that heartbeat is durable.
+    public func rotateKey(to next: Ed25519PrivateKey) async throws {
+        guard next.publicKey.keyID != signingKeyID else { return }
+        try await request { handoverRequests.append((next, $0)) }
+        setCurrentKeyID(next.publicKey.keyID)
+    }
+
+    private func setCurrentKeyID(_ keyID: String) {
+        condition.lock()
+        currentKeyID = keyID
+        condition.unlock()
     }
 
     /// Writes a signed heartbeat manifest now, committing to every durable event.
@@ -338,7 +363,7 @@ public final class AuditStore: @unchecked Sendable {
     private func sealLoop() {
         condition.lock()
         while true {
-            while sealQueue.isEmpty && heartbeatRequests.isEmpty && !(stopping && committerDone) && !heartbeatDue() {
+            while sealQueue.isEmpty && heartbeatRequests.isEmpty && handoverRequests.isEmpty && !(stopping && committerDone) && !heartbeatDue() {
                 let due = (tip.sealedAt ?? openedAt).addingTimeInterval(configuration.heartbeatInterval)
                 _ = condition.wait(until: min(due, Date().addingTimeInterval(1)))
             }
@@ -354,6 +379,19 @@ public final class AuditStore: @unchecked Sendable {
                     // Keep the segment queued; retry after a pause instead of spinning.
                     _ = condition.wait(until: Date().addingTimeInterval(1))
                 }
+                continue
+            }
+            if !handoverRequests.isEmpty {
+                // Key rotation: the current key hands over to the next, which signs from here on.
+                let request = handoverRequests.removeFirst()
+                let state = durable
+                condition.unlock()
+                let outcome = Result { () throws -> ManifestTip in
+                    try Self.rememberPublicKey(request.key.publicKey, layout: layout)
+                    return try sealer.handOver(to: request.key, after: currentTip, durable: state)
+                }
+                condition.lock()
+                finishSealJob(outcome, continuations: [request.continuation], isSegment: false)
                 continue
             }
             // A heartbeat: asked for by a closing request, or due by the clock.
@@ -388,6 +426,24 @@ public final class AuditStore: @unchecked Sendable {
             sealFailures += 1
             lastError = "sealing failed: \(error)"
             for c in continuations { c.resume(throwing: error) }
+        }
+    }
+
+    /// Only the key that signed the latest manifest, or the one it handed over to, may go on
+    /// signing: any other would break the chain of keys a verifier follows from the first.
+    private static func checkSigningKey(_ key: Ed25519PublicKey, layout: StoreLayout, tip: ManifestTip) throws {
+        guard tip.sequence > 0 else { return }
+        let latest = try StableJSON.decode(Manifest.self, from: try FileIO.readAll(path: layout.manifestPath(tip.sequence)))
+        let expected = latest.nextKeyID ?? latest.keyID
+        guard key.keyID == expected else {
+            // Was it this store's key once, handed over since? (Only read on this error path.)
+            for sequence in try layout.manifestSequences().reversed() {
+                let manifest = try StableJSON.decode(Manifest.self, from: try FileIO.readAll(path: layout.manifestPath(sequence)))
+                if manifest.keyID == key.keyID, manifest.nextKeyID != nil || sequence < tip.sequence {
+                    throw AuditSealError.keys("the signing key \(key.keyID.prefix(16))… was retired by a handover after manifest \(sequence); the store is now signed by key \(expected.prefix(16))…: configure that key")
+                }
+            }
+            throw AuditSealError.keys("\(layout.root) is signed by key \(expected.prefix(16))…, not by the configured key \(key.keyID.prefix(16))…; to change keys, hand over with `auditseal rotate-key` while the old key is still configured")
         }
     }
 

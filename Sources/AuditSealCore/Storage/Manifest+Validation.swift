@@ -24,6 +24,11 @@ extension Manifest {
         }
         guard heartbeatIntervalSeconds >= 0 else { return "heartbeatIntervalSeconds is negative" }
         if let previous = previousManifestSHA256, !isHex(previous, bytes: 32) { return "previousManifestSHA256 is not 64 lowercase hex digits" }
+        guard isHex(keyID, bytes: 32) else { return "keyID is not 64 lowercase hex digits" }
+        if let next = nextKeyID {
+            guard isHex(next, bytes: 32), next != keyID else { return "nextKeyID must be another key's 64 lowercase hex digits" }
+            guard type == "heartbeat" else { return "only a heartbeat hands over to a next key" }
+        }
         if type == "heartbeat" {
             guard eventCount == 0, file == nil, leafHintsFile == nil else { return "a heartbeat names no file and no events" }
             return nil

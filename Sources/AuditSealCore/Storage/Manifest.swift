@@ -37,6 +37,9 @@ public struct Manifest: Codable, Sendable, Equatable {
     /// True on the manifest written at a clean shutdown (no further manifest is expected).
     public var closing: Bool
     public var keyID: String
+    /// A key handover: the key that signs every later manifest (hex SHA-256 of its raw public
+    /// key). From the next manifest on, `keyID`'s key is retired.
+    public var nextKeyID: String?
 
     /// Creates a manifest from every field.
     public init(format: String, type: String, chainID: String, node: String, sequence: Int, file: String?, fileSize: Int?, fileSHA256: String?, leafHintsFile: String?, leafHintsSHA256: String?, eventCount: Int, firstIndex: UInt64?, lastIndex: UInt64?, chainHashBefore: String, chainHashAfter: String, treeSize: UInt64, treeRoot: String, treeFrontier: [String], firstEventTime: String?, lastEventTime: String?, previousManifestSHA256: String?, sealedAt: String, heartbeatIntervalSeconds: Int, closing: Bool, keyID: String) {
@@ -65,6 +68,7 @@ public struct Manifest: Codable, Sendable, Equatable {
         self.heartbeatIntervalSeconds = heartbeatIntervalSeconds
         self.closing = closing
         self.keyID = keyID
+        self.nextKeyID = nil
     }
 
     public static let formatName = "auditseal-manifest/v1"

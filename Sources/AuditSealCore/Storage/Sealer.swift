@@ -21,7 +21,8 @@ public struct ManifestTip: Sendable {
 public final class Sealer: @unchecked Sendable {
     let layout: StoreLayout
     let configuration: StoreConfiguration
-    let key: Ed25519PrivateKey
+    /// The signing key; replaced only by `handOver(to:after:durable:)`, on the sealer's thread.
+    private(set) var key: Ed25519PrivateKey
     let identity: ChainIdentity
     private let sha = SHA256()
 
@@ -127,6 +128,17 @@ public final class Sealer: @unchecked Sendable {
         let manifest = baseManifest(type: "heartbeat", sequence: tip.sequence + 1, tip: tip, state: durable, closing: closing, now: now)
         var newTip = try publish(manifest, state: durable, now: now)
         newTip.sealed = tip.sealed
+        return newTip
+    }
+
+    /// Key rotation: a heartbeat signed by the current key that names `next` as the key of every
+    /// later manifest, then `next` signs from here on. Returns the new tip.
+    public func handOver(to next: Ed25519PrivateKey, after tip: ManifestTip, durable: ChainState, now: Date = Date()) throws -> ManifestTip {
+        var manifest = baseManifest(type: "heartbeat", sequence: tip.sequence + 1, tip: tip, state: durable, closing: false, now: now)
+        manifest.nextKeyID = next.publicKey.keyID
+        var newTip = try publish(manifest, state: durable, now: now)
+        newTip.sealed = tip.sealed
+        key = next
         return newTip
     }
 

@@ -226,6 +226,10 @@ public final class Verifier: @unchecked Sendable {
         var loaded = [LoadedManifest]()
         var previous: LoadedManifest?
         var expectedSequence = 1
+        // Key rotation: the keys that may sign from here on. A trusted manifest naming `nextKeyID`
+        // hands over: from the next manifest only that key signs, and every earlier one is retired.
+        var accepted = keys
+        var retired = Set<String>()
         for sequence in sequences {
             let file = "segments/" + Manifest.stem(sequence) + ".manifest.json"
             if sequence > expectedSequence {
@@ -245,7 +249,13 @@ public final class Verifier: @unchecked Sendable {
                 report.add("manifest-invalid", problem, file: file, sequence: sequence)
                 sound = false
             }
-            let signed = checkSignature(file: file, sequence: sequence, manifest: manifest, bytes: bytes, keys: keys, report: &report)
+            var signed = false
+            if retired.contains(manifest.keyID) {
+                report.add("retired-key", "manifest is signed by key \(manifest.keyID.prefix(16))…, retired by an earlier handover: signed after it was replaced (a stolen or kept old key?)",
+                           file: file, sequence: sequence)
+            } else {
+                signed = checkSignature(file: file, sequence: sequence, manifest: manifest, bytes: bytes, keys: accepted, report: &report)
+            }
             let expectedPrevious = previous.flatMap { $0.sequence == sequence - 1 ? SHA256.digest($0.bytes).hex : nil }
             if sequence == 1 {
                 if manifest.previousManifestSHA256 != nil {
@@ -254,12 +264,29 @@ public final class Verifier: @unchecked Sendable {
             } else if let expectedPrevious, manifest.previousManifestSHA256 != expectedPrevious {
                 report.add("manifest-chain-broken", "previousManifestSHA256 does not match manifest \(sequence - 1) (replaced or forged?)", file: file, sequence: sequence)
             }
-            checkCheckpoint(sequence: sequence, manifest: sound && signed ? manifest : nil, keys: keys, report: &report)
+            checkCheckpoint(sequence: sequence, manifest: sound && signed ? manifest : nil, keys: accepted, report: &report)
+            if sound && signed, let next = manifest.nextKeyID {
+                if let key = accepted.first(where: { $0.keyID == next }) ?? storeKey(next) {
+                    retired.formUnion(accepted.map(\.keyID).filter { $0 != next })
+                    accepted = [key]
+                    if !report.trustedKeyIDs.contains(next) { report.trustedKeyIDs.append(next) }
+                } else {
+                    report.add("next-key-missing", "manifest hands over to key \(next.prefix(16))…, whose public key is not in keys/", file: file, sequence: sequence)
+                }
+            }
             let entry = LoadedManifest(sequence: sequence, manifest: manifest, bytes: bytes, trusted: sound && signed)
             loaded.append(entry)
             previous = entry
         }
         return loaded
+    }
+
+    /// The public key `keys/<keyID>.pub` of the store, when its SHA-256 is that key ID (so a
+    /// handover signed by a trusted key vouches for it).
+    private func storeKey(_ keyID: String) -> Ed25519PublicKey? {
+        guard let bytes = try? source.read("keys/" + keyID + ".pub"),
+              let key = try? KeyFiles.parsePublicKey(pem: String(decoding: bytes, as: UTF8.self)), key.keyID == keyID else { return nil }
+        return key
     }
 
     /// True when a trusted key's signature over the manifest's exact bytes verifies.
