@@ -226,7 +226,8 @@ public final class Shipper: @unchecked Sendable {
             // Only our own bytes are kept longer; anything else is for verify to report.
             let ours = SHA256.digest(try FileIO.readAll(path: dataDirectory + "/" + relative)).hex
             guard head.metadata["sha256"] == ours else { continue }
-            if let current = head.retention?.retainUntil, current >= needed {
+            // (A minute's slack: the bucket keeps retention to the second.)
+            if let current = head.retention?.retainUntil, current >= needed.addingTimeInterval(-60) {
                 storeFileRetention[key] = current
                 continue
             }

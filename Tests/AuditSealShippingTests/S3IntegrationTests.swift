@@ -217,28 +217,33 @@ struct S3IntegrationTests {
     @Test func chainAndKeyCopiesStayLockedAsLongAsTheNewestSegment() async throws {
         let (_, s3) = try await lockedBucket()
         let (dir, key) = try await sealedStore(batches: 1)
-        let shipper = try shipper(dir + "/data", s3, retentionDays: 2)
-        try await shipper.shipPending()
-        let prefix = try shipper.storePrefix()
+        var prefix = ""
+        do {  // the first shipper (and its ledger lock) ends here
+            let first = try shipper(dir + "/data", s3, retentionDays: 2)
+            try await first.shipPending()
+            prefix = try first.storePrefix()
+        }
         let storeFiles = ["chain.json"] + (try FileIO.list(dir + "/data/keys")).map { "keys/" + $0 }
         var before = [String: Date]()
         for file in storeFiles { before[file] = try #require(try await s3.headObject(key: prefix + file)?.retention?.retainUntil) }
 
-        // Later segments are locked until later; the files every segment needs must follow them.
+        // Later segments are locked until later (here: a retention of 5 days instead of 2); the files
+        // every segment needs must follow them.
         var config = StoreConfiguration(dataDirectory: dir + "/data", nodeName: "cp-1")
         config.segmentMaxBytes = 1 << 30
         let store = try AuditStore(configuration: config, signingKey: key)
         _ = try await store.append(try EventScanner(mode: .eventList).scan(TestSupport.eventList(count: 40, prefix: "later")))
         try await store.sealNow()
         try await store.close()
-        try await shipper.shipPending()
+        let later = try shipper(dir + "/data", s3, retentionDays: 5)
+        try await later.shipPending()
 
         let newestManifest = try #require(try StoreLayout(root: dir + "/data").manifestSequences().last)
         let newest = try #require(try await s3.headObject(key: prefix + "segments/" + Manifest.stem(newestManifest) + ".manifest.json")?.retention?.retainUntil)
         for file in storeFiles {
             let after = try #require(try await s3.headObject(key: prefix + file)?.retention)
-            #expect(after.retainUntil >= newest, "\(file): \(after.retainUntil) < \(newest)")
-            #expect(after.retainUntil > before[file]!)
+            #expect(after.retainUntil >= newest.addingTimeInterval(-60), "\(file): \(after.retainUntil) < \(newest)")
+            #expect(after.retainUntil > before[file]!.addingTimeInterval(2 * 86_400), "\(file) was not extended")
             #expect(after.mode == "COMPLIANCE")
         }
         try await s3.shutdown()
