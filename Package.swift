@@ -59,6 +59,20 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
+        // The off-node watcher: follows every node's chain in the bucket, alerts on findings.
+        .target(
+            name: "AuditSealWatch",
+            dependencies: [
+                "AuditSealCore",
+                "AuditSealShipping",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
         // Putting auditseal into a cluster: generated certificates and webhook kubeconfig, audit-policy checks.
         .target(
             name: "AuditSealDeploy",
@@ -89,6 +103,7 @@ let package = Package(
                 "AuditSealServer",
                 "AuditSealShipping",
                 "AuditSealDeploy",
+                "AuditSealWatch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -133,7 +148,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AuditSealServerTests",
-            dependencies: ["AuditSealServer", "AuditSealCore", "AuditSealShipping", "AuditSealTestSupport"]
+            dependencies: ["AuditSealServer", "AuditSealCore", "AuditSealShipping", "AuditSealWatch", "AuditSealTestSupport"]
         ),
     ]
 )

@@ -45,18 +45,10 @@ public struct BucketVerification: Sendable {
         var extra = [BucketFinding]()
         var sealedAt = [String: Date]()  // stem -> sealing time, from manifests
         var retentions = [(relative: String, retention: ObjectRetention?)]()
-        // Every version of every key (listed newest first per key): the original is the oldest
-        // version that is not a delete marker.
-        let versions = try await client.listVersions(prefix: storePrefix)
-        let byKey = Dictionary(grouping: versions, by: \.key)
-        for key in byKey.keys.sorted() {
-            let relative = String(key.dropFirst(storePrefix.count))
-            // chain.json, keys/NAME or segments/NAME; anything else (a store nested below) is not this store's.
-            let parts = relative.split(separator: "/", omittingEmptySubsequences: false)
-            guard relative == "chain.json" || parts.count == 2 && (parts[0] == "keys" || parts[0] == "segments") else { continue }
-            guard let original = byKey[key]?.last(where: { !$0.isDeleteMarker }) else { continue }
-            let versionID = original.versionID == "null" ? nil : original.versionID
-            guard let (bytes, head) = try await client.getObject(key: key, versionID: versionID) else { continue }
+        let objects = StoreObject.group(try await client.listVersions(prefix: storePrefix), storePrefix: storePrefix)
+        for object in objects {
+            let relative = object.relative
+            guard let (bytes, head) = try await client.getObject(key: object.key, versionID: object.originalVersionID) else { continue }
             let folder = FileIO.directory(of: dir + "/" + relative)
             try FileIO.makeDirectories(folder)
             try FileIO.writeAtomically(path: dir + "/" + relative, bytes: bytes)
@@ -93,22 +85,11 @@ public struct BucketVerification: Sendable {
             }
         }
         // Exactly-once shipping writes one version per key: any other version, or a delete marker, was written by someone else.
-        for (key, group) in byKey.sorted(by: { $0.key < $1.key }) where group.count > 1 {
-            let relative = String(key.dropFirst(storePrefix.count))
-            let latest = group.first { $0.isLatest }
-            let kept = group.filter { !$0.isDeleteMarker }.map(\.versionID)
-            let original = kept.last ?? "?"
-            let later = kept.dropLast()
-            if latest?.isDeleteMarker == true {
-                extra.append(BucketFinding(code: "object-deleted",
-                                     message: "a delete marker hides this sealed object; the original version \(original) is what was verified; locked versions remain: \(kept.joined(separator: ", "))", file: relative))
-            }
-            if !later.isEmpty {
-                extra.append(BucketFinding(code: "object-overwritten",
-                                     message: "\(later.count) later version(s) of a sealed object (written once by auditseal): \(later.joined(separator: ", ")); the original version \(original) is what was verified",
-                                     file: relative))
-            }
+        for object in objects {
+            for (code, message) in object.versionFindings { extra.append(BucketFinding(code: code, message: message, file: object.relative)) }
         }
+        var options = options
+        options.heartbeatsMayRunAhead = true  // the node's write-ahead tail is not in the bucket
         var report = Verifier(source: DirectorySource(root: dir), options: options).run()
         report.source = "s3://\(client.endpoint.bucket)/\(storePrefix)"
         for finding in extra { report.add(finding.code, finding.message, file: finding.file) }

@@ -113,6 +113,8 @@ public struct ObjectVersion: Sendable {
     public var isLatest: Bool
     public var isDeleteMarker: Bool
     public var eTag: String
+    /// When the bucket stored this version.
+    public var lastModified: Date? = nil
 }
 
 /// A small S3 client over async-http-client: the operations auditseal needs, signed with SigV4.
@@ -241,7 +243,8 @@ public final class S3Client: Sendable {
                     guard let key = S3XML.value("Key", in: block) else { continue }
                     out.append(ObjectVersion(key: key, versionID: S3XML.value("VersionId", in: block) ?? "null",
                                              isLatest: S3XML.value("IsLatest", in: block) == "true", isDeleteMarker: isMarker,
-                                             eTag: Self.unquote(S3XML.value("ETag", in: block) ?? "")))
+                                             eTag: Self.unquote(S3XML.value("ETag", in: block) ?? ""),
+                                             lastModified: S3XML.value("LastModified", in: block).flatMap(Timestamp.parse)))
                 }
             }
             if S3XML.value("IsTruncated", in: answer.text) == "true" {

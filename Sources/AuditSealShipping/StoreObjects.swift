@@ -1,0 +1,48 @@
+/// One store's objects in a bucket (`PREFIX/NODE/CHAIN-ID/`), key by key: the original version
+/// (the oldest that is not a delete marker: what auditseal wrote and locked) and whatever came
+/// after it. Shipping writes each key exactly once, so anything after the original was written by
+/// someone else.
+public struct StoreObject: Sendable {
+    /// Path inside the store: `chain.json`, `keys/NAME` or `segments/NAME`.
+    public var relative: String
+    public var key: String
+    public var original: ObjectVersion
+    /// Versions written over the original, newest first.
+    public var later: [ObjectVersion]
+    /// The newest version is a delete marker (the original is still there, locked).
+    public var hiddenByDeleteMarker: Bool
+
+    /// Groups a listing of versions (S3 lists a key's versions newest first) into the store's
+    /// objects; keys of nested stores or other files are left out.
+    public static func group(_ versions: [ObjectVersion], storePrefix: String) -> [StoreObject] {
+        var out = [StoreObject]()
+        var byKey = [String: [ObjectVersion]]()
+        for v in versions { byKey[v.key, default: []].append(v) }
+        for key in byKey.keys.sorted() where key.hasPrefix(storePrefix) {
+            let relative = String(key.dropFirst(storePrefix.count))
+            let parts = relative.split(separator: "/", omittingEmptySubsequences: false)
+            guard relative == "chain.json" || parts.count == 2 && (parts[0] == "keys" || parts[0] == "segments") else { continue }
+            let group = byKey[key]!
+            let kept = group.filter { !$0.isDeleteMarker }
+            guard let original = kept.last else { continue }
+            out.append(StoreObject(relative: relative, key: key, original: original, later: Array(kept.dropLast()),
+                                   hiddenByDeleteMarker: group.first(where: \.isLatest)?.isDeleteMarker == true))
+        }
+        return out
+    }
+
+    /// The version to read: nil for "null" (an unversioned object).
+    public var originalVersionID: String? { original.versionID == "null" ? nil : original.versionID }
+
+    /// Findings about versions written after the original: (code, message).
+    public var versionFindings: [(code: String, message: String)] {
+        var out = [(code: String, message: String)]()
+        if hiddenByDeleteMarker {
+            out.append(("object-deleted", "a delete marker hides this sealed object; the original version \(original.versionID) is what was verified and stays locked"))
+        }
+        if !later.isEmpty {
+            out.append(("object-overwritten", "\(later.count) later version(s) of a sealed object (written once by auditseal): \(later.map(\.versionID).joined(separator: ", ")); the original version \(original.versionID) is what was verified"))
+        }
+        return out
+    }
+}
