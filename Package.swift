@@ -143,7 +143,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AuditSealDeployTests",
-            dependencies: ["AuditSealDeploy", "AuditSealServer", "AuditSealTestSupport"],
+            dependencies: ["AuditSealDeploy", "AuditSealServer", "AuditSealWatch", "AuditSealTestSupport"],
             exclude: ["Fixtures"]
         ),
         .testTarget(

@@ -1,4 +1,5 @@
 @testable import AuditSealServer
+@testable import AuditSealWatch
 import AuditSealCore
 import AuditSealTestSupport
 import Foundation
@@ -100,6 +101,27 @@ import Yams
         #expect(args.starts(with: ["serve", "--config", "/etc/auditseal/auditseal.yaml"]))
     }
 
+    @Test(.enabled(if: kubectl != nil))
+    func watcherRendersAndValidates() throws {
+        let kubectl = try #require(Self.kubectl)
+        let result = try TestSupport.run(kubectl, ["kustomize", Self.root + "/deploy/watcher"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let documents = try Yams.load_all(yaml: result.stdout).compactMap { $0 as? [String: Any] }
+        #expect(documents.compactMap { $0["kind"] as? String } == ["Deployment"])
+        if let validator = Self.validator {
+            let file = TestSupport.temporaryDirectory("kustomize-watch") + "/watch.yaml"
+            try FileIO.writeAtomically(path: file, bytes: Array(result.stdout.utf8))
+            let checked = try TestSupport.run(validator, ["--strict", "--kubernetes-version", "1.31.0", file])
+            #expect(checked.status == 0, "\(checked.stdout)\(checked.stderr)")
+        }
+        // Its arguments parse as `auditseal watch` arguments name them.
+        let pod = ((documents[0]["spec"] as? [String: Any])?["template"] as? [String: Any])?["spec"] as? [String: Any]
+        let args = ((pod?["containers"] as? [[String: Any]])?.first?["args"] as? [String]) ?? []
+        #expect(args.first == "watch" && args.contains { $0.hasPrefix("--public-key=") } && args.contains { $0.hasPrefix("--data-dir=") })
+        let help = try TestSupport.run(Self.root + "/.build/debug/auditseal", ["watch", "--help"]).stdout
+        for arg in args.dropFirst(2) { #expect(help.contains(String(arg.prefix { $0 != "=" })), "\(arg)") }
+    }
+
     static func rules() throws -> [[String: Any]] {
         let text = String(decoding: try FileIO.readAll(path: root + "/deploy/monitoring/auditseal.rules.yml"), as: UTF8.self)
         return (try Yams.load(yaml: text) as? [String: Any])?["groups"] as? [[String: Any]] ?? []
@@ -110,7 +132,7 @@ import Yams
         let promtool = try #require(Self.promtool)
         let check = try TestSupport.run(promtool, ["check", "rules", Self.root + "/deploy/monitoring/auditseal.rules.yml"])
         #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
-        #expect(check.stdout.contains("SUCCESS: 15 rules found"), "\(check.stdout)")
+        #expect(check.stdout.contains("SUCCESS: 18 rules found"), "\(check.stdout)")
         let unit = try TestSupport.run(promtool, ["test", "rules", "auditseal.rules.test.yml"], in: Self.root + "/deploy/monitoring")
         #expect(unit.status == 0, "\(unit.stdout)\(unit.stderr)")
         // The operator's copy is promtool-clean too (its spec is a rule file).
@@ -125,7 +147,7 @@ import Yams
         let operatorRule = String(decoding: try FileIO.readAll(path: Self.root + "/deploy/monitoring/prometheusrule.yaml"), as: UTF8.self)
         let groups = ((try Yams.load(yaml: operatorRule) as? [String: Any])?["spec"] as? [String: Any])?["groups"] as? [[String: Any]]
         let plain = try Self.rules()
-        #expect(plain.count == 4)
+        #expect(plain.count == 5)
         #expect(NSDictionary(dictionary: ["g": groups ?? []]).isEqual(to: ["g": plain]))
     }
 
@@ -133,8 +155,11 @@ import Yams
         let metrics = ReceiverMetrics()
         _ = ShippingMetrics(registry: metrics.registry)
         metrics.countBatch(code: 200)
-        let exported = Set(String(decoding: metrics.render(), as: UTF8.self).split(separator: "\n")
-            .filter { $0.hasPrefix("# TYPE ") }.map { String($0.split(separator: " ")[2]) })
+        let watch = WatchMetrics()
+        watch.store(node: "n", chain: "c", treeSize: 1, secondsSinceManifest: 1, lag: 1)
+        watch.finding(WatchFinding(kind: "k", node: "n", chainID: "c", file: nil, sequence: nil, message: "", seenAt: Date()))
+        let text = String(decoding: metrics.render() + watch.render(), as: UTF8.self)
+        let exported = Set(text.split(separator: "\n").filter { $0.hasPrefix("# TYPE ") }.map { String($0.split(separator: " ")[2]) })
         #expect(exported.count >= 25)
         var used = Set<String>()
         for group in try Self.rules() {

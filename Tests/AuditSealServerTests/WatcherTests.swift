@@ -17,13 +17,16 @@ struct WatcherTests {
         let process = Process()
         let file: String
         var url = ""
+        let input = Pipe()
 
         init(dir: String) throws {
             file = dir + "/alerts.jsonl"
             FileManager.default.createFile(atPath: file, contents: nil)
             let script = """
-                import http.server, sys
+                import http.server, sys, threading, os
                 out = sys.argv[1]
+                # Exit with the test process: its end closes our standard input.
+                threading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)), daemon=True).start()
                 class H(http.server.BaseHTTPRequestHandler):
                     def do_POST(self):
                         body = self.rfile.read(int(self.headers.get('Content-Length', 0)))
@@ -39,6 +42,8 @@ struct WatcherTests {
             process.arguments = ["-c", script, file]
             let out = Pipe()
             process.standardOutput = out
+            process.standardInput = input
+            process.standardError = FileHandle.nullDevice
             try process.run()
             var line = ""
             while !line.contains("\n"), case let chunk = out.fileHandleForReading.availableData, !chunk.isEmpty {
@@ -57,7 +62,13 @@ struct WatcherTests {
             }
         }
 
-        deinit { process.terminate() }
+        /// Kills the server (no wait: it exits on the signal, and on its standard input closing).
+        func stop() {
+            kill(process.processIdentifier, SIGKILL)
+            try? input.fileHandleForWriting.close()
+        }
+
+        deinit { stop() }
     }
 
     static func watcher(_ server: S3TestServer, bucket: String, prefix: String, keys: [String], dir: String, alerts: AlertSink?,
@@ -123,6 +134,7 @@ struct WatcherTests {
         #expect(labels?["alertname"] == "AuditSealWatchFinding" && labels?["kind"] == "object-overwritten" && labels?["node"] == "cp-1")
         #expect((alert["annotations"] as? [String: String])?["description"]?.contains("the original version") == true)
         #expect(alert["startsAt"] is String)
+        sink.stop()
         try await first.shutdown()
         try await second.shutdown()
         try await s3.shutdown()
@@ -178,6 +190,7 @@ struct WatcherTests {
         // Both reached the alert receiver, in Alertmanager's format.
         let kinds = try sink.alerts().compactMap { ($0.1["labels"] as? [String: String])?["kind"] }
         #expect(kinds.contains("tail-gap") && kinds.contains("chain-restart"), "\(kinds)")
+        sink.stop()
         try await watcher.shutdown()
         try await s3.shutdown()
     }
