@@ -1,5 +1,6 @@
 import ArgumentParser
 import AuditSealServer
+import AuditSealShipping
 
 /// The S3 options shared by `serve`, `ship` and `verify s3://...`; names in brackets are the YAML fields.
 struct S3Options: ParsableArguments {
@@ -36,5 +37,17 @@ struct S3Options: ParsableArguments {
         if let ca { c.s3CA = ca }
         if let credentialsFile { c.s3CredentialsFile = credentialsFile }
         if let concurrentUploads { c.s3ConcurrentUploads = concurrentUploads }
+    }
+
+    /// A client for BUCKET at --s3-endpoint (for verify and watch of s3://BUCKET/PREFIX).
+    func client(bucket: String, for store: String) throws -> S3Client {
+        guard let url = endpoint else { throw ValidationError("\(store) needs --s3-endpoint") }
+        do {
+            let s3Endpoint = try S3Endpoint(url: url, bucket: bucket, region: region ?? "us-east-1",
+                                            addressing: S3Endpoint.Addressing(rawValue: addressing ?? "path") ?? .path, caFile: ca)
+            return try S3Client(endpoint: s3Endpoint, credentials: try SigV4Signer.Credentials.resolve(file: credentialsFile))
+        } catch let error as S3Error {
+            throw ValidationError(error.description)
+        }
     }
 }

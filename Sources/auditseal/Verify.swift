@@ -76,15 +76,7 @@ struct Verify: AsyncParsableCommand {
         let rest = store.dropFirst("s3://".count)
         let bucket = String(rest.prefix { $0 != "/" })
         let prefix = String(rest.dropFirst(bucket.count).drop { $0 == "/" })
-        guard let url = s3.endpoint else { throw ValidationError("verify \(store) needs --s3-endpoint") }
-        let client: S3Client
-        do {
-            let endpoint = try S3Endpoint(url: url, bucket: bucket, region: s3.region ?? "us-east-1",
-                                          addressing: S3Endpoint.Addressing(rawValue: s3.addressing ?? "path") ?? .path, caFile: s3.ca)
-            client = try S3Client(endpoint: endpoint, credentials: try SigV4Signer.Credentials.resolve(file: s3.credentialsFile))
-        } catch let error as S3Error {
-            throw ValidationError(error.description)
-        }
+        let client = try s3.client(bucket: bucket, for: store)
         var reports = [VerificationReport]()
         do {
             let checker = BucketVerification(client: client, requiredRetentionDays: s3.retentionDays ?? 0, requiredLockMode: s3.lockMode)

@@ -57,17 +57,9 @@ struct Watch: AsyncParsableCommand {
         let rest = store.dropFirst("s3://".count)
         let bucket = String(rest.prefix { $0 != "/" })
         let prefix = String(rest.dropFirst(bucket.count).drop { $0 == "/" })
-        guard let url = s3.endpoint else { throw ValidationError("watch \(store) needs --s3-endpoint") }
         let parts = listen.split(separator: ":")
         guard parts.count == 2, let port = Int(parts[1]) else { throw ValidationError("--listen must be HOST:PORT") }
-        let client: S3Client
-        do {
-            let endpoint = try S3Endpoint(url: url, bucket: bucket, region: s3.region ?? "us-east-1",
-                                          addressing: S3Endpoint.Addressing(rawValue: s3.addressing ?? "path") ?? .path, caFile: s3.ca)
-            client = try S3Client(endpoint: endpoint, credentials: try SigV4Signer.Credentials.resolve(file: s3.credentialsFile))
-        } catch let error as S3Error {
-            throw ValidationError(error.description)
-        }
+        let client = try s3.client(bucket: bucket, for: store)
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         let logger = Logger(label: "auditseal-watch")
         var configuration = Watcher.Configuration(prefix: prefix, trustedKeys: try publicKeys.map(KeyFiles.loadPublicKey(path:)), dataDirectory: dataDir)
