@@ -180,6 +180,9 @@ public final class Watcher: @unchecked Sendable {
         if newestLanding != nil || !newSegments.isEmpty || state.lastManifestSequence == 0 {
             var options = Verifier.Options(trustedKeys: configuration.trustedKeys)
             options.segmentsFrom = newSegments.min() ?? Int.max
+            // One segment at a time: a segment is gunzipped whole (64 MiB at the default size), and
+            // the watcher shares its machine; it keeps up with one core (README, watch benchmark).
+            options.parallelism = 1
             options.heartbeatsMayRunAhead = true
             options.checkTail = false
             let report = Verifier(source: DirectorySource(root: dir), options: options).run()

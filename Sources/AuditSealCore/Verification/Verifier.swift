@@ -376,6 +376,12 @@ public final class Verifier: @unchecked Sendable {
         let fileModified = gz.count != m.fileSize || sha.hash(gz).hex != m.fileSHA256
         // Decompress what can be decompressed; a corrupt stream still yields the lines before it.
         var data = [UInt8]()
+        // gzip's trailer states the (last member's) size mod 2^32: reserve it, so that a 64 MiB
+        // segment is not grown by doubling (a peak of twice its size).
+        if gz.count >= 18 {
+            let isize = gz.suffix(4).reversed().reduce(0) { $0 << 8 | Int($1) }
+            if isize <= 1 << 30 { data.reserveCapacity(isize) }
+        }
         var gzipError: String?
         do {
             let d = try GzipDecompressor()
