@@ -77,7 +77,7 @@ public struct ClusterCertificates: Sendable {
 
         // The receiver's server certificate and the API server's client certificate.
         let serverSANs: [GeneralName] = [.ipAddress(ASN1OctetString(contentBytes: ArraySlice(ipBytes))), .dnsName("localhost")]
-        let server = try ensureLeaf(name: "tls", ca: ca, outcome: &outcome) { existing in
+        _ = try ensureLeaf(name: "tls", ca: ca, outcome: &outcome) { existing in
             (try? existing.extensions.subjectAlternativeNames.map(Array.init)) == serverSANs
         } make: { key in
             try Certificate.Extensions {
@@ -91,7 +91,6 @@ public struct ClusterCertificates: Sendable {
         } subject: {
             try DistinguishedName { OrganizationName("auditseal"); CommonName("auditseal receiver") }
         }
-        _ = server
         let client = try ensureLeaf(name: "apiserver", ca: ca, outcome: &outcome) { existing in
             existing.subject.description.contains("CN=\(o.clientCommonName)")
         } make: { key in
