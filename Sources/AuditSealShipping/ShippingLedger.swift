@@ -34,7 +34,7 @@ public final class ShippingLedger: @unchecked Sendable {
     private let lock = NSLock()
 
     /// The file kinds of a sealed sequence, in upload order (their bit is their position).
-    static let segmentSuffixes = [".jsonl.gz", ".leaves", ".checkpoint", ".manifest.sig", ".manifest.json"]
+    static let segmentSuffixes = [".jsonl.gz", ".leaves", ".nodes", ".checkpoint", ".manifest.sig", ".manifest.json"]
 
     /// (segments folder, sequence, bit) of a segment file's ledger name, or nil for other objects.
     static func segmentSlot(_ object: String) -> (folder: String, sequence: Int, bit: UInt8)? {

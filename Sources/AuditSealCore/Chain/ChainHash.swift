@@ -63,6 +63,14 @@ public struct ChainState: Sendable, Equatable {
         return leaf
     }
 
+    /// Appends an event whose leaf hash is already known, collecting the tree nodes it completes.
+    @inline(__always)
+    public mutating func append(leaf: SHA256Digest, using sha: SHA256, nodes: inout TreeNodes.Collector) {
+        head = ChainHash.next(previous: head, index: nextIndex, leaf: leaf, using: sha)
+        tree.append(leaf, using: sha) { nodes.formed(level: $0, hash: $1) }
+        nextIndex += 1
+    }
+
     /// Appends an event whose leaf hash is already known.
     @inline(__always)
     public mutating func append(leaf: SHA256Digest, using sha: SHA256) {

@@ -64,6 +64,23 @@ public struct CompactRange: Sendable, Equatable {
         size += 1
     }
 
+    /// Appends a leaf hash and reports every interior node the append completes (level >= 1):
+    /// the perfect subtrees whose last leaf this is, smallest first.
+    @inline(__always)
+    public mutating func append(_ leaf: SHA256Digest, using sha: SHA256, formed: (_ level: Int, _ hash: SHA256Digest) -> Void) {
+        var h = leaf
+        var s = size
+        var level = 0
+        while s & 1 == 1 {
+            h = MerkleHash.node(hashes.removeLast(), h, using: sha)
+            s >>= 1
+            level += 1
+            formed(level, h)
+        }
+        hashes.append(h)
+        size += 1
+    }
+
     /// The tree's root hash (RFC 6962 MTH).
     public func root(using sha: SHA256) -> SHA256Digest {
         guard var r = hashes.last else { return MerkleHash.emptyRoot }

@@ -30,13 +30,16 @@ extension Manifest {
             guard type == "heartbeat" else { return "only a heartbeat hands over to a next key" }
         }
         if type == "heartbeat" {
-            guard eventCount == 0, file == nil, leafHintsFile == nil else { return "a heartbeat names no file and no events" }
+            guard eventCount == 0, file == nil, leafHintsFile == nil, treeNodesFile == nil else { return "a heartbeat names no file and no events" }
             return nil
         }
         guard file == stem + ".jsonl.gz" else { return "file must be \(stem).jsonl.gz, not \(file ?? "missing")" }
         guard let size = fileSize, size >= 0, let hash = fileSHA256, isHex(hash, bytes: 32) else { return "fileSize and fileSHA256 are required for a segment" }
         if let hints = leafHintsFile, hints != stem + ".leaves" { return "leafHintsFile must be \(stem).leaves, not \(hints)" }
         if let hash = leafHintsSHA256, !isHex(hash, bytes: 32) { return "leafHintsSHA256 is not 64 lowercase hex digits" }
+        if let nodes = treeNodesFile, nodes != stem + ".nodes" { return "treeNodesFile must be \(stem).nodes, not \(nodes)" }
+        if let hash = treeNodesSHA256, !isHex(hash, bytes: 32) { return "treeNodesSHA256 is not 64 lowercase hex digits" }
+        if (treeNodesFile == nil) != (treeNodesSHA256 == nil) { return "treeNodesFile and treeNodesSHA256 come together" }
         if eventCount > 0 {
             guard firstIndex == treeSize - UInt64(eventCount), lastIndex == treeSize - 1 else {
                 return "firstIndex/lastIndex must be \(treeSize - UInt64(eventCount))/\(treeSize - 1) for \(eventCount) events ending at tree size \(treeSize)"

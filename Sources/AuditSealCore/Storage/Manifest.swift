@@ -19,6 +19,10 @@ public struct Manifest: Codable, Sendable, Equatable {
     /// The leaf-hint file's name and SHA-256 (segments only): 8 bytes of each event's leaf hash.
     public var leafHintsFile: String?
     public var leafHintsSHA256: String?
+    /// The tree-node index's name and SHA-256 (segments only): the hashes of the perfect subtrees of
+    /// 256 leaves and up that complete in this segment (docs/FORMAT.md §5.1).
+    public var treeNodesFile: String?
+    public var treeNodesSHA256: String?
     public var eventCount: Int
     public var firstIndex: UInt64?
     public var lastIndex: UInt64?

@@ -74,12 +74,13 @@ public final class Sealer: @unchecked Sendable {
         }
 
         var state = tip.sealed
+        var nodes = TreeNodes.Collector()
         var hints = [UInt8]()
         var firstLine: [UInt8]?
         var lastLine = [UInt8]()
         let newline: [UInt8] = [0x0a]
         let outcome = try WriteAheadReader(path: walPath).read(knownLeaves: knownLeaves, mapped: true) { index, line, leaf in
-            state.append(leaf: leaf, using: sha)
+            state.append(leaf: leaf, using: sha, nodes: &nodes)
             leaf.withUnsafeBytes { hints.append(contentsOf: $0.prefix(8)) }
             try compressor.compress(line, sink: sink)
             try newline.withUnsafeBytes { try compressor.compress($0, sink: sink) }
@@ -104,6 +105,8 @@ public final class Sealer: @unchecked Sendable {
 
         let hintsPath = layout.leafHintsPath(sequence)
         try FileIO.writeAtomically(path: hintsPath, bytes: hints, mode: 0o444)
+        let nodesPath = layout.treeNodesPath(sequence)
+        try FileIO.writeAtomically(path: nodesPath, bytes: nodes.bytes, mode: 0o444)
 
         let count = outcome.recordCount
         var manifest = baseManifest(type: "segment", sequence: sequence, tip: tip, state: state, closing: closing, now: now)
@@ -112,6 +115,8 @@ public final class Sealer: @unchecked Sendable {
         manifest.fileSHA256 = fileHash.finish().hex
         manifest.leafHintsFile = (hintsPath as NSString).lastPathComponent
         manifest.leafHintsSHA256 = SHA256.digest(hints).hex
+        manifest.treeNodesFile = (nodesPath as NSString).lastPathComponent
+        manifest.treeNodesSHA256 = SHA256.digest(nodes.bytes).hex
         manifest.eventCount = count
         manifest.firstIndex = count > 0 ? outcome.header.firstIndex : nil
         manifest.lastIndex = count > 0 ? outcome.header.firstIndex + UInt64(count) - 1 : nil

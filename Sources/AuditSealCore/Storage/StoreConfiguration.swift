@@ -43,6 +43,7 @@ public struct StoreLayout: Sendable {
 
     public func segmentPath(_ sequence: Int) -> String { segmentsDirectory + "/" + Manifest.stem(sequence) + ".jsonl.gz" }
     public func leafHintsPath(_ sequence: Int) -> String { segmentsDirectory + "/" + Manifest.stem(sequence) + ".leaves" }
+    public func treeNodesPath(_ sequence: Int) -> String { segmentsDirectory + "/" + Manifest.stem(sequence) + ".nodes" }
     public func manifestPath(_ sequence: Int) -> String { segmentsDirectory + "/" + Manifest.stem(sequence) + ".manifest.json" }
     public func signaturePath(_ sequence: Int) -> String { segmentsDirectory + "/" + Manifest.stem(sequence) + ".manifest.sig" }
     public func checkpointPath(_ sequence: Int) -> String { segmentsDirectory + "/" + Manifest.stem(sequence) + ".checkpoint" }

@@ -45,6 +45,8 @@ public struct VerificationReport: Encodable, Sendable {
     public var treeSize: UInt64 = 0
     public var treeRoot: String?
     public var lastManifestAt: String?
+    /// With a witness policy: the largest tree size a quorum of witnesses cosigned.
+    public var witnessedTreeSize: UInt64?
     public var findings: [Finding] = []
 
     /// True when no finding is an error.
@@ -58,7 +60,7 @@ public struct VerificationReport: Encodable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case source, node, chainID, trust, trustedKeyIDs, manifests, segments, heartbeats, sealedEvents, openEvents
-        case treeSize, treeRoot, lastManifestAt, findings, intact
+        case treeSize, treeRoot, lastManifestAt, witnessedTreeSize, findings, intact
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -76,6 +78,7 @@ public struct VerificationReport: Encodable, Sendable {
         try c.encode(treeSize, forKey: .treeSize)
         try c.encodeIfPresent(treeRoot, forKey: .treeRoot)
         try c.encodeIfPresent(lastManifestAt, forKey: .lastManifestAt)
+        try c.encodeIfPresent(witnessedTreeSize, forKey: .witnessedTreeSize)
         try c.encode(findings, forKey: .findings)
         try c.encode(intact, forKey: .intact)
     }

@@ -27,6 +27,11 @@ public final class Verifier: @unchecked Sendable {
         public var heartbeatsMayRunAhead = false
         /// Check the tail's age (`tail-gap`); a watcher judges it itself.
         public var checkTail = true
+        /// Witnesses whose cosignatures count, and how many must have cosigned (docs/FORMAT.md §6.1).
+        public var witnessPolicy: WitnessPolicy?
+        /// Checkpoints sealed less than this long before the newest manifest may still await their
+        /// cosignatures (a witness is asked after sealing, and may be down for a while).
+        public var witnessGraceSeconds: Double = 0
 
         public init(trustedKeys: [Ed25519PublicKey]? = nil) { self.trustedKeys = trustedKeys }
     }
@@ -199,6 +204,7 @@ public final class Verifier: @unchecked Sendable {
         verifyWriteAhead(state: &state, heartbeats: walHeartbeats, report: &report, sha: sha)
         report.treeSize = state.nextIndex
         report.treeRoot = state.tree.root(using: sha).hex
+        if let policy = options.witnessPolicy { checkWitnesses(trusted, policy: policy, report: &report) }
 
         // The tail: a stopped store ends with a closing manifest; a running one writes heartbeats.
         if let last = trusted.last {
@@ -407,6 +413,7 @@ public final class Verifier: @unchecked Sendable {
             lines.append(lineStart..<data.count)
         }
         var state = task.start
+        var nodes = TreeNodes.Collector()
         var hints = [UInt64]()
         hints.reserveCapacity(lines.count)
         var pending = heartbeats.sorted { $0.treeSize < $1.treeSize }[...]
@@ -414,7 +421,7 @@ public final class Verifier: @unchecked Sendable {
             for range in lines {
                 let leaf = MerkleHash.leaf(UnsafeRawBufferPointer(rebasing: p[range]), using: sha)
                 hints.append(leaf.withUnsafeBytes { $0.load(as: UInt64.self) })
-                state.append(leaf: leaf, using: sha)
+                state.append(leaf: leaf, using: sha, nodes: &nodes)
                 let size = task.startIndex + UInt64(hints.count)
                 while let hb = pending.first, hb.treeSize <= size {
                     pending.removeFirst()
@@ -429,6 +436,7 @@ public final class Verifier: @unchecked Sendable {
         let treeMatches = !task.treeKnown || (state.tree.size == m.treeSize && state.tree.root(using: sha).hex == m.treeRoot)
         if chainMatches && treeMatches && gzipError == nil {
             checkLeafHints(m, report: &report)
+            if task.treeKnown { checkTreeNodes(m, computed: nodes.bytes, report: &report) }
         }
         if fileModified && chainMatches && treeMatches && gzipError == nil {
             report.add("segment-modified", "segment file bytes differ from the sealed file (size/SHA-256), though its events still match the chain: the file was replaced",
@@ -453,6 +461,23 @@ public final class Verifier: @unchecked Sendable {
         }
         if SHA256.digest(raw).hex != expected {
             report.add("leaf-hints-modified", "the leaf-hint file differs from the one sealed (its SHA-256 is not the manifest's leafHintsSHA256)", file: file, sequence: m.sequence)
+        }
+    }
+
+    /// The tree-node index is covered by the signed manifest (`treeNodesSHA256`) and must hold the
+    /// nodes the events form: proofs are built from it.
+    private func checkTreeNodes(_ m: Manifest, computed: [UInt8], report: inout VerificationReport) {
+        guard let name = m.treeNodesFile, let expected = m.treeNodesSHA256 else { return }
+        let file = "segments/" + name
+        guard let raw = try? source.read(file) else {
+            report.add("tree-nodes-missing", "the tree-node index the manifest names is missing (deleted?)", file: file, sequence: m.sequence)
+            return
+        }
+        let digest = SHA256.digest(raw).hex
+        if digest != expected {
+            report.add("tree-nodes-modified", "the tree-node index differs from the one sealed (its SHA-256 is not the manifest's treeNodesSHA256)", file: file, sequence: m.sequence)
+        } else if raw != computed {
+            report.add("tree-nodes-mismatch", "the sealed tree-node index does not hold the subtree hashes of the segment's events", file: file, sequence: m.sequence)
         }
     }
 

@@ -1,0 +1,253 @@
+import Foundation
+
+/// Subtree hashes of a sealed store's Merkle tree, read from as little of the store as possible:
+/// the frontier of the checkpoints involved (in their manifests), the segments' tree-node indexes
+/// for subtrees of 256 leaves and up, and the leaves themselves, from the start of one or two
+/// segments, only for the small subtrees at a proof's edges.
+///
+/// Proof generation runs in two passes: which subtrees a proof needs depends only on the sizes and
+/// indexes (`ProofPlan`), so the files to read are known before any is read (`files(for:)`), and
+/// an object store can fetch exactly those.
+public final class StoreTree {
+    /// A sealed segment's place in the tree.
+    public struct Segment: Sendable {
+        public var sequence: Int
+        public var first: UInt64
+        public var count: UInt64
+        public var file: String
+        public var nodesFile: String?
+        public var end: UInt64 { first + count }
+    }
+
+    /// Segments with events, in index order.
+    public let segments: [Segment]
+    /// Every manifest by sequence (segments and heartbeats).
+    public let manifests: [Int: Manifest]
+    /// Where files come from: a store-relative path ("segments/NAME") to its bytes.
+    private let read: (String) throws -> [UInt8]?
+    private let sha = SHA256()
+    private var frontier = [Range<UInt64>: SHA256Digest]()
+    private var nodeCache = [Int: [TreeNodes.Position: SHA256Digest]]()
+    private var lineCache = [Int: SegmentLines]()
+    /// Segments decompressed so far (for benchmarks and tests: proofs must not read every segment).
+    public private(set) var segmentsRead = Set<Int>()
+
+    /// The lines of a segment, decompressed up to some line.
+    public struct SegmentLines {
+        public var data: [UInt8]
+        public var lines: [Range<Int>]
+        public var complete: Bool
+    }
+
+    public init(manifests: [Manifest], read: @escaping (String) throws -> [UInt8]?) {
+        var bySequence = [Int: Manifest]()
+        var segments = [Segment]()
+        for m in manifests.sorted(by: { $0.sequence < $1.sequence }) {
+            bySequence[m.sequence] = m
+            if m.type == "segment", m.eventCount > 0, let file = m.file {
+                segments.append(Segment(sequence: m.sequence, first: m.treeSize - UInt64(m.eventCount), count: UInt64(m.eventCount),
+                                        file: "segments/" + file, nodesFile: m.treeNodesFile.map { "segments/" + $0 }))
+            }
+        }
+        self.segments = segments
+        self.manifests = bySequence
+        self.read = read
+    }
+
+    /// Reads every manifest of a store (they are small; the segments are not read).
+    public static func loadManifests(from source: StoreSource) throws -> [Manifest] {
+        var out = [Manifest]()
+        for name in try source.list("segments") where Manifest.sequence(ofFileName: name) != nil {
+            guard let bytes = try source.read("segments/" + name) else { continue }
+            out.append(try StableJSON.decode(Manifest.self, from: bytes))
+        }
+        return out
+    }
+
+    /// Events sealed in segments: proofs reach up to here.
+    public var sealedSize: UInt64 { segments.last?.end ?? 0 }
+
+    /// The segment holding leaf `index`.
+    public func segment(holding index: UInt64) -> Segment? {
+        var lo = 0
+        var hi = segments.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if segments[mid].end <= index { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < segments.count && segments[lo].first <= index ? segments[lo] : nil
+    }
+
+    /// Makes a checkpoint's frontier (from its manifest) available: the right edge of its tree.
+    public func useFrontier(of manifest: Manifest) {
+        var start: UInt64 = 0
+        let bits = (0..<64).reversed().filter { manifest.treeSize & (UInt64(1) << UInt64($0)) != 0 }
+        guard bits.count == manifest.treeFrontier.count else { return }
+        for (bit, hex) in zip(bits, manifest.treeFrontier) {
+            let size = UInt64(1) << UInt64(bit)
+            if let digest = SHA256Digest(hex: hex) { frontier[start..<(start + size)] = digest }
+            start += size
+        }
+    }
+
+    // MARK: Planning
+
+    /// How one perfect subtree is obtained.
+    enum Source {
+        case frontier
+        case node(segment: Int)
+        case leaves([Segment])
+    }
+
+    /// The perfect, aligned subtrees whose hashes make up MTH(D[range]), by RFC 6962's split.
+    func perfectParts(of range: Range<UInt64>) -> [Range<UInt64>] {
+        let n = range.upperBound - range.lowerBound
+        if n == 0 { return [] }
+        if n & (n - 1) == 0 && range.lowerBound % n == 0 { return [range] }
+        if frontier[range] != nil { return [range] }
+        let k = MerkleProof.split(n)
+        return perfectParts(of: range.lowerBound..<(range.lowerBound + k)) + perfectParts(of: (range.lowerBound + k)..<range.upperBound)
+    }
+
+    func source(of perfect: Range<UInt64>) -> Source {
+        if frontier[perfect] != nil { return .frontier }
+        let n = perfect.upperBound - perfect.lowerBound
+        let level = n.trailingZeroBitCount
+        if level >= TreeNodes.minLevel, let seg = segment(holding: perfect.upperBound - 1), seg.nodesFile != nil {
+            return .node(segment: seg.sequence)
+        }
+        return .leaves(segments.filter { $0.first < perfect.upperBound && perfect.lowerBound < $0.end })
+    }
+
+    /// The store files the hashes of these ranges (and, with `lines`, these events' lines) need.
+    public func files(for ranges: [Range<UInt64>], lines: [UInt64] = []) -> [String] {
+        var out = [String]()
+        var seen = Set<String>()
+        func add(_ f: String) { if seen.insert(f).inserted { out.append(f) } }
+        for range in ranges {
+            for part in perfectParts(of: range) {
+                switch source(of: part) {
+                case .frontier: break
+                case .node(let s): if let f = segments.first(where: { $0.sequence == s })?.nodesFile { add(f) }
+                case .leaves(let segs): segs.forEach { add($0.file) }
+                }
+            }
+        }
+        for index in lines { if let s = segment(holding: index) { add(s.file) } }
+        return out
+    }
+
+    // MARK: Hashes
+
+    /// MTH(D[range]).
+    public func hash(_ range: Range<UInt64>) throws -> SHA256Digest {
+        let n = range.upperBound - range.lowerBound
+        guard n > 0 else { return MerkleHash.emptyRoot }
+        if let known = frontier[range] { return known }
+        if n & (n - 1) == 0 && range.lowerBound % n == 0 { return try perfect(range) }
+        let k = MerkleProof.split(n)
+        return MerkleHash.node(try hash(range.lowerBound..<(range.lowerBound + k)), try hash((range.lowerBound + k)..<range.upperBound), using: sha)
+    }
+
+    private func perfect(_ range: Range<UInt64>) throws -> SHA256Digest {
+        switch source(of: range) {
+        case .frontier:
+            return frontier[range]!
+        case .node(let sequence):
+            let nodes = try nodeIndex(sequence)
+            let n = range.upperBound - range.lowerBound
+            let position = TreeNodes.Position(level: n.trailingZeroBitCount, index: range.lowerBound >> UInt64(n.trailingZeroBitCount))
+            guard let digest = nodes[position] else { throw AuditSealError.storage("tree-node index of segment \(sequence) lacks node \(position.level)/\(position.index)") }
+            return digest
+        case .leaves:
+            let leaves = try leafHashes(range)
+            return MerkleHash.root(ofLeaves: leaves[...], using: sha)
+        }
+    }
+
+    private func nodeIndex(_ sequence: Int) throws -> [TreeNodes.Position: SHA256Digest] {
+        if let cached = nodeCache[sequence] { return cached }
+        guard let seg = segments.first(where: { $0.sequence == sequence }), let file = seg.nodesFile else {
+            throw AuditSealError.storage("segment \(sequence) has no tree-node index")
+        }
+        guard let bytes = try read(file) else { throw AuditSealError.storage("\(file) is missing") }
+        guard let parsed = TreeNodes.parse(bytes, first: seg.first, count: seg.count) else {
+            throw AuditSealError.storage("\(file) does not have the size its segment's events need")
+        }
+        nodeCache[sequence] = parsed
+        return parsed
+    }
+
+    /// The leaf hashes of a range, read from the segments that hold it.
+    public func leafHashes(_ range: Range<UInt64>) throws -> [SHA256Digest] {
+        var out = [SHA256Digest]()
+        out.reserveCapacity(Int(range.upperBound - range.lowerBound))
+        var index = range.lowerBound
+        while index < range.upperBound {
+            guard let seg = segment(holding: index) else { throw AuditSealError.storage("no sealed segment holds event \(index)") }
+            let upTo = min(range.upperBound, seg.end)
+            let lines = try segmentLines(seg, through: Int(upTo - seg.first))
+            lines.data.withUnsafeBytes { p in
+                for i in Int(index - seg.first)..<Int(upTo - seg.first) {
+                    out.append(MerkleHash.leaf(UnsafeRawBufferPointer(rebasing: p[lines.lines[i]]), using: sha))
+                }
+            }
+            index = upTo
+        }
+        return out
+    }
+
+    /// The stored line of event `index`.
+    public func line(_ index: UInt64) throws -> [UInt8] {
+        guard let seg = segment(holding: index) else { throw AuditSealError.storage("no sealed segment holds event \(index)") }
+        let lines = try segmentLines(seg, through: Int(index - seg.first) + 1)
+        return Array(lines.data[lines.lines[Int(index - seg.first)]])
+    }
+
+    /// Decompresses a segment up to (at least) `count` lines, or whole when count is nil.
+    public func segmentLines(_ seg: Segment, through count: Int?) throws -> SegmentLines {
+        if let cached = lineCache[seg.sequence], cached.complete || (count.map { cached.lines.count >= $0 } ?? false) { return cached }
+        guard let gz = try read(seg.file) else { throw AuditSealError.storage("\(seg.file) is missing") }
+        segmentsRead.insert(seg.sequence)
+        struct Enough: Error {}
+        var data = [UInt8]()
+        var lines = [Range<Int>]()
+        var lineStart = 0
+        var complete = true
+        do {
+            let d = try GzipDecompressor()
+            try gz.withUnsafeBytes { input in
+                try d.decompress(input) { chunk in
+                    let base = data.count
+                    data.append(contentsOf: chunk)
+                    for i in 0..<chunk.count where chunk[i] == 0x0a {
+                        lines.append(lineStart..<(base + i))
+                        lineStart = base + i + 1
+                        if let count, lines.count >= count { throw Enough() }
+                    }
+                }
+            }
+        } catch is Enough {
+            complete = false
+        }
+        let result = SegmentLines(data: data, lines: lines, complete: complete)
+        lineCache[seg.sequence] = result
+        guard count.map({ lines.count >= $0 }) ?? true else { throw AuditSealError.storage("\(seg.file) holds \(lines.count) lines, fewer than its manifest states") }
+        return result
+    }
+}
+
+/// Which subtree hashes a proof needs: independent of the hashes themselves.
+public enum ProofPlan {
+    public static func inclusion(index: UInt64, size: UInt64) -> [Range<UInt64>] {
+        var out = [Range<UInt64>]()
+        _ = try? MerkleProof.inclusionPath(index: index, size: size) { out.append($0); return .zero }
+        return out
+    }
+
+    public static func consistency(from m: UInt64, to n: UInt64) -> [Range<UInt64>] {
+        var out = [Range<UInt64>]()
+        _ = try? MerkleProof.consistencyProof(from: m, to: n) { out.append($0); return .zero }
+        return out
+    }
+}
