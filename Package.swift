@@ -73,6 +73,20 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
+        // Witnessing (C2SP tlog-witness): the witness server, and the receiver's submission of its checkpoints.
+        .target(
+            name: "AuditSealWitness",
+            dependencies: [
+                "AuditSealCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
         // Putting auditseal into a cluster: generated certificates and webhook kubeconfig, audit-policy checks.
         .target(
             name: "AuditSealDeploy",
@@ -104,7 +118,9 @@ let package = Package(
                 "AuditSealShipping",
                 "AuditSealDeploy",
                 "AuditSealWatch",
+                "AuditSealWitness",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]

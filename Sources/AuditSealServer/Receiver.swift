@@ -74,7 +74,9 @@ public final class Receiver: Sendable {
     }
 
     /// Serves until SIGTERM or SIGINT, then seals and returns.
-    public func run() async throws {
+    /// Serves until SIGTERM/SIGINT; `extraServices` (e.g. witness submission) run beside the
+    /// receiver's own and stop with it.
+    public func run(extraServices: [any Service] = []) async throws {
         let token = try configuration.tokenFile.map(BearerToken.init(path:))
         let ingest = IngestRoute(store: store, configuration: configuration, metrics: metrics, token: token, logger: logger,
                                  budget: MemoryBudget(limit: configuration.maxInflightBytes))
@@ -131,6 +133,7 @@ public final class Receiver: Sendable {
         services.append(VerificationService(store: store, dataDir: configuration.dataDir, publicKey: key.publicKey,
                                             interval: configuration.verifyIntervalSeconds, metrics: metrics, logger: logger))
         if let shipper { services.append(ShippingService(shipper: shipper, pollInterval: 5)) }
+        services += extraServices
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()

@@ -86,15 +86,29 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
     public var localRetentionDays: Double?
     /// Uploads in flight at once; manifests still follow their files, in order.
     public var s3ConcurrentUploads: Int = 6
+    /// Witnesses (C2SP tlog-witness) each new sealed checkpoint is submitted to.
+    public var witnesses: [WitnessEndpoint] = []
+    /// Seconds between offers of the newest checkpoint to the witnesses (and retries of one down).
+    public var witnessIntervalSeconds: Double = 10
 
     public init() {}
+
+    /// A witness: its add-checkpoint URL prefix and its verifier key (`name+keyID+base64(0x04||key)`).
+    public struct WitnessEndpoint: Codable, Sendable, Equatable {
+        public var url: String
+        public var key: String
+        public init(url: String, key: String) {
+            self.url = url
+            self.key = key
+        }
+    }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case listen, opsListen, dataDir, signingKey, autoCreateKey, node, tlsCert, tlsKey, clientCA, allowedClientCNs
         case tokenFile, insecureHTTP, ingestPath, maxBodyBytes, spoolThresholdBytes, maxInflightBytes, maxBatchEvents, bodyTimeoutSeconds, headerTimeoutSeconds, idleTimeoutSeconds, maxConnections
         case segmentMaxBytes, segmentMaxAgeSeconds, heartbeatIntervalSeconds, gzipLevel, duplicateWindow, minFreeBytes
         case verifyIntervalSeconds, s3Endpoint, s3Bucket, s3Prefix, s3Region, s3Addressing, s3RetentionDays, s3LockMode, s3CA
-        case s3CredentialsFile, localRetentionDays, s3ConcurrentUploads
+        case s3CredentialsFile, localRetentionDays, s3ConcurrentUploads, witnesses, witnessIntervalSeconds
     }
 
     public init(from decoder: Decoder) throws {
@@ -116,6 +130,7 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
         try take(.s3Region, &d.s3Region); try take(.s3Addressing, &d.s3Addressing); try take(.s3RetentionDays, &d.s3RetentionDays)
         try take(.s3LockMode, &d.s3LockMode); try takeOptional(.s3CA, &d.s3CA); try takeOptional(.s3CredentialsFile, &d.s3CredentialsFile)
         try takeOptional(.localRetentionDays, &d.localRetentionDays); try take(.s3ConcurrentUploads, &d.s3ConcurrentUploads)
+        try take(.witnesses, &d.witnesses); try take(.witnessIntervalSeconds, &d.witnessIntervalSeconds)
         self = d
     }
 
@@ -162,6 +177,11 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
         guard s3Addressing == "path" || s3Addressing == "virtual" else { throw ConfigurationError("s3Addressing must be path or virtual") }
         if localRetentionDays != nil && s3Endpoint == nil {
             throw ConfigurationError("localRetentionDays needs s3Endpoint: local data is only deleted once it is shipped")
+        }
+        guard witnessIntervalSeconds > 0 else { throw ConfigurationError("witnessIntervalSeconds must be positive") }
+        for (i, w) in witnesses.enumerated() {
+            guard w.url.hasPrefix("http://") || w.url.hasPrefix("https://") else { throw ConfigurationError("witnesses[\(i)].url must be an http(s) URL") }
+            do { _ = try WitnessKey(verifierKey: w.key) } catch { throw ConfigurationError("witnesses[\(i)].key: \(error)") }
         }
         if tlsCert == nil, let hp = HostPort(listen), !hp.isLoopback, !insecureHTTP {
             throw ConfigurationError("listen: plain HTTP on \(listen) is not a loopback address; give tlsCert/tlsKey, or insecureHTTP: true")

@@ -28,6 +28,10 @@ public final class Watcher: @unchecked Sendable {
         public var fullVerificationInterval: Double = 86_400
         /// Retention every object must have, from its sealing (0: present is enough).
         public var requiredRetentionDays = 0
+        /// Witness cosignatures to require (nil: not checked), and how long a new checkpoint may
+        /// wait for them.
+        public var witnessPolicy: WitnessPolicy?
+        public var witnessGraceSeconds: Double = 300
 
         public init(prefix: String, trustedKeys: [Ed25519PublicKey], dataDirectory: String) {
             self.prefix = prefix.isEmpty || prefix.hasSuffix("/") ? prefix : prefix + "/"
@@ -185,6 +189,8 @@ public final class Watcher: @unchecked Sendable {
             options.parallelism = 1
             options.heartbeatsMayRunAhead = true
             options.checkTail = false
+            options.witnessPolicy = configuration.witnessPolicy
+            options.witnessGraceSeconds = configuration.witnessGraceSeconds
             let report = Verifier(source: DirectorySource(root: dir), options: options).run()
             verifiedAt = Date()
             for f in report.findings where f.severity == .error && f.code != "empty-store" {
@@ -221,6 +227,8 @@ public final class Watcher: @unchecked Sendable {
            now.timeIntervalSince(state.lastFullVerification ?? .distantPast) >= configuration.fullVerificationInterval {
             var options = Verifier.Options(trustedKeys: configuration.trustedKeys)
             options.checkTail = false
+            options.witnessPolicy = configuration.witnessPolicy
+            options.witnessGraceSeconds = configuration.witnessGraceSeconds
             let bucket = BucketVerification(client: client, requiredRetentionDays: configuration.requiredRetentionDays)
             let report = try await bucket.verify(storePrefix: storePrefix, options: options)
             for f in report.findings where f.severity == .error && f.code != "empty-store" {

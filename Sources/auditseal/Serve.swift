@@ -4,8 +4,10 @@ import Prometheus
 import AuditSealCore
 import AuditSealServer
 import AuditSealShipping
+import AuditSealWitness
 import Foundation
 import Logging
+import ServiceLifecycle
 
 /// `auditseal serve`: the audit webhook receiver.
 struct Serve: AsyncParsableCommand {
@@ -109,8 +111,14 @@ struct Serve: AsyncParsableCommand {
         } catch let error as S3Error {
             throw ValidationError(error.description)
         }
+        var extra = [any Service]()
+        if !configuration.witnesses.isEmpty {
+            let endpoints = try configuration.witnesses.map { WitnessSubmitter.Endpoint(url: $0.url, key: try WitnessKey(verifierKey: $0.key)) }
+            extra.append(WitnessSubmitter(dataDirectory: configuration.dataDir, endpoints: endpoints,
+                                                           interval: configuration.witnessIntervalSeconds, logger: Logger(label: "auditseal-witnessing")))
+        }
         // Whatever libraries emit through swift-metrics lands in the receiver's own registry.
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: receiver.metrics.registry))
-        try await receiver.run()
+        try await receiver.run(extraServices: extra)
     }
 }

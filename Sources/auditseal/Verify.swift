@@ -26,6 +26,11 @@ struct Verify: AsyncParsableCommand {
     @Flag(help: "Print a machine-readable JSON report.")
     var json = false
 
+    @OptionGroup(title: "Witnesses") var witnesses: WitnessOptions
+
+    @Option(help: "With --witness: checkpoints sealed less than this many seconds before the newest may still await cosignatures.")
+    var witnessGraceSeconds: Double = 0
+
     @Option(help: "Judge the tail's age as of this RFC 3339 time instead of now.")
     var now: String?
 
@@ -44,6 +49,8 @@ struct Verify: AsyncParsableCommand {
 
     func verifierOptions() throws -> Verifier.Options {
         var options = Verifier.Options(trustedKeys: publicKeys.isEmpty ? nil : try publicKeys.map(KeyFiles.loadPublicKey(path:)))
+        options.witnessPolicy = try witnesses.policy()
+        options.witnessGraceSeconds = witnessGraceSeconds
         if let now {
             guard let date = Timestamp.parse(now) else { throw ValidationError("--now must be an RFC 3339 time like 2026-01-02T03:04:05Z") }
             options.now = date
@@ -120,6 +127,7 @@ struct Verify: AsyncParsableCommand {
         out.append("node:      \(report.node ?? "?")   chain \(report.chainID ?? "?")")
         out.append("manifests: \(report.manifests) (\(report.segments) segments, \(report.heartbeats) heartbeats), last sealed \(report.lastManifestAt ?? "never")")
         out.append("events:    \(report.sealedEvents) sealed + \(report.openEvents) open = tree size \(report.treeSize), root \(report.treeRoot ?? "?")")
+        if let witnessed = report.witnessedTreeSize { out.append("witnessed: up to tree size \(witnessed)") }
         if report.trust == "store-keys" {
             out.append("NOTE: no --public-key given: signatures were checked against the store's own key copies (\(report.trustedKeyIDs.map { String($0.prefix(16)) }.joined(separator: ", "))).")
             out.append("      This proves internal consistency only, not who wrote the store. Pass --public-key with a key kept elsewhere.")

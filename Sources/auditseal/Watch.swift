@@ -50,6 +50,11 @@ struct Watch: AsyncParsableCommand {
     @OptionGroup(title: "S3")
     var s3: S3Options
 
+    @OptionGroup(title: "Witnesses") var witnesses: WitnessOptions
+
+    @Option(help: "With --witness: how long a new checkpoint may await its cosignatures before it is a finding.")
+    var witnessGraceSeconds: Double = 300
+
     func run() async throws {
         guard store.hasPrefix("s3://") else { throw ValidationError("watch needs s3://BUCKET/PREFIX") }
         guard !publicKeys.isEmpty else { throw ValidationError("watch needs at least one --public-key") }
@@ -67,6 +72,8 @@ struct Watch: AsyncParsableCommand {
         configuration.graceSeconds = graceSeconds
         configuration.fullVerificationInterval = fullVerificationHours * 3600
         configuration.requiredRetentionDays = s3.retentionDays ?? 0
+        configuration.witnessPolicy = try witnesses.policy()
+        configuration.witnessGraceSeconds = witnessGraceSeconds
         let metrics = WatchMetrics()
         let alerts = alertURLs.isEmpty ? nil : AlertSender(urls: alertURLs, metrics: metrics, logger: logger)
         let watcher = try Watcher(configuration: configuration, client: client, alerts: alerts, metrics: metrics, logger: logger)

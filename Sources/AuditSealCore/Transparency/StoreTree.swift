@@ -39,6 +39,22 @@ public final class StoreTree {
         public var complete: Bool
     }
 
+    /// A tree over known segments and the few manifests whose checkpoints are involved.
+    public init(segments: [Segment], manifests: [Manifest], read: @escaping (String) throws -> [UInt8]?) {
+        self.segments = segments
+        var bySequence = [Int: Manifest]()
+        for m in manifests { bySequence[m.sequence] = m }
+        self.manifests = bySequence
+        self.read = read
+    }
+
+    /// A segment's place, from its manifest (nil for heartbeats and empty segments).
+    public static func segment(of m: Manifest) -> Segment? {
+        guard m.type == "segment", m.eventCount > 0, let file = m.file else { return nil }
+        return Segment(sequence: m.sequence, first: m.treeSize - UInt64(m.eventCount), count: UInt64(m.eventCount),
+                       file: "segments/" + file, nodesFile: m.treeNodesFile.map { "segments/" + $0 })
+    }
+
     public init(manifests: [Manifest], read: @escaping (String) throws -> [UInt8]?) {
         var bySequence = [Int: Manifest]()
         var segments = [Segment]()

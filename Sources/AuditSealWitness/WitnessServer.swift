@@ -1,0 +1,47 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// The witness's HTTP interface: `POST /add-checkpoint` (C2SP tlog-witness), `/metrics`, `/healthz`.
+public struct WitnessServer: Sendable {
+    public let witness: Witness
+    public let host: String
+    public let port: Int
+    public let logger: Logger
+
+    public init(witness: Witness, host: String, port: Int, logger: Logger) {
+        self.witness = witness
+        self.host = host
+        self.port = port
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let router = Router()
+        let witness = self.witness
+        router.post("/add-checkpoint") { request, _ -> Response in
+            let buffer = try await request.body.collect(upTo: 1 << 20)
+            let answer = witness.addCheckpoint(body: String(decoding: buffer.readableBytesView, as: UTF8.self))
+            var headers = HTTPFields()
+            headers[.contentType] = answer.contentType
+            return Response(status: HTTPResponse.Status(code: answer.status), headers: headers, body: .init(byteBuffer: ByteBuffer(string: answer.body)))
+        }
+        router.get("/metrics") { _, _ in
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: witness.metrics.render())))
+        }
+        router.get("/healthz") { _, _ in "ok\n" }
+        let host = self.host
+        let app = Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "auditseal-witness"),
+                              onServerRunning: { channel in
+                                  if let port = channel.localAddress?.port {
+                                      FileHandle.standardOutput.write(Data("auditseal: witness \(witness.verifierKey) listening on http://\(host):\(port)\n".utf8))
+                                  }
+                              }, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}

@@ -1,0 +1,238 @@
+import ArgumentParser
+import AuditSealCore
+import AuditSealShipping
+import Foundation
+
+/// Where a proof's files come from: a data directory, or the objects of one store in a bucket,
+/// downloaded as needed (manifests, then only the files the proof needs).
+struct ProofStore {
+    let source: StoreSource
+    let tree: StoreTree
+    let cleanup: () -> Void
+
+    static func open(_ store: String, s3: S3Options, node: String?, needs: (StoreTree) throws -> [String]) async throws -> ProofStore {
+        guard store.hasPrefix("s3://") else {
+            guard FileIO.exists(store) else { throw ValidationError("\(store) does not exist") }
+            let source = DirectorySource(root: store)
+            return ProofStore(source: source, tree: StoreTree(manifests: try StoreTree.loadManifests(from: source), read: source.read), cleanup: {})
+        }
+        let rest = store.dropFirst("s3://".count)
+        let bucket = String(rest.prefix { $0 != "/" })
+        let prefix = String(rest.dropFirst(bucket.count).drop { $0 == "/" })
+        let client = try s3.client(bucket: bucket, for: store)
+        let dir = NSTemporaryDirectory() + "auditseal-prove-\(UUID().uuidString.prefix(8))"
+        do {
+            var stores = try await BucketVerification(client: client).discoverStores(prefix: prefix)
+            if let node { stores = stores.filter { $0.contains("/\(node)/") || $0.hasPrefix("\(node)/") } }
+            guard stores.count == 1, let storePrefix = stores.first else {
+                throw ValidationError(stores.isEmpty ? "no auditseal store under \(store)" : "\(stores.count) stores under \(store) (\(stores.joined(separator: ", "))): narrow the prefix to PREFIX/NODE/CHAIN-ID or give --node")
+            }
+            let objects = StoreObject.group(try await client.listVersions(prefix: storePrefix), storePrefix: storePrefix)
+            func fetch(_ relative: String) async throws {
+                guard !FileIO.exists(dir + "/" + relative), let object = objects.first(where: { $0.relative == relative }),
+                      let (bytes, _) = try await client.getObject(key: object.key, versionID: object.originalVersionID) else { return }
+                try FileIO.makeDirectories(FileIO.directory(of: dir + "/" + relative))
+                try FileIO.writeAtomically(path: dir + "/" + relative, bytes: bytes)
+            }
+            try FileIO.makeDirectories(dir + "/segments")
+            // Manifests, checkpoints and cosignatures are small: all of them; segment data only as needed.
+            for o in objects where o.relative.hasSuffix(".manifest.json") || o.relative.hasSuffix(".checkpoint") || o.relative.contains(".cosignature.") {
+                try await fetch(o.relative)
+            }
+            let source = DirectorySource(root: dir)
+            let planning = StoreTree(manifests: try StoreTree.loadManifests(from: source), read: { _ in nil })
+            for file in try needs(planning) { try await fetch(file) }
+            try? await client.shutdown()
+            return ProofStore(source: source, tree: StoreTree(manifests: try StoreTree.loadManifests(from: source), read: source.read),
+                              cleanup: { try? FileManager.default.removeItem(atPath: dir) })
+        } catch {
+            try? await client.shutdown()
+            try? FileManager.default.removeItem(atPath: dir)
+            throw error
+        }
+    }
+}
+
+/// `auditseal prove`: an inclusion proof of events, for an auditor who does not get the whole log.
+struct Prove: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a self-contained inclusion proof of events (by auditID or index) to the newest sealed checkpoint.",
+        discussion: """
+            The proof holds each stored line, its index, its RFC 9162 audit path, and the signed checkpoint with every \
+            witness cosignature stored beside it. Check it offline with `auditseal verify-proof`. Reads the manifests, \
+            the tree-node indexes it needs and the segment(s) holding the events; --audit-id searches segments (narrow \
+            it with --around TIME to those whose event times cover TIME).
+            """)
+
+    @Argument(help: "The data directory, or s3://BUCKET/PREFIX (one store, or give --node).")
+    var store: String
+
+    @Option(help: "The auditID of the events to prove (every stage found, unless --stage).")
+    var auditId: String?
+
+    @Option(help: "Only this stage (e.g. ResponseComplete).")
+    var stage: String?
+
+    @Option(name: .customLong("index"), help: "An event index to prove; repeatable.")
+    var indexes: [UInt64] = []
+
+    @Option(help: "With --audit-id: search only segments whose first/last event times cover this RFC 3339 time.")
+    var around: String?
+
+    @Option(help: "Prove to this manifest's checkpoint (sequence number) instead of the newest sealed one.")
+    var checkpoint: Int?
+
+    @Option(help: "In a bucket with several stores: the node.")
+    var node: String?
+
+    @Option(name: .shortAndLong, help: "Write the proof here (default: standard output).")
+    var output: String?
+
+    @OptionGroup(title: "Reading from S3") var s3: S3Options
+
+    func run() async throws {
+        guard auditId != nil || !indexes.isEmpty else { throw ValidationError("give --audit-id or --index") }
+        let aroundDate = try around.map { text -> Date in
+            guard let d = Timestamp.parse(text) else { throw ValidationError("--around must be an RFC 3339 time") }
+            return d
+        }
+        func candidates(_ tree: StoreTree) -> [StoreTree.Segment] {
+            guard let aroundDate else { return tree.segments }
+            return tree.segments.filter { seg in
+                guard let m = tree.manifests[seg.sequence], let f = m.firstEventTime.flatMap(Timestamp.parse), let l = m.lastEventTime.flatMap(Timestamp.parse) else { return true }
+                return f.addingTimeInterval(-1) <= aroundDate && aroundDate <= l.addingTimeInterval(1)
+            }
+        }
+        let store = try await ProofStore.open(self.store, s3: s3, node: node) { tree in
+            guard let target = try target(tree) else { return [] }
+            tree.useFrontier(of: target)
+            var files = indexes.isEmpty ? candidates(tree).map(\.file) : []
+            let ranges = indexes.flatMap { ProofPlan.inclusion(index: $0, size: target.treeSize) }
+            files += tree.files(for: ranges, lines: indexes)
+            return files
+        }
+        defer { store.cleanup() }
+        let builder = ProofBuilder(tree: store.tree, source: store.source)
+        guard let target = try target(store.tree) else { throw ValidationError("the store has no sealed checkpoint to prove against") }
+        var all = indexes
+        if let auditId {
+            let found = try builder.find(auditID: auditId, stage: stage, in: candidates(store.tree).filter { $0.first < target.treeSize })
+            if found.isEmpty {
+                FileHandle.standardError.write(Data("auditseal: no sealed event with auditID \(auditId)\(stage.map { " and stage \($0)" } ?? "") in \(self.store)\n".utf8))
+                throw ExitCode(1)
+            }
+            all += found
+        }
+        let proof = try builder.inclusion(indexes: all, at: target)
+        let bytes = try proof.encoded()
+        if let output { try FileIO.writeAtomically(path: output, bytes: bytes) } else { FileHandle.standardOutput.write(Data(bytes)) }
+        FileHandle.standardError.write(Data("auditseal: proof of \(all.count) event(s) to checkpoint \(target.sequence) (tree size \(target.treeSize)); \(store.tree.segmentsRead.count) segment(s) decompressed\n".utf8))
+    }
+
+    func target(_ tree: StoreTree) throws -> Manifest? {
+        if let checkpoint {
+            guard let m = tree.manifests[checkpoint] else { throw ValidationError("no manifest with sequence \(checkpoint)") }
+            guard m.treeSize <= tree.sealedSize else { throw ValidationError("checkpoint \(checkpoint) covers events not sealed yet") }
+            return m
+        }
+        return ProofBuilder(tree: tree, source: DirectorySource(root: "/nonexistent")).newestProvable()
+    }
+}
+
+/// `auditseal consistency`: proves that a newer checkpoint extends an older one.
+struct Consistency: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write an RFC 9162 consistency proof between two checkpoints of a store (append-only growth).",
+        discussion: "OLD and NEW are a checkpoint file (a signed note, e.g. one kept from earlier) or a manifest sequence number. Without --to, the newest sealed checkpoint.")
+
+    @Argument(help: "The data directory, or s3://BUCKET/PREFIX.")
+    var store: String
+
+    @Option(help: "The old checkpoint: a checkpoint file or a sequence number.")
+    var from: String
+
+    @Option(help: "The new checkpoint: a checkpoint file or a sequence number (default: the newest sealed).")
+    var to: String?
+
+    @Option(help: "In a bucket with several stores: the node.")
+    var node: String?
+
+    @Option(name: .shortAndLong, help: "Write the proof here (default: standard output).")
+    var output: String?
+
+    @OptionGroup(title: "Reading from S3") var s3: S3Options
+
+    func run() async throws {
+        let store = try await ProofStore.open(self.store, s3: s3, node: node) { tree in
+            let (old, new) = try ends(tree)
+            tree.useFrontier(of: old)
+            tree.useFrontier(of: new)
+            return tree.files(for: ProofPlan.consistency(from: old.treeSize, to: new.treeSize))
+        }
+        defer { store.cleanup() }
+        let (old, new) = try ends(store.tree)
+        let proof = try ProofBuilder(tree: store.tree, source: store.source).consistency(from: old, to: new)
+        let bytes = try proof.encoded()
+        if let output { try FileIO.writeAtomically(path: output, bytes: bytes) } else { FileHandle.standardOutput.write(Data(bytes)) }
+    }
+
+    func ends(_ tree: StoreTree) throws -> (Manifest, Manifest) {
+        func resolve(_ text: String) throws -> Manifest {
+            if let sequence = Int(text) {
+                guard let m = tree.manifests[sequence] else { throw ValidationError("no manifest with sequence \(sequence)") }
+                return m
+            }
+            guard FileIO.exists(text), let note = String(validating: try FileIO.readAll(path: text), as: UTF8.self),
+                  let body = try? SignedNote(note).body else { throw ValidationError("\(text) is neither a sequence number nor a checkpoint file") }
+            let lines = body.split(separator: "\n")
+            guard lines.count >= 3, let size = UInt64(lines[1]), let root = Base64.decode(String(lines[2])).flatMap({ SHA256Digest(bytes: $0) }) else {
+                throw ValidationError("\(text) is not a checkpoint")
+            }
+            // The store's manifest of that size and root: its frontier is the proof's old edge.
+            guard let m = tree.manifests.values.filter({ $0.treeSize == size && $0.treeRoot == root.hex }).min(by: { $0.sequence < $1.sequence }) else {
+                FileHandle.standardError.write(Data("auditseal: no checkpoint of this store has size \(size) and root \(root.hex): the store does not extend \(text) (a fork or a rewritten history)\n".utf8))
+                throw ExitCode(1)
+            }
+            return m
+        }
+        let old = try resolve(from)
+        let new: Manifest
+        if let to { new = try resolve(to) } else {
+            guard let m = ProofBuilder(tree: tree, source: DirectorySource(root: "/nonexistent")).newestProvable() else { throw ValidationError("no sealed checkpoint") }
+            new = m
+        }
+        guard old.treeSize <= new.treeSize else { throw ValidationError("the old checkpoint (size \(old.treeSize)) is larger than the new one (\(new.treeSize))") }
+        guard new.treeSize <= tree.sealedSize else { throw ValidationError("checkpoint \(new.sequence) covers events not sealed yet") }
+        return (old, new)
+    }
+}
+
+/// `auditseal verify-proof`: checks a proof file offline.
+struct VerifyProof: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify-proof",
+        abstract: "Check an inclusion or consistency proof offline against the log's public key (and witness keys). Exit 0 holds, 1 fails, 2 unreadable.")
+
+    @Argument(help: "The proof file (from prove or consistency).")
+    var file: String
+
+    @Option(name: .customLong("public-key"), help: "The log's Ed25519 public key (PEM); repeat for rotated keys.")
+    var publicKeys: [String]
+
+    @OptionGroup(title: "Witnesses") var witnesses: WitnessOptions
+
+    func run() async throws {
+        let keys = try publicKeys.map(KeyFiles.loadPublicKey(path:))
+        let policy = try witnesses.policy()
+        let proof: ProofFile
+        do { proof = try JSONDecoder().decode(ProofFile.self, from: Data(try FileIO.readAll(path: file))) } catch {
+            FileHandle.standardError.write(Data("auditseal: \(file) is not a proof file: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        let result = ProofVerifier.verify(proof, logKeys: keys, policy: policy)
+        for fact in result.facts { print("ok: \(fact)") }
+        for problem in result.problems { print("FAILED: \(problem)") }
+        print(result.holds ? "PROOF HOLDS" : "PROOF FAILS")
+        if !result.holds { throw ExitCode(1) }
+    }
+}
