@@ -163,6 +163,15 @@ let package = Package(
             exclude: ["Fixtures"]
         ),
         .testTarget(
+            name: "AuditSealWitnessTests",
+            dependencies: [
+                "AuditSealWitness", "AuditSealCore", "AuditSealTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
             name: "AuditSealServerTests",
             dependencies: ["AuditSealServer", "AuditSealCore", "AuditSealShipping", "AuditSealWatch", "AuditSealTestSupport"]
         ),

@@ -30,7 +30,7 @@ public final class WitnessSubmitter: Service, @unchecked Sendable {
     }
 
     let dataDirectory: String
-    let endpoints: [Endpoint]
+    public let endpoints: [Endpoint]
     let interval: Double
     let logger: Logger
     let client: HTTPClient
