@@ -141,11 +141,16 @@ public final class Shipper: @unchecked Sendable {
             out.append(LocalObject(relativePath: relative, sealedAt: Date(), sequence: nil))
         }
         let names = Set(try FileIO.list(layout.segmentsDirectory))
+        // Witness cosignatures arrive after their checkpoint (docs/FORMAT.md §6.1); they ship when they do.
+        var cosignatures = [String: [String]]()
+        for name in names where name.contains(".cosignature.") && !name.hasSuffix(".tmp") {
+            cosignatures[String(name.prefix { $0 != "." }), default: []].append(name)
+        }
         for sequence in try layout.manifestSequences() {
             let stem = Manifest.stem(sequence)
-            // Data first, the manifest (which makes the sequence visible to verify) last.
-            let files = ShippingLedger.segmentSuffixes
-                .map { stem + $0 }.filter { names.contains($0) }.map { "segments/" + $0 }.filter { !shipped($0) }
+            // Data first, the manifest (which makes the sequence visible to verify) last, then cosignatures.
+            let files = (ShippingLedger.segmentSuffixes.map { stem + $0 }.filter { names.contains($0) } + (cosignatures[stem] ?? []).sorted())
+                .map { "segments/" + $0 }.filter { !shipped($0) }
             guard !files.isEmpty else { continue }
             let manifest = try StableJSON.decode(Manifest.self, from: try FileIO.readAll(path: layout.manifestPath(sequence)))
             let sealedAt = Timestamp.parse(manifest.sealedAt) ?? Date()
