@@ -54,6 +54,13 @@ import Testing
             out.append(("checkpointLine\(i)", String(line)))
         }
         out.append(("noteVerifierKey", Checkpoint.verifierKey(name: checkpoint.origin, publicKey: key.publicKey)))
+        let leaves = lines.map { l in Array(l.utf8).withUnsafeBytes { MerkleHash.leaf($0, using: sha) } }
+        let subtree: (Range<UInt64>) -> SHA256Digest = { MerkleHash.root(ofLeaves: leaves[Int($0.lowerBound)..<Int($0.upperBound)], using: sha) }
+        out.append(("inclusionPath1of3", try MerkleProof.inclusionPath(index: 1, size: 3, hash: subtree).map(\.hex).joined(separator: " ")))
+        out.append(("consistency1to3", try MerkleProof.consistencyProof(from: 1, to: 3, hash: subtree).map(\.hex).joined(separator: " ")))
+        out.append(("consistency2to3", try MerkleProof.consistencyProof(from: 2, to: 3, hash: subtree).map(\.hex).joined(separator: " ")))
+        let positions = TreeNodes.positions(first: 0, count: 1000)
+        out.append(("treeNodes1000", "\(positions.count) nodes at positions " + positions.map { "\($0.level)/\($0.index)" }.joined(separator: " ")))
         return out
     }
 
