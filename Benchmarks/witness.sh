@@ -51,7 +51,7 @@ import http.client, sys, threading, time
 note = open(sys.argv[1]).read()
 size = note.split("\n")[1]
 def first():
-    c = http.client.HTTPConnection("127.0.0.1", 18445); c.request("POST", "/add-checkpoint", "old 0\n\n" + note); r = c.getresponse(); r.read()
+    c = http.client.HTTPConnection("127.0.0.1", 18445); c.request("POST", "/add-checkpoint", ("old 0\n\n" + note).encode()); r = c.getresponse(); r.read()
 first()
 body = ("old %s\n\n" % size + note).encode()
 for conns in (1, 4):

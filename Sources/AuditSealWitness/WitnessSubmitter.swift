@@ -109,6 +109,13 @@ public final class WitnessSubmitter: Service, @unchecked Sendable {
             if oldSize > 0 && oldSize < newest.treeSize {
                 let tree = StoreTree(segments: segments, manifests: [newest], read: source.read)
                 tree.useFrontier(of: newest)
+                // The old tree's right edge too: its small subtrees then need no leaves from the
+                // segment that ends there (only the first lines of the one that starts there).
+                if let done, done.treeSize == oldSize,
+                   let bytes = try? source.read("segments/" + Manifest.stem(done.sequence) + ".manifest.json"),
+                   let old = try? StableJSON.decode(Manifest.self, from: bytes), old.treeSize == oldSize {
+                    tree.useFrontier(of: old)
+                }
                 proof = try MerkleProof.consistencyProof(from: oldSize, to: newest.treeSize, hash: tree.hash)
             } else {
                 proof = []
