@@ -203,7 +203,10 @@ final class Results: @unchecked Sendable {
     }
 }
 let results = Results()
-let runID = UInt64(UInt32(truncatingIfNeeded: getpid())) << 40 | UInt64(UInt32(truncatingIfNeeded: time(nil))) << 16
+// Token: 16 bits of the pid, 16 of the start time, 8 of the connection, 24 of the request counter,
+// in separate bit ranges (an earlier layout OR-ed the connection into the time's bits, so on some
+// days all connections sent the same auditIDs and half the events were dropped as duplicates).
+let runID = UInt64(UInt16(truncatingIfNeeded: getpid())) << 48 | UInt64(UInt16(truncatingIfNeeded: time(nil))) << 32
 let connections = options.rate == nil ? options.connections : 1
 let interval = options.rate.map { Double(prototype.eventsPerBody) / $0 }
 let startCPU = options.pid.flatMap(cpuSeconds)
@@ -221,7 +224,7 @@ for c in 0..<connections {
         var nextAt = now()
         while now() < deadline {
             n += 1
-            body.stamp(runID | UInt64(c) << 32 | n)
+            body.stamp(runID | UInt64(UInt8(truncatingIfNeeded: c)) << 24 | (n & 0xFF_FFFF))
             let t0 = now()
             let status = connection.post(head: head, body: body.bytes)
             latencies.append(now() - t0)
