@@ -3,56 +3,6 @@ import AuditSealCore
 import AuditSealShipping
 import Foundation
 
-/// Where a proof's files come from: a data directory, or the objects of one store in a bucket,
-/// downloaded as needed (manifests, then only the files the proof needs).
-struct ProofStore {
-    let source: StoreSource
-    let tree: StoreTree
-    let cleanup: () -> Void
-
-    static func open(_ store: String, s3: S3Options, node: String?, needs: (StoreTree) throws -> [String]) async throws -> ProofStore {
-        guard store.hasPrefix("s3://") else {
-            guard FileIO.exists(store) else { throw ValidationError("\(store) does not exist") }
-            let source = DirectorySource(root: store)
-            return ProofStore(source: source, tree: StoreTree(manifests: try StoreTree.loadManifests(from: source), read: source.read), cleanup: {})
-        }
-        let rest = store.dropFirst("s3://".count)
-        let bucket = String(rest.prefix { $0 != "/" })
-        let prefix = String(rest.dropFirst(bucket.count).drop { $0 == "/" })
-        let client = try s3.client(bucket: bucket, for: store)
-        let dir = NSTemporaryDirectory() + "auditseal-prove-\(UUID().uuidString.prefix(8))"
-        do {
-            var stores = try await BucketVerification(client: client).discoverStores(prefix: prefix)
-            if let node { stores = stores.filter { $0.contains("/\(node)/") || $0.hasPrefix("\(node)/") } }
-            guard stores.count == 1, let storePrefix = stores.first else {
-                throw ValidationError(stores.isEmpty ? "no auditseal store under \(store)" : "\(stores.count) stores under \(store) (\(stores.joined(separator: ", "))): narrow the prefix to PREFIX/NODE/CHAIN-ID or give --node")
-            }
-            let objects = StoreObject.group(try await client.listVersions(prefix: storePrefix), storePrefix: storePrefix)
-            func fetch(_ relative: String) async throws {
-                guard !FileIO.exists(dir + "/" + relative), let object = objects.first(where: { $0.relative == relative }),
-                      let (bytes, _) = try await client.getObject(key: object.key, versionID: object.originalVersionID) else { return }
-                try FileIO.makeDirectories(FileIO.directory(of: dir + "/" + relative))
-                try FileIO.writeAtomically(path: dir + "/" + relative, bytes: bytes)
-            }
-            try FileIO.makeDirectories(dir + "/segments")
-            // Manifests, checkpoints and cosignatures are small: all of them; segment data only as needed.
-            for o in objects where o.relative.hasSuffix(".manifest.json") || o.relative.hasSuffix(".checkpoint") || o.relative.contains(".cosignature.") {
-                try await fetch(o.relative)
-            }
-            let source = DirectorySource(root: dir)
-            let planning = StoreTree(manifests: try StoreTree.loadManifests(from: source), read: { _ in nil })
-            for file in try needs(planning) { try await fetch(file) }
-            try? await client.shutdown()
-            return ProofStore(source: source, tree: StoreTree(manifests: try StoreTree.loadManifests(from: source), read: source.read),
-                              cleanup: { try? FileManager.default.removeItem(atPath: dir) })
-        } catch {
-            try? await client.shutdown()
-            try? FileManager.default.removeItem(atPath: dir)
-            throw error
-        }
-    }
-}
-
 /// `auditseal prove`: an inclusion proof of events, for an auditor who does not get the whole log.
 struct Prove: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -82,13 +32,7 @@ struct Prove: AsyncParsableCommand {
     @Option(help: "Prove to this manifest's checkpoint (sequence number) instead of the newest sealed one.")
     var checkpoint: Int?
 
-    @Option(help: "In a bucket with several stores: the node.")
-    var node: String?
-
-    @Option(name: .shortAndLong, help: "Write the proof here (default: standard output).")
-    var output: String?
-
-    @OptionGroup(title: "Reading from S3") var s3: S3Options
+    @OptionGroup var out: ProofOutputOptions
 
     func run() async throws {
         guard auditId != nil || !indexes.isEmpty else { throw ValidationError("give --audit-id or --index") }
@@ -103,7 +47,7 @@ struct Prove: AsyncParsableCommand {
                 return f.addingTimeInterval(-1) <= aroundDate && aroundDate <= l.addingTimeInterval(1)
             }
         }
-        let store = try await ProofStore.open(self.store, s3: s3, node: node) { tree in
+        let store = try await out.open(self.store) { tree in
             guard let target = try target(tree) else { return [] }
             tree.useFrontier(of: target)
             var files = indexes.isEmpty ? candidates(tree).map(\.file) : []
@@ -124,8 +68,7 @@ struct Prove: AsyncParsableCommand {
             all += found
         }
         let proof = try builder.inclusion(indexes: all, at: target)
-        let bytes = try proof.encoded()
-        if let output { try FileIO.writeAtomically(path: output, bytes: bytes) } else { FileHandle.standardOutput.write(Data(bytes)) }
+        try out.write(proof)
         FileHandle.standardError.write(Data("auditseal: proof of \(all.count) event(s) to checkpoint \(target.sequence) (tree size \(target.treeSize)); \(store.tree.segmentsRead.count) segment(s) decompressed\n".utf8))
     }
 
@@ -154,16 +97,10 @@ struct Consistency: AsyncParsableCommand {
     @Option(help: "The new checkpoint: a checkpoint file or a sequence number (default: the newest sealed).")
     var to: String?
 
-    @Option(help: "In a bucket with several stores: the node.")
-    var node: String?
-
-    @Option(name: .shortAndLong, help: "Write the proof here (default: standard output).")
-    var output: String?
-
-    @OptionGroup(title: "Reading from S3") var s3: S3Options
+    @OptionGroup var out: ProofOutputOptions
 
     func run() async throws {
-        let store = try await ProofStore.open(self.store, s3: s3, node: node) { tree in
+        let store = try await out.open(self.store) { tree in
             let (old, new) = try ends(tree)
             tree.useFrontier(of: old)
             tree.useFrontier(of: new)
@@ -172,8 +109,7 @@ struct Consistency: AsyncParsableCommand {
         defer { store.cleanup() }
         let (old, new) = try ends(store.tree)
         let proof = try ProofBuilder(tree: store.tree, source: store.source).consistency(from: old, to: new)
-        let bytes = try proof.encoded()
-        if let output { try FileIO.writeAtomically(path: output, bytes: bytes) } else { FileHandle.standardOutput.write(Data(bytes)) }
+        try out.write(proof)
     }
 
     func ends(_ tree: StoreTree) throws -> (Manifest, Manifest) {

@@ -214,6 +214,51 @@ struct S3IntegrationTests {
         try await s3.shutdown()
     }
 
+    @Test func proofsFromTheBucketReadOriginalVersionsAndOnlyWhatTheyNeed() async throws {
+        let (bucket, s3) = try await lockedBucket()
+        let (dir, _) = try await sealedStore(batches: 4)
+        let shipper = try shipper(dir + "/data", s3)
+        try await shipper.shipPending()
+        let key = dir + "/signing.key.pub"
+        let prove = ["prove", "s3://\(bucket)/prod/", "--s3-endpoint", server.endpoint, "--audit-id", "cp-1-b2-7", "-o", dir + "/p.json"]
+        let made = try TestSupport.run(auditseal, prove, environment: server.environment)
+        #expect(made.status == 0, "\(made.stderr)")
+        let checked = try TestSupport.run(auditseal, ["verify-proof", dir + "/p.json", "--public-key", key])
+        #expect(checked.status == 0 && checked.stdout.contains("auditID cp-1-b2-7"), "\(checked.stdout)")
+        // A witness's cosignature of the newest checkpoint arrives after it shipped: it ships on the
+        // next round, and the proof carries it.
+        let witnessKey = try Ed25519PrivateKey.generate()
+        let witness = WitnessKey(name: "witness.test/s3", publicKey: witnessKey.publicKey)
+        let newest = dir + "/data/segments/000000000005.checkpoint"
+        let body = try SignedNote(String(decoding: try FileIO.readAll(path: newest), as: UTF8.self)).body
+        try FileIO.writeAtomically(path: dir + "/data/segments/000000000005.cosignature." + Hex.encode(witness.keyID),
+                                   bytes: Array(try Cosignature.line(body: body, name: witness.name, key: witnessKey, timestamp: 1_800_000_000).utf8))
+        #expect(try await shipper.shipPending() == 1)
+        let cosigned = try TestSupport.run(auditseal, prove, environment: server.environment)
+        #expect(cosigned.status == 0)
+        let witnessed = try TestSupport.run(auditseal, ["verify-proof", dir + "/p.json", "--public-key", key, "--witness", witness.verifierKey, "--witness-quorum", "1"])
+        #expect(witnessed.status == 0 && witnessed.stdout.contains("cosigned by 1 of 1"), "\(witnessed.stdout)")
+        let byIndex = try TestSupport.run(auditseal, ["prove", "s3://\(bucket)/prod/", "--s3-endpoint", server.endpoint, "--index", "5", "--index", "150",
+                                                      "-o", dir + "/q.json"], environment: server.environment)
+        #expect(byIndex.status == 0, "\(byIndex.stderr)")
+        #expect(try TestSupport.run(auditseal, ["verify-proof", dir + "/q.json", "--public-key", key]).status == 0)
+
+        // A doctored version over segment 3 changes nothing: proofs read the original, locked version.
+        let objectKey = try shipper.storePrefix() + "segments/000000000003.jsonl.gz"
+        let original = try #require(try await s3.getObject(key: objectKey)).bytes
+        let doctored = String(decoding: try GzipDecompressor.gunzip(original), as: UTF8.self).replacingOccurrences(of: "alice@example.com", with: "mallory@example.com")
+        try await s3.putObject(key: objectKey, body: try GzipCompressor.gzip(Array(doctored.utf8), level: 6))
+        let again = try TestSupport.run(auditseal, prove, environment: server.environment)
+        #expect(again.status == 0)
+        let proof = String(decoding: try FileIO.readAll(path: dir + "/p.json"), as: UTF8.self)
+        #expect(proof.contains("alice@example.com") && !proof.contains("mallory"))
+        #expect(try TestSupport.run(auditseal, ["verify-proof", dir + "/p.json", "--public-key", key]).status == 0)
+        // An unknown auditID: exit 1, said so.
+        let none = try TestSupport.run(auditseal, ["prove", "s3://\(bucket)/prod/", "--s3-endpoint", server.endpoint, "--audit-id", "nope"], environment: server.environment)
+        #expect(none.status == 1 && none.stderr.contains("no sealed event"))
+        try await s3.shutdown()
+    }
+
     @Test func chainAndKeyCopiesStayLockedAsLongAsTheNewestSegment() async throws {
         let (_, s3) = try await lockedBucket()
         let (dir, key) = try await sealedStore(batches: 1)
