@@ -140,6 +140,58 @@ struct WatcherTests {
         try await s3.shutdown()
     }
 
+    @Test func witnessCosignaturesAreCheckedFromTheBucket() async throws {
+        let server = try #require(S3TestServer.shared)
+        let (bucket, s3) = try await server.lockedBucket(#function)
+        let dir = TestSupport.temporaryDirectory("watch-witness")
+        let key = try TestSupport.signingKey(in: dir).key
+        var config = StoreConfiguration(dataDirectory: dir + "/data", nodeName: "cp-1")
+        config.segmentMaxBytes = 1 << 30
+        let store = try AuditStore(configuration: config, signingKey: key)
+        for b in 0..<3 {
+            _ = try await store.append(try EventScanner(mode: .eventList).scan(TestSupport.eventList(count: 10, prefix: "ww\(b)")))
+            try await store.sealNow()
+        }
+        try await store.close()
+        // A witness cosigned the newest checkpoint (4, the closing one); a line claiming to be the
+        // witness's on checkpoint 2 was signed over another body (a cosignature moved between checkpoints).
+        let witnessKey = try Ed25519PrivateKey.generate()
+        let witness = WitnessKey(name: "witness.test/watch", publicKey: witnessKey.publicKey)
+        func body(_ seq: Int) throws -> String {
+            try SignedNote(String(decoding: try FileIO.readAll(path: dir + "/data/segments/" + Manifest.stem(seq) + ".checkpoint"), as: UTF8.self)).body
+        }
+        let id = Hex.encode(witness.keyID)
+        try FileIO.writeAtomically(path: dir + "/data/segments/000000000004.cosignature." + id,
+                                   bytes: Array(try Cosignature.line(body: try body(4), name: witness.name, key: witnessKey, timestamp: 1_800_000_000).utf8))
+        try FileIO.writeAtomically(path: dir + "/data/segments/000000000002.cosignature." + id,
+                                   bytes: Array(try Cosignature.line(body: try body(3), name: witness.name, key: witnessKey, timestamp: 1_800_000_000).utf8))
+        var shipping = ShippingConfiguration(endpoint: s3.endpoint, prefix: "prod")
+        shipping.retentionDays = 1
+        let shipper = try Shipper(configuration: shipping, client: s3, dataDirectory: dir + "/data", logger: Logger(label: "test"))
+        try await shipper.shipPending()
+
+        let client = try server.client(bucket: bucket)
+        var configuration = Watcher.Configuration(prefix: "prod", trustedKeys: [key.publicKey], dataDirectory: dir + "/watch")
+        configuration.witnessPolicy = WitnessPolicy(witnesses: [witness], quorum: 1)
+        configuration.witnessGraceSeconds = 0
+        let watcher = try Watcher(configuration: configuration, client: client, alerts: nil, metrics: WatchMetrics(), logger: Logger(label: "test"))
+        let found = try await watcher.pollOnce()
+        #expect(found.map(\.kind) == ["cosignature-invalid"], "\(found)")
+        #expect(found.first?.sequence == 2)
+
+        // Quorum 2 of a second, silent witness: every checkpoint lacks it.
+        let other = WitnessKey(name: "witness.test/other", publicKey: try Ed25519PrivateKey.generate().publicKey)
+        var strict = configuration
+        strict.dataDirectory = dir + "/watch2"
+        strict.witnessPolicy = WitnessPolicy(witnesses: [witness, other], quorum: 2)
+        let strictWatcher = try Watcher(configuration: strict, client: try server.client(bucket: bucket), alerts: nil, metrics: WatchMetrics(), logger: Logger(label: "test"))
+        let strictFound = try await strictWatcher.pollOnce()
+        #expect(Set(strictFound.map(\.kind)) == ["cosignature-invalid", "not-witnessed"], "\(strictFound)")
+        try await watcher.shutdown()
+        try await strictWatcher.shutdown()
+        try await s3.shutdown()
+    }
+
     /// Polls until a finding of `kind` appears (each poll a real LIST; the deadline only bounds a failure).
     static func poll(_ watcher: Watcher, until kind: String, seconds: Double = 60) async throws -> [WatchFinding] {
         var seen = [WatchFinding]()

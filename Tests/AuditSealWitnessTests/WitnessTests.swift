@@ -189,8 +189,10 @@ import Testing
         // Unknown origin 404, bad signature 403, malformed 400.
         let (s404, _) = try await Self.post(witness.url + "/add-checkpoint", "old 0\n\nother/log\n1\n\(Base64.encode(MerkleHash.emptyRoot.bytes))\n\n— other/log AAAA\n")
         #expect(s404 == 404)
-        let forgedNote = first.replacingOccurrences(of: "\n\n— ", with: "\n\n— x").replacingOccurrences(of: "— x", with: "— ")
-        let tampered = forgedNote.replacingOccurrences(of: first.split(separator: "\n")[1], with: "999")
+        // The genuine signature line over a body whose size was changed.
+        var noteLines = first.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        noteLines[1] = "999"
+        let tampered = noteLines.joined(separator: "\n")
         let (s403, _) = try await Self.post(witness.url + "/add-checkpoint", "old \(size + 10)\n\n" + tampered)
         #expect(s403 == 403)
         let (s400, _) = try await Self.post(witness.url + "/add-checkpoint", "nonsense")
