@@ -34,10 +34,15 @@ let package = Package(
             name: "CAuditSealZlib",
             linkerSettings: [.linkedLibrary("z")]
         ),
+        // ISA-L's igzip inflate (Debian's libisal-dev): reads the sealed gzip files 3-4x faster than zlib.
+        .target(
+            name: "CAuditSealISAL",
+            linkerSettings: [.linkedLibrary("isal")]
+        ),
         // The data's whole journey on disk: scanning, chaining, write-ahead log, sealing, verification.
         .target(
             name: "AuditSealCore",
-            dependencies: ["CAuditSealCrypto", "CAuditSealZlib"]
+            dependencies: ["CAuditSealCrypto", "CAuditSealZlib", "CAuditSealISAL"]
         ),
         // The webhook receiver: HTTP(S) ingest, authentication, health and metrics, lifecycle.
         .target(
