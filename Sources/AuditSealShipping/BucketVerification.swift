@@ -48,6 +48,8 @@ public struct BucketVerification: Sendable {
         let objects = StoreObject.group(try await client.listVersions(prefix: storePrefix), storePrefix: storePrefix)
         for object in objects {
             let relative = object.relative
+            // A shard downloads only its own segments' data (their retention is its to check).
+            if let shard = options.shard, !shard.reads(relative) { continue }
             guard let (bytes, head) = try await client.getObject(key: object.key, versionID: object.originalVersionID) else { continue }
             let folder = FileIO.directory(of: dir + "/" + relative)
             try FileIO.makeDirectories(folder)

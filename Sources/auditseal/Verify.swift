@@ -15,8 +15,14 @@ struct Verify: AsyncParsableCommand {
             for sealed objects overwritten or deleted. Exit 0 when intact, 1 when tampered, 2 on usage errors.
             """)
 
-    @Argument(help: "The data directory, or s3://BUCKET/PREFIX.")
-    var store: String
+    @Argument(help: "The data directory, or s3://BUCKET/PREFIX (not with --combine).")
+    var store: String?
+
+    @Option(help: "Verify only shard I of N (\"I/N\", 0 <= I < N): every N-th segment from the I-th; manifests and their chain are checked by every shard. With --json, for --combine. On Kubernetes: an Indexed Job with --shard $(JOB_COMPLETION_INDEX)/N (deploy/verify-job).")
+    var shard: String?
+
+    @Option(parsing: .upToNextOption, help: "Join the JSON reports of every shard (files from verify --shard I/N --json) into one verdict, equal to an unsharded run's.")
+    var combine: [String] = []
 
     @OptionGroup(title: "Verifying from S3") var s3: S3Options
 
@@ -35,9 +41,15 @@ struct Verify: AsyncParsableCommand {
     var now: String?
 
     func run() async throws {
+        if !combine.isEmpty {
+            guard store == nil, shard == nil else { throw ValidationError("--combine takes report files, not a store or --shard") }
+            try output(try Self.combined(combine))
+            return
+        }
+        guard let store else { throw ValidationError("give a store (a data directory or s3://BUCKET/PREFIX), or --combine FILES") }
         let options = try verifierOptions()
         if store.hasPrefix("s3://") {
-            try await verifyBucket(options: options)
+            try await verifyBucket(store, options: options)
             return
         }
         guard FileIO.exists(store) else { throw ValidationError("\(store) does not exist") }
@@ -51,6 +63,10 @@ struct Verify: AsyncParsableCommand {
         var options = Verifier.Options(trustedKeys: publicKeys.isEmpty ? nil : try publicKeys.map(KeyFiles.loadPublicKey(path:)))
         options.witnessPolicy = try witnesses.policy()
         options.witnessGraceSeconds = witnessGraceSeconds
+        if let shard {
+            guard let parsed = Shard(shard) else { throw ValidationError("--shard must be I/N with 0 <= I < N, not \(shard)") }
+            options.shard = parsed
+        }
         if let now {
             guard let date = Timestamp.parse(now) else { throw ValidationError("--now must be an RFC 3339 time like 2026-01-02T03:04:05Z") }
             options.now = date
@@ -78,8 +94,35 @@ struct Verify: AsyncParsableCommand {
         if reports.contains(where: { !$0.intact }) { throw ExitCode(1) }
     }
 
+    /// The shards' reports, grouped by store (node and chain) and combined.
+    static func combined(_ files: [String]) throws -> [VerificationReport] {
+        var byStore = [String: [VerificationReport]]()
+        var order = [String]()
+        for file in files {
+            let data = Data(try FileIO.readAll(path: file))
+            let reports: [VerificationReport]
+            do {
+                if let one = try? JSONDecoder().decode(VerificationReport.self, from: data) { reports = [one] } else {
+                    reports = try JSONDecoder().decode([VerificationReport].self, from: data)
+                }
+            } catch {
+                throw ValidationError("\(file) is not a verify --json report: \(error)")
+            }
+            for r in reports {
+                let key = "\(r.node ?? "?")/\(r.chainID ?? "?")"
+                if byStore[key] == nil { order.append(key) }
+                byStore[key, default: []].append(r)
+            }
+        }
+        do {
+            return try order.map { try VerificationReport.combine(byStore[$0]!) }
+        } catch let error as AuditSealError {
+            throw ValidationError(error.reason)
+        }
+    }
+
     /// s3://BUCKET/PREFIX: every store under the prefix, downloaded and verified.
-    func verifyBucket(options: Verifier.Options) async throws {
+    func verifyBucket(_ store: String, options: Verifier.Options) async throws {
         let rest = store.dropFirst("s3://".count)
         let bucket = String(rest.prefix { $0 != "/" })
         let prefix = String(rest.dropFirst(bucket.count).drop { $0 == "/" })
@@ -128,6 +171,7 @@ struct Verify: AsyncParsableCommand {
         out.append("manifests: \(report.manifests) (\(report.segments) segments, \(report.heartbeats) heartbeats), last sealed \(report.lastManifestAt ?? "never")")
         out.append("events:    \(report.sealedEvents) sealed + \(report.openEvents) open = tree size \(report.treeSize), root \(report.treeRoot ?? "?")")
         if let witnessed = report.witnessedTreeSize { out.append("witnessed: up to tree size \(witnessed)") }
+        if let shard = report.shard { out.append("shard:     \(shard): read \(report.shardSegments?.count ?? 0) of \(report.segments) segments (combine every shard's --json report with verify --combine)") }
         if report.trust == "store-keys" {
             out.append("NOTE: no --public-key given: signatures were checked against the store's own key copies (\(report.trustedKeyIDs.map { String($0.prefix(16)) }.joined(separator: ", "))).")
             out.append("      This proves internal consistency only, not who wrote the store. Pass --public-key with a key kept elsewhere.")

@@ -122,6 +122,31 @@ import Yams
         for arg in args.dropFirst(2) { #expect(help.contains(String(arg.prefix { $0 != "=" })), "\(arg)") }
     }
 
+    @Test(.enabled(if: kubectl != nil))
+    func verifyJobRendersAndValidates() throws {
+        let kubectl = try #require(Self.kubectl)
+        let result = try TestSupport.run(kubectl, ["kustomize", Self.root + "/deploy/verify-job"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let documents = try Yams.load_all(yaml: result.stdout).compactMap { $0 as? [String: Any] }
+        #expect(documents.compactMap { $0["kind"] as? String } == ["Job"])
+        if let validator = Self.validator {
+            let file = TestSupport.temporaryDirectory("kustomize-verify") + "/job.yaml"
+            try FileIO.writeAtomically(path: file, bytes: Array(result.stdout.utf8))
+            let checked = try TestSupport.run(validator, ["--strict", "--kubernetes-version", "1.31.0", file])
+            #expect(checked.status == 0, "\(checked.stdout)\(checked.stderr)")
+        }
+        let spec = documents[0]["spec"] as? [String: Any] ?? [:]
+        #expect(spec["completionMode"] as? String == "Indexed")
+        let completions = spec["completions"] as? Int ?? 0
+        let pod = (spec["template"] as? [String: Any])?["spec"] as? [String: Any]
+        let args = ((pod?["containers"] as? [[String: Any]])?.first?["args"] as? [String]) ?? []
+        // The shard is the completion index (expanded by Kubernetes) of `completions` shards.
+        #expect(args.contains("--shard=$(JOB_COMPLETION_INDEX)/\(completions)"), "\(args)")
+        #expect(args.first == "verify" && args.contains("--json"))
+        let help = try TestSupport.run(Self.root + "/.build/debug/auditseal", ["verify", "--help"]).stdout
+        for arg in args.dropFirst(2) { #expect(help.contains(String(arg.prefix { $0 != "=" })), "\(arg)") }
+    }
+
     static func rules() throws -> [[String: Any]] {
         let text = String(decoding: try FileIO.readAll(path: root + "/deploy/monitoring/auditseal.rules.yml"), as: UTF8.self)
         return (try Yams.load(yaml: text) as? [String: Any])?["groups"] as? [[String: Any]] ?? []

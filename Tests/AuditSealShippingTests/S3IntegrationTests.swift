@@ -259,6 +259,37 @@ struct S3IntegrationTests {
         try await s3.shutdown()
     }
 
+    @Test func shardedVerifyFromTheBucketCombinesIntoTheUnshardedVerdict() async throws {
+        let (bucket, s3) = try await lockedBucket()
+        let (dir, _) = try await sealedStore(batches: 7)
+        let shipper = try shipper(dir + "/data", s3)
+        try await shipper.shipPending()
+        let base = ["verify", "s3://\(bucket)/prod/", "--s3-endpoint", server.endpoint, "--public-key", dir + "/signing.key.pub", "--json"]
+        func compare(expectIntact: Bool) throws {
+            let whole = try TestSupport.run(auditseal, base, environment: server.environment)
+            #expect(whole.status == (expectIntact ? 0 : 1), "\(whole.stderr)")
+            var files = [String]()
+            for i in 0..<3 {
+                let part = try TestSupport.run(auditseal, base + ["--shard", "\(i)/3"], environment: server.environment)
+                #expect(part.status == 0 || part.status == 1, "\(part.stderr)")
+                files.append(dir + "/shard-\(i).json")
+                try FileIO.writeAtomically(path: files[i], bytes: Array(part.stdout.utf8))
+            }
+            let combined = try TestSupport.run(auditseal, ["verify", "--combine"] + files + ["--json"])
+            #expect(combined.status == whole.status, "\(combined.stdout)\(combined.stderr)")
+            let a = try JSONDecoder().decode(VerificationReport.self, from: Data(whole.stdout.utf8))
+            let b = try JSONDecoder().decode(VerificationReport.self, from: Data(combined.stdout.utf8))
+            #expect(a.sealedEvents == b.sealedEvents && a.treeSize == b.treeSize && a.intact == b.intact)
+            #expect(a.findings.map { "\($0.code) \($0.file ?? "")" }.sorted() == b.findings.map { "\($0.code) \($0.file ?? "")" }.sorted())
+        }
+        try compare(expectIntact: true)
+        // A doctored version over segment 5: reported once, by the shard that owns it, and by the whole.
+        let key = try shipper.storePrefix() + "segments/000000000005.jsonl.gz"
+        try await s3.putObject(key: key, body: try GzipCompressor.gzip(Array("{\"forged\":true}\n".utf8)))
+        try compare(expectIntact: false)
+        try await s3.shutdown()
+    }
+
     @Test func chainAndKeyCopiesStayLockedAsLongAsTheNewestSegment() async throws {
         let (_, s3) = try await lockedBucket()
         let (dir, key) = try await sealedStore(batches: 1)

@@ -28,8 +28,41 @@ public struct Finding: Codable, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+/// One shard of a sharded verification: `index` of `count` ("I/N").
+public struct Shard: Codable, Sendable, Equatable, CustomStringConvertible {
+    public var index: Int
+    public var count: Int
+
+    public init(index: Int, count: Int) {
+        self.index = index
+        self.count = count
+    }
+
+    /// Parses "I/N" (0 <= I < N).
+    public init?(_ text: String) {
+        let parts = text.split(separator: "/")
+        guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, i >= 0, i < n else { return nil }
+        self.init(index: i, count: n)
+    }
+
+    public var description: String { "\(index)/\(count)" }
+
+    /// Whether this shard reads the segment of a sequence number.
+    public func owns(sequence: Int) -> Bool { sequence % count == index }
+
+    /// Whether this shard reads a store file: segment data of its own sequences; every manifest,
+    /// signature, checkpoint, cosignature and store-level file (every shard checks those).
+    public func reads(_ relative: String) -> Bool {
+        guard relative.hasPrefix("segments/") else { return true }
+        let name = relative.dropFirst("segments/".count)
+        guard name.hasSuffix(".jsonl.gz") || name.hasSuffix(".leaves") || name.hasSuffix(".nodes"),
+              let sequence = Int(name.prefix(12)) else { return true }
+        return owns(sequence: sequence)
+    }
+}
+
 /// The outcome of verifying one store.
-public struct VerificationReport: Encodable, Sendable {
+public struct VerificationReport: Codable, Sendable {
     public var source: String
     public var node: String?
     public var chainID: String?
@@ -47,6 +80,9 @@ public struct VerificationReport: Encodable, Sendable {
     public var lastManifestAt: String?
     /// With a witness policy: the largest tree size a quorum of witnesses cosigned.
     public var witnessedTreeSize: UInt64?
+    /// Sharded verification: this report's shard and the segments (sequences) it read.
+    public var shard: Shard?
+    public var shardSegments: [Int]?
     public var findings: [Finding] = []
 
     /// True when no finding is an error.
@@ -60,7 +96,7 @@ public struct VerificationReport: Encodable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case source, node, chainID, trust, trustedKeyIDs, manifests, segments, heartbeats, sealedEvents, openEvents
-        case treeSize, treeRoot, lastManifestAt, witnessedTreeSize, findings, intact
+        case treeSize, treeRoot, lastManifestAt, witnessedTreeSize, shard, shardSegments, findings, intact
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -79,8 +115,61 @@ public struct VerificationReport: Encodable, Sendable {
         try c.encodeIfPresent(treeRoot, forKey: .treeRoot)
         try c.encodeIfPresent(lastManifestAt, forKey: .lastManifestAt)
         try c.encodeIfPresent(witnessedTreeSize, forKey: .witnessedTreeSize)
+        try c.encodeIfPresent(shard, forKey: .shard)
+        try c.encodeIfPresent(shardSegments, forKey: .shardSegments)
         try c.encode(findings, forKey: .findings)
         try c.encode(intact, forKey: .intact)
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        source = try c.decode(String.self, forKey: .source)
+        node = try c.decodeIfPresent(String.self, forKey: .node)
+        chainID = try c.decodeIfPresent(String.self, forKey: .chainID)
+        trust = try c.decode(String.self, forKey: .trust)
+        trustedKeyIDs = try c.decode([String].self, forKey: .trustedKeyIDs)
+        manifests = try c.decode(Int.self, forKey: .manifests)
+        segments = try c.decode(Int.self, forKey: .segments)
+        heartbeats = try c.decode(Int.self, forKey: .heartbeats)
+        sealedEvents = try c.decode(UInt64.self, forKey: .sealedEvents)
+        openEvents = try c.decode(UInt64.self, forKey: .openEvents)
+        treeSize = try c.decode(UInt64.self, forKey: .treeSize)
+        treeRoot = try c.decodeIfPresent(String.self, forKey: .treeRoot)
+        lastManifestAt = try c.decodeIfPresent(String.self, forKey: .lastManifestAt)
+        witnessedTreeSize = try c.decodeIfPresent(UInt64.self, forKey: .witnessedTreeSize)
+        shard = try c.decodeIfPresent(Shard.self, forKey: .shard)
+        shardSegments = try c.decodeIfPresent([Int].self, forKey: .shardSegments)
+        findings = try c.decode([Finding].self, forKey: .findings)
+    }
+
+    /// Joins the reports of every shard of one store into the report of an unsharded run: the
+    /// manifest-level findings (which every shard makes) once, each segment's findings from the
+    /// shard that read it, the events read summed. Throws when shards are missing, repeated, of
+    /// another store, or disagree on the manifests.
+    public static func combine(_ shards: [VerificationReport]) throws -> VerificationReport {
+        guard let first = shards.first, let count = first.shard?.count else {
+            throw AuditSealError(.usage, "no sharded reports to combine (run verify with --shard I/N --json)")
+        }
+        let indexes = shards.compactMap { $0.shard?.index }.sorted()
+        guard shards.allSatisfy({ $0.shard?.count == count }), indexes == Array(0..<count) else {
+            throw AuditSealError(.usage, "the reports are shards \(indexes.map(String.init).joined(separator: ", ")) of \(count): each shard exactly once is needed")
+        }
+        for r in shards where r.chainID != first.chainID || r.node != first.node || r.manifests != first.manifests || r.treeSize != first.treeSize || r.treeRoot != first.treeRoot {
+            throw AuditSealError(.usage, "shard \(r.shard!) is of another store or saw other manifests (\(r.node ?? "?")/\(r.chainID ?? "?"), \(r.manifests) manifests, tree \(r.treeSize)) than shard \(first.shard!)")
+        }
+        var combined = shards.first { $0.shard?.index == 0 }!
+        combined.shard = nil
+        combined.shardSegments = nil
+        combined.sealedEvents = shards.reduce(0) { $0 + $1.sealedEvents }
+        var seen = Set<String>()
+        var findings = [Finding]()
+        for r in shards.sorted(by: { $0.shard!.index < $1.shard!.index }) {
+            for f in r.findings where seen.insert("\(f.code)|\(f.message)|\(f.file ?? "")|\(f.line ?? -1)|\(f.eventIndex.map(String.init) ?? "")|\(f.sequence ?? -1)").inserted {
+                findings.append(f)
+            }
+        }
+        combined.findings = findings
+        return combined
     }
 
     /// Adds a finding.

@@ -18,6 +18,11 @@ public final class Verifier: @unchecked Sendable {
         /// Read only segments with this sequence number or later (every manifest, signature and
         /// checkpoint is still checked): for re-verifying what was sealed since the last run.
         public var segmentsFrom: Int = 1
+        /// Sharded verification: read only the segments of shard `index` of `count` (those whose
+        /// sequence number is index modulo count). The manifests, their chain and
+        /// checkpoints are checked by every shard; the write-ahead log by shard 0.
+        /// `VerificationReport.combine` joins the shards' reports into the unsharded verdict.
+        public var shard: Shard?
         /// Segment files ("segments/NAME.jsonl.gz") deleted locally by local retention after their
         /// upload was confirmed: their absence is a warning pointing at the bucket, not an error.
         public var shippedElsewhere: Set<String> = []
@@ -167,7 +172,10 @@ public final class Verifier: @unchecked Sendable {
         }
 
         // Segments before `segmentsFrom` were read by an earlier run: keep their manifests' word.
-        let keep = tasks.indices.filter { tasks[$0].loaded.sequence >= options.segmentsFrom }
+        // A shard reads only its own segments.
+        let keep = tasks.indices.filter { i in
+            tasks[i].loaded.sequence >= options.segmentsFrom && (options.shard?.owns(sequence: tasks[i].loaded.sequence) ?? true)
+        }
         if keep.count < tasks.count {
             tasks = keep.map { tasks[$0] }
             taskHeartbeats = keep.map { taskHeartbeats[$0] }
@@ -201,7 +209,20 @@ public final class Verifier: @unchecked Sendable {
 
         // Open write-ahead segments continue after the last sealed event.
         var state = expected
-        verifyWriteAhead(state: &state, heartbeats: walHeartbeats, report: &report, sha: sha)
+        if let shard = options.shard {
+            report.shard = shard
+            report.shardSegments = tasks.map(\.loaded.sequence)
+        }
+        if (options.shard?.index ?? 0) == 0 {
+            verifyWriteAhead(state: &state, heartbeats: walHeartbeats, report: &report, sha: sha)
+        } else {
+            // Another shard reads the write-ahead log; the tree continues from the sealed part here.
+            for name in ((try? source.list("wal")) ?? []).filter({ $0.hasSuffix(".wal") }) {
+                guard let path = source.localPath("wal/" + name),
+                      let outcome = try? WriteAheadReader(path: path).read({ _, _, leaf in state.append(leaf: leaf, using: sha) }) else { continue }
+                report.openEvents += UInt64(outcome.recordCount)
+            }
+        }
         report.treeSize = state.nextIndex
         report.treeRoot = state.tree.root(using: sha).hex
         if let policy = options.witnessPolicy { checkWitnesses(trusted, policy: policy, report: &report) }
