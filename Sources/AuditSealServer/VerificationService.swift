@@ -51,6 +51,13 @@ struct VerificationService: Service {
         let report = Verifier(source: DirectorySource(root: dataDir), options: options).run()
         metrics.verificationRuns.increment()
         metrics.lastVerificationIntact.set(to: report.intact ? 1 : 0)
+        // For `auditseal status`: the last verdict, beside the store (not part of it).
+        let record = LastVerification(at: Timestamp.format(Date()), fromSegment: from, intact: report.intact, treeSize: report.treeSize,
+                                      errors: report.findings.filter { $0.severity == .error }.count, firstError: report.findings.first { $0.severity == .error }?.description)
+        if let bytes = try? StableJSON.encode(record) {
+            try? FileIO.makeDirectories(dataDir + "/verify")
+            try? FileIO.writeAtomically(path: dataDir + "/verify/last.json", bytes: bytes + [0x0a])
+        }
         if report.intact {
             logger.info("store verified", metadata: ["fromSegment": "\(from)", "events": "\(report.treeSize)", "manifests": "\(report.manifests)"])
         } else {

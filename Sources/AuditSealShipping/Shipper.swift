@@ -124,11 +124,15 @@ public final class Shipper: @unchecked Sendable {
     }
 
     /// The key prefix of this store in the bucket: PREFIX/NODE/CHAIN-ID/.
-    public func storePrefix() throws -> String {
-        guard FileIO.exists(layout.chainFile) else { throw ShippingError.noChain(dataDirectory) }
-        let identity = try StableJSON.decode(ChainIdentity.self, from: try FileIO.readAll(path: layout.chainFile))
+    public func storePrefix() throws -> String { try Self.storePrefix(dataDirectory: dataDirectory, prefix: configuration.prefix) }
+
+    /// The key prefix of a data directory's store under a cluster prefix: PREFIX/NODE/CHAIN-ID/.
+    public static func storePrefix(dataDirectory: String, prefix: String) throws -> String {
+        let chainFile = StoreLayout(root: dataDirectory).chainFile
+        guard FileIO.exists(chainFile) else { throw ShippingError.noChain(dataDirectory) }
+        let identity = try StableJSON.decode(ChainIdentity.self, from: try FileIO.readAll(path: chainFile))
         let node = identity.node.map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "_" }
-        return (configuration.prefix.isEmpty ? "" : configuration.prefix + "/") + String(node) + "/" + identity.chainID + "/"
+        return (prefix.isEmpty ? "" : prefix + "/") + String(node) + "/" + identity.chainID + "/"
     }
 
     /// What is sealed locally and not yet in the ledger, in upload order. Manifests are read only

@@ -241,6 +241,24 @@ public final class Verifier: @unchecked Sendable {
         return report
     }
 
+    /// Only the manifest-level checks (signatures, the manifest chain, checkpoints, key handovers),
+    /// without reading any segment: the manifests that may be trusted, in sequence order, and the
+    /// findings. For readers (`cat`) that verify each segment as they read it.
+    public func checkManifests() -> (trusted: [Manifest], report: VerificationReport) {
+        var keys = options.trustedKeys ?? []
+        if options.trustedKeys == nil {
+            for name in (try? source.list("keys")) ?? [] where name.hasSuffix(".pub") {
+                if let bytes = try? source.read("keys/" + name), let key = try? KeyFiles.parsePublicKey(pem: String(decoding: bytes, as: UTF8.self)) {
+                    keys.append(key)
+                }
+            }
+        }
+        var report = VerificationReport(source: source.name, trust: options.trustedKeys == nil ? "store-keys" : "public-keys", trustedKeyIDs: keys.map(\.keyID))
+        if keys.isEmpty { report.add("no-trusted-key", "no public key to check signatures with") }
+        let loaded = loadManifests(keys: keys, report: &report)
+        return (loaded.filter(\.trusted).map(\.manifest), report)
+    }
+
     // MARK: Manifests
 
     private func loadManifests(keys: [Ed25519PublicKey], report: inout VerificationReport) -> [LoadedManifest] {

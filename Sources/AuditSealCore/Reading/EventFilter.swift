@@ -1,0 +1,119 @@
+import Foundation
+
+/// `cat`'s filters; every one given must match (they combine with AND, values of one with OR).
+public struct EventFilter: Sendable {
+    public var since: Date?
+    public var until: Date?
+    public var users: [String] = []
+    public var groups: [String] = []
+    public var verbs: [String] = []
+    public var namespaces: [String] = []
+    /// "pods", "pods/exec", or "deployments.apps".
+    public var resources: [String] = []
+    public var names: [String] = []
+    public var auditIDs: [String] = []
+    /// Substrings of the user agent.
+    public var userAgents: [String] = []
+    public var kubectl = false
+    /// Codes ("403") or classes ("4xx").
+    public var statuses: [String] = []
+    public var stages: [String] = []
+    public var levels: [String] = []
+
+    public init() {}
+
+    /// Parses an RFC 3339 time, or a duration before `now` like "90s", "15m", "2h", "7d".
+    public static func time(_ text: String, now: Date = Date()) -> Date? {
+        if let date = Timestamp.parse(text) { return date }
+        guard let unit = text.last, let value = Double(text.dropLast()), value >= 0 else { return nil }
+        let seconds: Double
+        switch unit {
+        case "s": seconds = value
+        case "m": seconds = value * 60
+        case "h": seconds = value * 3600
+        case "d": seconds = value * 86_400
+        default: return nil
+        }
+        return now.addingTimeInterval(-seconds)
+    }
+
+    /// Whether a segment whose events run from `first` to `last` (stageTimestamps, as its manifest
+    /// states them) can hold a matching event. Events are stored in arrival order, which may differ
+    /// from stageTimestamp order by the API server's batching: a slack of `slack` seconds covers it.
+    public func mayMatch(first: String?, last: String?, slack: Double = 300) -> Bool {
+        if let since, let l = last.flatMap(Timestamp.parse), l.addingTimeInterval(slack) < since { return false }
+        if let until, let f = first.flatMap(Timestamp.parse), f.addingTimeInterval(-slack) > until { return false }
+        return true
+    }
+
+    /// Cheap test on the raw line: every exact-value filter's value must appear in it.
+    public func mayMatch(line: UnsafeRawBufferPointer) -> Bool {
+        for values in [users, namespaces, names, auditIDs] where !values.isEmpty {
+            if !values.contains(where: { Self.contains(line, $0) }) { return false }
+        }
+        return true
+    }
+
+    static func contains(_ hay: UnsafeRawBufferPointer, _ needle: String) -> Bool {
+        let n = Array(needle.utf8)
+        guard !n.isEmpty else { return true }
+        guard hay.count >= n.count else { return false }
+        let first = n[0]
+        var i = 0
+        let last = hay.count - n.count
+        while i <= last {
+            if hay[i] == first {
+                var j = 1
+                while j < n.count && hay[i + j] == n[j] { j += 1 }
+                if j == n.count { return true }
+            }
+            i += 1
+        }
+        return false
+    }
+
+    /// The full test on a parsed event.
+    public func matches(_ e: AuditEvent) -> Bool {
+        if since != nil || until != nil {
+            guard let t = Timestamp.parse(e.stageTimestamp) else { return false }
+            if let since, t < since { return false }
+            if let until, t > until { return false }
+        }
+        if !users.isEmpty && !users.contains(e.username) { return false }
+        if !groups.isEmpty && !groups.contains(where: e.groups.contains) { return false }
+        if !verbs.isEmpty && !verbs.contains(e.verb) { return false }
+        if !namespaces.isEmpty && !namespaces.contains(e.namespace) { return false }
+        if !resources.isEmpty && !resources.contains(where: { Self.resource($0, matches: e) }) { return false }
+        if !names.isEmpty && !names.contains(e.name) { return false }
+        if !auditIDs.isEmpty && !auditIDs.contains(e.auditID) { return false }
+        if !userAgents.isEmpty && !userAgents.contains(where: { e.userAgent.contains($0) }) { return false }
+        if kubectl && !e.isKubectl { return false }
+        if !statuses.isEmpty {
+            guard let code = e.code else { return false }
+            if !statuses.contains(where: { Self.status($0, matches: code) }) { return false }
+        }
+        if !stages.isEmpty && !stages.contains(e.stage) { return false }
+        if !levels.isEmpty && !levels.contains(e.level) { return false }
+        return true
+    }
+
+    /// "pods" matches pods and its subresources? No: "pods" matches the resource without a
+    /// subresource, "pods/exec" that subresource, "pods/*" any; "deployments.apps" also the group.
+    static func resource(_ spec: String, matches e: AuditEvent) -> Bool {
+        let parts = spec.split(separator: "/", maxSplits: 1).map(String.init)
+        var resource = parts[0]
+        if let dot = resource.firstIndex(of: ".") {
+            let group = String(resource[resource.index(after: dot)...])
+            resource = String(resource[..<dot])
+            if group != e.apiGroup { return false }
+        }
+        guard resource == e.resource else { return false }
+        if parts.count == 1 { return e.subresource.isEmpty }
+        return parts[1] == "*" || parts[1] == e.subresource
+    }
+
+    static func status(_ spec: String, matches code: Int) -> Bool {
+        if spec.count == 3, spec.hasSuffix("xx"), let d = Int(spec.prefix(1)) { return code / 100 == d }
+        return Int(spec) == code
+    }
+}

@@ -1,0 +1,130 @@
+import Foundation
+
+/// What `auditseal status` shows for one node's chain, from its manifests (not its segments) and,
+/// locally, its write-ahead log, shipping ledger and last scheduled verification.
+public struct StoreSummary: Codable, Sendable {
+    public var store: String
+    public var node: String?
+    public var chainID: String?
+    /// Events committed to: the newest manifest's tree size, plus events only in the write-ahead log.
+    public var events: UInt64 = 0
+    public var sealedEvents: UInt64 = 0
+    public var openEvents: UInt64 = 0
+    public var openSegmentBytes: Int = 0
+    public var firstEventTime: String?
+    public var lastEventTime: String?
+    public var segments = 0
+    public var heartbeats = 0
+    public var lastManifestAt: String?
+    public var lastManifestClosing: Bool?
+    public var lastHeartbeatAt: String?
+    public var keyIDs: [String] = []
+    public var lastVerification: LastVerification?
+    /// Local stores with a shipping ledger: files sealed and not yet confirmed in the bucket, and
+    /// the sealing time of the oldest of them (how far shipping lags).
+    public var unshippedFiles: Int?
+    public var oldestUnshippedSealedAt: String?
+    public var shippingLagSeconds: Double?
+    /// With a bucket: segment-folder files only here, only in the bucket, and in both.
+    public var localOnly: [String]?
+    public var bucketOnly: [String]?
+    public var inBoth: Int?
+
+    public init(source: StoreSource, now: Date = Date()) {
+        store = source.name
+        if let bytes = try? source.read("chain.json"), let identity = try? StableJSON.decode(ChainIdentity.self, from: bytes) {
+            node = identity.node
+            chainID = identity.chainID
+        }
+        let manifests = ((try? StoreTree.loadManifests(from: source)) ?? []).sorted { $0.sequence < $1.sequence }
+        var keys = [String]()
+        for m in manifests {
+            if !keys.contains(m.keyID) { keys.append(m.keyID) }
+            if m.type == "segment" {
+                segments += 1
+                if m.eventCount > 0 {
+                    if firstEventTime == nil { firstEventTime = m.firstEventTime }
+                    lastEventTime = m.lastEventTime ?? lastEventTime
+                    sealedEvents = m.treeSize
+                }
+            } else {
+                heartbeats += 1
+                lastHeartbeatAt = m.sealedAt
+            }
+        }
+        keyIDs = keys
+        if let last = manifests.last {
+            lastManifestAt = last.sealedAt
+            lastManifestClosing = last.closing
+            if node == nil { node = last.node }
+            if chainID == nil { chainID = last.chainID }
+        }
+        events = manifests.last?.treeSize ?? 0
+        for name in ((try? source.list("wal")) ?? []).filter({ $0.hasSuffix(".wal") }) {
+            guard let path = source.localPath("wal/" + name) else { continue }
+            openSegmentBytes += Int((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)
+            if let outcome = try? WriteAheadReader(path: path).read({ _, _, _ in }) { openEvents += UInt64(outcome.recordCount) }
+        }
+        events = max(events, sealedEvents + openEvents)
+        if let bytes = try? source.read("verify/last.json") { lastVerification = try? StableJSON.decode(LastVerification.self, from: bytes) }
+        // Shipping: what the ledger does not list yet.
+        if let root = source.localPath(""), FileIO.exists(root + "/shipping/ledger") {
+            let shipped = Self.shippedNames(root + "/shipping/ledger")
+            var pending = 0
+            var oldest: Date?
+            let names = Set((try? source.list("segments")) ?? [])
+            for m in manifests {
+                let stem = Manifest.stem(m.sequence)
+                let files = names.filter { $0.hasPrefix(stem + ".") && !$0.hasSuffix(".tmp") }
+                let missing = files.filter { !shipped.contains("segments/" + $0) }
+                if !missing.isEmpty {
+                    pending += missing.count
+                    if let at = Timestamp.parse(m.sealedAt), oldest.map({ at < $0 }) ?? true { oldest = at }
+                }
+            }
+            unshippedFiles = pending
+            oldestUnshippedSealedAt = oldest.map(Timestamp.format)
+            shippingLagSeconds = oldest.map { max(0, now.timeIntervalSince($0)) } ?? 0
+        }
+    }
+
+    /// Store-relative names ("segments/NAME") the ledger records as shipped.
+    static func shippedNames(_ ledger: String) -> Set<String> {
+        guard let bytes = try? FileIO.readAll(path: ledger) else { return [] }
+        var out = Set<String>()
+        for line in bytes.split(separator: 0x0a) {
+            let object = String(decoding: line.prefix { $0 != 0x09 }, as: UTF8.self)
+            if let r = object.range(of: "/segments/", options: .backwards) { out.insert("segments/" + object[r.upperBound...]) }
+        }
+        return out
+    }
+
+    /// Compares the segment files here with those in the bucket (store-relative names).
+    public mutating func compare(withBucket bucketFiles: Set<String>, localFiles: Set<String>) {
+        localOnly = localFiles.subtracting(bucketFiles).sorted()
+        bucketOnly = bucketFiles.subtracting(localFiles).sorted()
+        inBoth = localFiles.intersection(bucketFiles).count
+    }
+
+    /// Human-readable lines.
+    public var text: String {
+        var out = ["\(node ?? "?")  chain \(chainID ?? "?")  (\(store))"]
+        out.append("  events:        \(events) (\(sealedEvents) sealed, \(openEvents) in the open segment of \(openSegmentBytes) bytes)")
+        out.append("  event times:   \(firstEventTime ?? "-") ... \(lastEventTime ?? "-")")
+        out.append("  manifests:     \(segments) segments, \(heartbeats) heartbeats; last \(lastManifestAt ?? "never")\(lastManifestClosing == true ? " (closing: stopped cleanly)" : ""); last heartbeat \(lastHeartbeatAt ?? "never")")
+        out.append("  signing keys:  \(keyIDs.map { String($0.prefix(16)) + "…" }.joined(separator: ", "))")
+        if let v = lastVerification {
+            out.append("  verified:      \(v.at): \(v.intact ? "INTACT" : "TAMPERED (\(v.errors) errors; first: \(v.firstError ?? "?"))"), tree size \(v.treeSize)\(v.fromSegment > 1 ? " (segments from \(v.fromSegment))" : "")")
+        } else {
+            out.append("  verified:      no scheduled verification recorded (run auditseal verify)")
+        }
+        if let unshippedFiles {
+            out.append("  shipping:      \(unshippedFiles) file(s) not yet in the bucket" + (oldestUnshippedSealedAt.map { ", oldest sealed \($0) (\(Int(shippingLagSeconds ?? 0)) s ago)" } ?? ""))
+        }
+        if let localOnly, let bucketOnly, let inBoth {
+            out.append("  bucket:        \(inBoth) file(s) in both, \(localOnly.count) only here, \(bucketOnly.count) only in the bucket (local retention)")
+            if !localOnly.isEmpty { out.append("    only here:   " + localOnly.prefix(5).joined(separator: ", ") + (localOnly.count > 5 ? ", …" : "")) }
+        }
+        return out.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+
+/// Reading a store's events with verification (`auditseal cat`): the manifests are checked first
+/// (signatures, their chain, checkpoints: cheap), then each segment is checked in full — its
+/// signed SHA-256 and size, its gzip stream, its event count and the hash chain over its lines —
+/// before any of its lines is released. Segments outside a time window are never read.
+public struct VerifiedSegments: Sendable {
+    /// Why reading stopped.
+    public struct Failure: Error, CustomStringConvertible {
+        public let file: String
+        public let reason: String
+        public var description: String { "\(file): \(reason)" }
+    }
+
+    /// One segment's stored lines (the bytes, and each line's range).
+    public struct Lines: Sendable {
+        public var data: [UInt8]
+        public var ranges: [Range<Int>]
+        public var manifest: Manifest
+    }
+
+    /// Trusted segment manifests with events, in chain order.
+    public let segments: [Manifest]
+    /// Manifest-level errors: reading stops at the first segment at or after the sequence of one.
+    let stops: [(sequence: Int, finding: Finding)]
+    let verify: Bool
+
+    /// Checks the manifests of a store. Without `verify` (`cat --no-verify`), every segment
+    /// manifest is used as it is.
+    public init(source: StoreSource, trustedKeys: [Ed25519PublicKey]?, verify: Bool = true) {
+        self.verify = verify
+        let verifier = Verifier(source: source, options: .init(trustedKeys: trustedKeys))
+        if verify {
+            let (trusted, report) = verifier.checkManifests()
+            segments = trusted.filter { $0.type == "segment" && $0.eventCount > 0 }
+            stops = report.findings.filter { $0.severity == .error }.map { ($0.sequence ?? 0, $0) }
+        } else {
+            segments = ((try? StoreTree.loadManifests(from: source)) ?? [])
+                .filter { $0.type == "segment" && $0.eventCount > 0 }.sorted { $0.sequence < $1.sequence }
+            stops = []
+        }
+    }
+
+    /// The segments a filter may need, by the event times their manifests state.
+    public func plan(_ filter: EventFilter) -> [Manifest] {
+        segments.filter { filter.mayMatch(first: $0.firstEventTime, last: $0.lastEventTime) }
+    }
+
+    /// A manifest-level problem that must stop reading before this segment, if any.
+    public func problem(before m: Manifest) -> Failure? {
+        guard let stop = stops.first(where: { $0.sequence <= m.sequence }) else { return nil }
+        return Failure(file: stop.finding.file ?? "manifests", reason: "[\(stop.finding.code)] \(stop.finding.message)")
+    }
+
+    /// Checks one segment's file against its manifest and returns its lines.
+    public func open(_ m: Manifest, gz: [UInt8]?) throws -> Lines {
+        let file = "segments/" + (m.file ?? Manifest.stem(m.sequence) + ".jsonl.gz")
+        if let problem = problem(before: m) { throw problem }
+        guard let gz else { throw Failure(file: file, reason: "the segment file is missing") }
+        let sha = SHA256()
+        if verify {
+            guard gz.count == m.fileSize, sha.hash(gz).hex == m.fileSHA256 else {
+                throw Failure(file: file, reason: "the file is not the one sealed (its size or SHA-256 differs from the signed manifest): run auditseal verify for details")
+            }
+        }
+        var data = [UInt8]()
+        if gz.count >= 18 {
+            let isize = gz.suffix(4).reversed().reduce(0) { $0 << 8 | Int($1) }
+            if isize <= 1 << 30 { data.reserveCapacity(isize) }
+        }
+        let d = try GzipDecompressor()
+        do {
+            try gz.withUnsafeBytes { try d.decompress($0) { data.append(contentsOf: $0) } }
+        } catch {
+            throw Failure(file: file, reason: "\(error)")
+        }
+        guard d.isComplete else { throw Failure(file: file, reason: "the gzip stream is truncated") }
+        var ranges = [Range<Int>]()
+        ranges.reserveCapacity(m.eventCount)
+        var start = 0
+        data.withUnsafeBytes { p in
+            var i = 0
+            while i < p.count {
+                if p[i] == 0x0a {
+                    ranges.append(start..<i)
+                    start = i + 1
+                }
+                i += 1
+            }
+        }
+        if verify {
+            guard start == data.count, ranges.count == m.eventCount, var head = SHA256Digest(hex: m.chainHashBefore) else {
+                throw Failure(file: file, reason: "the segment holds \(ranges.count) lines, its manifest \(m.eventCount)")
+            }
+            var index = m.treeSize - UInt64(m.eventCount)
+            data.withUnsafeBytes { p in
+                for r in ranges {
+                    head = ChainHash.next(previous: head, index: index, leaf: MerkleHash.leaf(UnsafeRawBufferPointer(rebasing: p[r]), using: sha), using: sha)
+                    index += 1
+                }
+            }
+            guard head.hex == m.chainHashAfter else { throw Failure(file: file, reason: "the events do not reproduce the manifest's chain hash") }
+        }
+        return Lines(data: data, ranges: ranges, manifest: m)
+    }
+}
