@@ -167,6 +167,11 @@ let package = Package(
             dependencies: ["AuditSealDeploy", "AuditSealServer", "AuditSealWatch", "AuditSealTestSupport"],
             exclude: ["Fixtures"]
         ),
+        // The CLI as users run it (the auditseal binary), on stores built from the real corpus.
+        .testTarget(
+            name: "AuditSealCLITests",
+            dependencies: ["AuditSealCore", "AuditSealTestSupport"]
+        ),
         .testTarget(
             name: "AuditSealWitnessTests",
             dependencies: [

@@ -43,8 +43,11 @@ struct Prove: AsyncParsableCommand {
         func candidates(_ tree: StoreTree) -> [StoreTree.Segment] {
             guard let aroundDate else { return tree.segments }
             return tree.segments.filter { seg in
-                guard let m = tree.manifests[seg.sequence], let f = m.firstEventTime.flatMap(Timestamp.parse), let l = m.lastEventTime.flatMap(Timestamp.parse) else { return true }
-                return f.addingTimeInterval(-1) <= aroundDate && aroundDate <= l.addingTimeInterval(1)
+                guard let m = tree.manifests[seg.sequence] else { return true }
+                var window = EventFilter()
+                window.since = aroundDate
+                window.until = aroundDate
+                return window.mayMatch(m)
             }
         }
         let store = try await out.open(self.store) { tree in

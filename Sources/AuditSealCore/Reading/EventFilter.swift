@@ -37,12 +37,14 @@ public struct EventFilter: Sendable {
         return now.addingTimeInterval(-seconds)
     }
 
-    /// Whether a segment whose events run from `first` to `last` (stageTimestamps, as its manifest
-    /// states them) can hold a matching event. Events are stored in arrival order, which may differ
-    /// from stageTimestamp order by the API server's batching: a slack of `slack` seconds covers it.
-    public func mayMatch(first: String?, last: String?, slack: Double = 300) -> Bool {
-        if let since, let l = last.flatMap(Timestamp.parse), l.addingTimeInterval(slack) < since { return false }
-        if let until, let f = first.flatMap(Timestamp.parse), f.addingTimeInterval(-slack) > until { return false }
+    /// Whether a segment can hold a matching event, by the event times its manifest states:
+    /// `minEventTime`/`maxEventTime` when present (exact); else, for segments sealed before those
+    /// fields existed, its first and last events' times with `slack` seconds either side (events
+    /// are stored in arrival order, which differs from time order by the API server's batching).
+    public func mayMatch(_ m: Manifest, slack: Double = 300) -> Bool {
+        let (lo, hi, pad) = m.minEventTime != nil && m.maxEventTime != nil ? (m.minEventTime, m.maxEventTime, 0.0) : (m.firstEventTime, m.lastEventTime, slack)
+        if let since, let l = hi.flatMap(Timestamp.parse), l.addingTimeInterval(pad) < since { return false }
+        if let until, let f = lo.flatMap(Timestamp.parse), f.addingTimeInterval(-pad) > until { return false }
         return true
     }
 
@@ -109,7 +111,7 @@ public struct EventFilter: Sendable {
         }
         guard resource == e.resource else { return false }
         if parts.count == 1 { return e.subresource.isEmpty }
-        return parts[1] == "*" || parts[1] == e.subresource
+        return parts[1] == "*" ? !e.subresource.isEmpty : parts[1] == e.subresource
     }
 
     static func status(_ spec: String, matches code: Int) -> Bool {

@@ -43,8 +43,8 @@ public struct StoreSummary: Codable, Sendable {
             if m.type == "segment" {
                 segments += 1
                 if m.eventCount > 0 {
-                    if firstEventTime == nil { firstEventTime = m.firstEventTime }
-                    lastEventTime = m.lastEventTime ?? lastEventTime
+                    for t in [m.minEventTime ?? m.firstEventTime].compactMap({ $0 }) where firstEventTime.map({ t < $0 }) ?? true { firstEventTime = t }
+                    for t in [m.maxEventTime ?? m.lastEventTime].compactMap({ $0 }) where lastEventTime.map({ t > $0 }) ?? true { lastEventTime = t }
                     sealedEvents = m.treeSize
                 }
             } else {

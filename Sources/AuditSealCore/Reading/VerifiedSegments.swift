@@ -43,7 +43,7 @@ public struct VerifiedSegments: Sendable {
 
     /// The segments a filter may need, by the event times their manifests state.
     public func plan(_ filter: EventFilter) -> [Manifest] {
-        segments.filter { filter.mayMatch(first: $0.firstEventTime, last: $0.lastEventTime) }
+        segments.filter { filter.mayMatch($0) }
     }
 
     /// A manifest-level problem that must stop reading before this segment, if any.

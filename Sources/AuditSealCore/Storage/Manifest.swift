@@ -34,6 +34,10 @@ public struct Manifest: Codable, Sendable, Equatable {
     public var treeFrontier: [String]
     public var firstEventTime: String?
     public var lastEventTime: String?
+    /// The earliest and latest `stageTimestamp` of the segment's events (segments only; readers
+    /// skip segments by them: arrival order is not time order).
+    public var minEventTime: String?
+    public var maxEventTime: String?
     /// SHA-256 of the previous manifest file's exact bytes; nil for sequence 1.
     public var previousManifestSHA256: String?
     public var sealedAt: String

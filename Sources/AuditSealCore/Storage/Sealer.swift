@@ -75,12 +75,14 @@ public final class Sealer: @unchecked Sendable {
 
         var state = tip.sealed
         var nodes = TreeNodes.Collector()
+        var times = EventTimeRange()
         var hints = [UInt8]()
         var firstLine: [UInt8]?
         var lastLine = [UInt8]()
         let newline: [UInt8] = [0x0a]
         let outcome = try WriteAheadReader(path: walPath).read(knownLeaves: knownLeaves, mapped: true) { index, line, leaf in
             state.append(leaf: leaf, using: sha, nodes: &nodes)
+            times.add(line)
             leaf.withUnsafeBytes { hints.append(contentsOf: $0.prefix(8)) }
             try compressor.compress(line, sink: sink)
             try newline.withUnsafeBytes { try compressor.compress($0, sink: sink) }
@@ -122,6 +124,8 @@ public final class Sealer: @unchecked Sendable {
         manifest.lastIndex = count > 0 ? outcome.header.firstIndex + UInt64(count) - 1 : nil
         manifest.firstEventTime = firstLine.flatMap(Self.stageTimestamp)
         manifest.lastEventTime = count > 0 ? Self.stageTimestamp(lastLine) : nil
+        manifest.minEventTime = times.min
+        manifest.maxEventTime = times.max
         let newTip = try publish(manifest, state: state, now: now)
         _ = unlink(walPath)
         try FileIO.syncDirectory(layout.walDirectory)
