@@ -290,6 +290,39 @@ struct S3IntegrationTests {
         try await s3.shutdown()
     }
 
+    @Test func catFromTheBucketReadsOriginalsAndRefusesATamperedOne() async throws {
+        let (bucket, s3) = try await lockedBucket()
+        let (dir, _) = try await sealedStore(batches: 3)
+        let shipper = try shipper(dir + "/data", s3)
+        try await shipper.shipPending()
+        let cat = ["cat", "s3://\(bucket)/prod/", "--s3-endpoint", server.endpoint, "--public-key", dir + "/signing.key.pub"]
+        let all = try TestSupport.run(auditseal, cat, environment: server.environment)
+        #expect(all.status == 0, "\(all.stderr)")
+        #expect(all.stdout.split(separator: "\n").count == 120)
+        let status = try TestSupport.run(auditseal, ["status", "s3://\(bucket)/prod/", "--s3-endpoint", server.endpoint, "--json"], environment: server.environment)
+        #expect(status.status == 0 && status.stdout.contains("\"events\" : 120"), "\(status.stdout)\(status.stderr)")
+        // A doctored later version changes nothing: the original is what is read.
+        let key = try shipper.storePrefix() + "segments/000000000002.jsonl.gz"
+        try await s3.putObject(key: key, body: try GzipCompressor.gzip(Array("{\"forged\":true}\n".utf8)))
+        #expect(try TestSupport.run(auditseal, cat, environment: server.environment).stdout == all.stdout)
+        try await s3.shutdown()
+
+        // A store tampered with before it was shipped: its original in the bucket is the tampered
+        // one, and cat stops at it, naming it.
+        let (bucket2, s3b) = try await lockedBucket("catTampered")
+        let (dir2, _) = try await sealedStore(batches: 3, label: "catTampered")
+        let seg = dir2 + "/data/segments/000000000002.jsonl.gz"
+        let text = String(decoding: try GzipDecompressor.gunzip(try FileIO.readAll(path: seg)), as: UTF8.self).replacingOccurrences(of: "alice@example.com", with: "mallory@example.com")
+        chmod(seg, 0o644)
+        try FileIO.writeAtomically(path: seg, bytes: try GzipCompressor.gzip(Array(text.utf8)))
+        try await self.shipper(dir2 + "/data", s3b).shipPending()
+        let refused = try TestSupport.run(auditseal, ["cat", "s3://\(bucket2)/prod/", "--s3-endpoint", server.endpoint, "--public-key", dir2 + "/signing.key.pub"], environment: server.environment)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("segments/000000000002.jsonl.gz"), "\(refused.stderr)")
+        #expect(!refused.stdout.contains("mallory"))
+        try await s3b.shutdown()
+    }
+
     @Test func chainAndKeyCopiesStayLockedAsLongAsTheNewestSegment() async throws {
         let (_, s3) = try await lockedBucket()
         let (dir, key) = try await sealedStore(batches: 1)
