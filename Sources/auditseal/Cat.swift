@@ -46,6 +46,9 @@ struct Cat: AsyncParsableCommand {
     @Option(help: "Stage (ResponseComplete, ResponseStarted, RequestReceived, Panic).") var stage: [String] = []
     @Option(help: "Level (Metadata, Request, RequestResponse).") var level: [String] = []
 
+    @Flag(help: "At the end, print to stderr: events scanned, segments read, events printed, seconds to the first result and in all.")
+    var stats = false
+
     @OptionGroup(title: "Reading from S3") var s3: S3Options
 
     func filter() throws -> EventFilter {
@@ -86,6 +89,9 @@ struct Cat: AsyncParsableCommand {
         if output == "table" { out.write(EventTable.header + "\n") }
         let progress = isatty(2) == 1
         var scanned = 0
+        var printed = 0
+        let started = Date()
+        var firstAt: Double?
         var lastProgress = Date()
         do {
             // Merge the streams by stageTimestamp (each stream is in its chain's order).
@@ -98,6 +104,11 @@ struct Cat: AsyncParsableCommand {
                 case "table": out.write(EventTable.line(head.event ?? AuditEvent(line: head.line)!) + "\n")
                 default: out.write(KubectlCommand.line(head.event ?? AuditEvent(line: head.line)!) + "\n")
                 }
+                printed += 1
+                if firstAt == nil {
+                    out.flush()
+                    firstAt = Date().timeIntervalSince(started)
+                }
                 heads[i] = try await streams[i].next()
                 scanned = streams.reduce(0) { $0 + $1.scanned }
                 if progress && Date().timeIntervalSince(lastProgress) > 0.5 {
@@ -107,6 +118,14 @@ struct Cat: AsyncParsableCommand {
             }
             out.flush()
             if progress { FileHandle.standardError.write(Data("\r\u{1b}[K".utf8)) }
+            if stats {
+                let total = Date().timeIntervalSince(started)
+                scanned = streams.reduce(0) { $0 + $1.scanned }
+                let segmentsRead = streams.reduce(0) { $0 + $1.segmentsRead }
+                let segmentsAll = streams.reduce(0) { $0 + $1.segments.segments.count }
+                let first = firstAt.map { String(format: "%.3f", $0) } ?? "-"
+                FileHandle.standardError.write(Data("auditseal: scanned \(scanned) events in \(segmentsRead) of \(segmentsAll) segments, printed \(printed); first result after \(first) s, done in \(String(format: "%.3f", total)) s (\(Int(Double(scanned) / max(total, 1e-9))) events/s scanned)\n".utf8))
+            }
         } catch let failure as VerifiedSegments.Failure {
             out.flush()
             FileHandle.standardError.write(Data("auditseal: verification failed, output stopped: \(failure)\n".utf8))
