@@ -107,5 +107,50 @@ int main(int argc, char **argv) {
                lines / best, mbs / zlibRate, (unsigned long long)bytes, (unsigned long long)lines, total);
     }
     if (crcs[0] != crcs[1] || crcs[0] != crcs[2] || sizes[0] != sizes[1] || sizes[0] != sizes[2]) { fprintf(stderr, "outputs differ\n"); return 1; }
+
+    // Sealing: compress the same lines at level 1 (the receiver's) with each library.
+    int cfiles = files < 4 ? files : 4;
+    uint8_t **plain = calloc(cfiles, sizeof *plain); size_t *plen = calloc(cfiles, sizeof *plen); size_t ptotal = 0;
+    for (int f = 0; f < cfiles; f++) {
+        size_t cap = 1 << 20, len = 0; uint8_t *buf = malloc(cap);
+        z_stream zs; memset(&zs, 0, sizeof zs); inflateInit2(&zs, 16 + MAX_WBITS);
+        zs.next_in = data[f]; zs.avail_in = size[f];
+        for (;;) {
+            if (len == cap) { cap *= 2; buf = realloc(buf, cap); }
+            zs.next_out = buf + len; zs.avail_out = cap - len;
+            int rc = inflate(&zs, Z_NO_FLUSH); len = cap - zs.avail_out;
+            if (rc == Z_STREAM_END) { if (zs.avail_in == 0) break; inflateReset(&zs); continue; }
+            if (rc != Z_OK && rc != Z_BUF_ERROR) return 1;
+        }
+        inflateEnd(&zs); plain[f] = buf; plen[f] = len; ptotal += len;
+    }
+    size_t ocap = 0; for (int f = 0; f < cfiles; f++) if (plen[f] + (plen[f] >> 3) + 1024 > ocap) ocap = plen[f] + (plen[f] >> 3) + 1024;
+    uint8_t *obuf = malloc(ocap);
+    struct libdeflate_compressor *lc = libdeflate_alloc_compressor(1);
+    uint8_t *lvl = malloc(ISAL_DEF_LVL1_DEFAULT);
+    for (int lib = 0; lib < 3; lib++) {
+        double best = 1e9; size_t outTotal = 0;
+        for (int r = 0; r < repeat; r++) {
+            outTotal = 0; double t = now();
+            for (int f = 0; f < cfiles; f++) {
+                if (lib == 0) {
+                    z_stream zs; memset(&zs, 0, sizeof zs); deflateInit2(&zs, 1, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
+                    zs.next_in = plain[f]; zs.avail_in = plen[f]; zs.next_out = obuf; zs.avail_out = ocap;
+                    if (deflate(&zs, Z_FINISH) != Z_STREAM_END) return 1;
+                    outTotal += ocap - zs.avail_out; deflateEnd(&zs);
+                } else if (lib == 1) {
+                    size_t n = libdeflate_gzip_compress(lc, plain[f], plen[f], obuf, ocap); if (!n) return 1; outTotal += n;
+                } else {
+                    struct isal_zstream z; isal_deflate_init(&z);
+                    z.gzip_flag = IGZIP_GZIP; z.level = 1; z.level_buf = lvl; z.level_buf_size = ISAL_DEF_LVL1_DEFAULT;
+                    z.end_of_stream = 1; z.flush = NO_FLUSH; z.next_in = plain[f]; z.avail_in = plen[f]; z.next_out = obuf; z.avail_out = ocap;
+                    if (isal_deflate(&z) != COMP_OK || z.internal_state.state != ZSTATE_END) return 1;
+                    outTotal += z.total_out;
+                }
+            }
+            double e = now() - t; if (e < best) best = e;
+        }
+        printf("level 1 %-11s %6.0f MB/s  %.2fx smaller  (%zu -> %zu bytes)\n", names[lib], ptotal / best / 1e6, (double)ptotal / outTotal, ptotal, outTotal);
+    }
     return 0;
 }

@@ -85,6 +85,7 @@ struct Cat: AsyncParsableCommand {
             let segments = VerifiedSegments(source: source, trustedKeys: keys, verify: !noVerify)
             streams.append(EventStream(name: store, segments: segments, filter: filter, fetch: { try source.read($0) }))
         }
+        for s in streams { s.parseAlways = output != "json" }
         let out = OutputBuffer()
         if output == "table" { out.write(EventTable.header + "\n") }
         let progress = isatty(2) == 1
@@ -139,6 +140,8 @@ final class EventStream {
     let name: String
     let segments: VerifiedSegments
     let filter: EventFilter
+    /// Table and kubectl output need the parsed event.
+    var parseAlways = false
     let fetch: (String) async throws -> [UInt8]?
     private var plan: [Manifest]
     private var current: VerifiedSegments.Lines?
@@ -161,9 +164,15 @@ final class EventStream {
                 let range = lines.ranges[position]
                 position += 1
                 scanned += 1
-                let pass = lines.data.withUnsafeBytes { filter.mayMatch(line: UnsafeRawBufferPointer(rebasing: $0[range])) }
-                guard pass else { continue }
+                let (window, pass, time) = lines.data.withUnsafeBytes { p -> (Bool, Bool, String?) in
+                    let line = UnsafeRawBufferPointer(rebasing: p[range])
+                    guard filter.inWindow(line: line) else { return (false, false, nil) }
+                    return (true, filter.mayMatch(line: line), EventTimeRange.stageTimestamp(line))
+                }
+                guard window && pass else { continue }
                 let line = Array(lines.data[range])
+                // A time window alone is decided on the raw line; JSON output then needs no parse.
+                if filter.timeOnly && !parseAlways { return (line, nil, time ?? "") }
                 guard let event = AuditEvent(line: line) else { continue }
                 if filter.matches(event) { return (line, event, event.stageTimestamp) }
                 continue

@@ -36,6 +36,29 @@ import Testing
         #expect(out == Self.text && complete)
     }
 
+    @Test func everyLevelWritesStandardGzip() throws {
+        let dir = TestSupport.temporaryDirectory("gzip-levels")
+        for level in [0, 1, 2, 3, 6, 9] {
+            // Fed line by line, as the sealer does.
+            let c = try GzipCompressor(level: level)
+            var gz = [UInt8]()
+            var start = 0
+            for (i, b) in Self.text.enumerated() where b == 0x0a {
+                try Self.text[start...i].withUnsafeBytes { try c.compress($0) { gz.append(contentsOf: $0) } }
+                start = i + 1
+            }
+            try c.finish { gz.append(contentsOf: $0) }
+            let (out, complete) = try Self.inflate(gz, chunk: 1 << 20)
+            #expect(out == Self.text && complete, "level \(level)")
+            // gzip(1) reads it too.
+            try FileIO.writeAtomically(path: dir + "/l\(level).gz", bytes: gz)
+            let r = try TestSupport.run("/bin/sh", ["-c", "gzip -dc \(dir)/l\(level).gz | cmp - \(dir)/plain || echo DIFFERENT"])
+            if level == 0 { try FileIO.writeAtomically(path: dir + "/plain", bytes: Self.text) }
+            if level != 0 { #expect(r.status == 0 && !r.stdout.contains("DIFFERENT"), "level \(level): \(r.stdout)\(r.stderr)") }
+            if level == 1 { #expect(gz.count < Self.text.count / 5) }
+        }
+    }
+
     @Test func decodesGzipOneOutput() throws {
         let dir = TestSupport.temporaryDirectory("gzip1")
         try FileIO.writeAtomically(path: dir + "/t", bytes: Self.text)

@@ -48,6 +48,33 @@ public struct EventFilter: Sendable {
         return true
     }
 
+    /// Whether only the time window is asked for: then the raw line decides (no JSON parse).
+    public var timeOnly: Bool {
+        users.isEmpty && groups.isEmpty && verbs.isEmpty && namespaces.isEmpty && resources.isEmpty && names.isEmpty
+            && auditIDs.isEmpty && userAgents.isEmpty && !kubectl && statuses.isEmpty && stages.isEmpty && levels.isEmpty
+    }
+
+    /// The time window on the raw line, by its `stageTimestamp` member (found by a byte search,
+    /// compared as text when it has the API server's form, else parsed). Lines without one fail a
+    /// window. True when no window is asked for.
+    public func inWindow(line: UnsafeRawBufferPointer) -> Bool {
+        guard since != nil || until != nil else { return true }
+        guard let t = EventTimeRange.stageTimestamp(line) else { return false }
+        if t.count == 27, t.hasSuffix("Z") {
+            if let s = sinceText, t < s { return false }
+            if let u = untilText, t > u { return false }
+            return true
+        }
+        guard let date = Timestamp.parse(t) else { return false }
+        if let since, date < since { return false }
+        if let until, date > until { return false }
+        return true
+    }
+
+    /// The window's ends in the API server's form (microseconds, UTC): comparable as text.
+    private var sinceText: String? { since.map(Timestamp.format) }
+    private var untilText: String? { until.map(Timestamp.format) }
+
     /// Cheap test on the raw line: every exact-value filter's value must appear in it.
     public func mayMatch(line: UnsafeRawBufferPointer) -> Bool {
         for values in [users, namespaces, names, auditIDs] where !values.isEmpty {

@@ -34,7 +34,7 @@ public struct EventTimeRange: Sendable {
     }
 
     /// The value of the line's top-level-looking `"stageTimestamp":"…"` member, if any.
-    static func stageTimestamp(_ line: UnsafeRawBufferPointer) -> String? {
+    public static func stageTimestamp(_ line: UnsafeRawBufferPointer) -> String? {
         let key = Self.key
         guard line.count > key.count else { return nil }
         var i = line.count - key.count

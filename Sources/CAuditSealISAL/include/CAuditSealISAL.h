@@ -22,4 +22,16 @@ int auditseal_inflater_step(auditseal_inflater *s,
 /// Prepares for a following gzip member.
 void auditseal_inflater_reset(auditseal_inflater *s);
 
+typedef struct auditseal_deflater auditseal_deflater;
+
+/// A gzip deflater at ISA-L level 1-3. NULL on failure.
+auditseal_deflater *auditseal_deflater_new(int level);
+void auditseal_deflater_free(auditseal_deflater *s);
+/// One step; finish != 0 ends the stream once all input is consumed (*done = 1 when the trailer is out).
+/// Returns 0, or a negative ISA-L error code.
+int auditseal_deflater_step(auditseal_deflater *s,
+                            const uint8_t *in, size_t inlen, size_t *consumed,
+                            uint8_t *out, size_t outlen, size_t *produced,
+                            int finish, int *done);
+
 #endif
