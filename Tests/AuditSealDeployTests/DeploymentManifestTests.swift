@@ -103,17 +103,8 @@ import Yams
 
     @Test(.enabled(if: kubectl != nil))
     func watcherRendersAndValidates() throws {
-        let kubectl = try #require(Self.kubectl)
-        let result = try TestSupport.run(kubectl, ["kustomize", Self.root + "/deploy/watcher"])
-        #expect(result.status == 0, "\(result.stderr)")
-        let documents = try Yams.load_all(yaml: result.stdout).compactMap { $0 as? [String: Any] }
+        let documents = try Self.renderAndValidate("deploy/watcher")
         #expect(documents.compactMap { $0["kind"] as? String } == ["Deployment"])
-        if let validator = Self.validator {
-            let file = TestSupport.temporaryDirectory("kustomize-watch") + "/watch.yaml"
-            try FileIO.writeAtomically(path: file, bytes: Array(result.stdout.utf8))
-            let checked = try TestSupport.run(validator, ["--strict", "--kubernetes-version", "1.31.0", file])
-            #expect(checked.status == 0, "\(checked.stdout)\(checked.stderr)")
-        }
         // Its arguments parse as `auditseal watch` arguments name them.
         let pod = ((documents[0]["spec"] as? [String: Any])?["template"] as? [String: Any])?["spec"] as? [String: Any]
         let args = ((pod?["containers"] as? [[String: Any]])?.first?["args"] as? [String]) ?? []
@@ -124,17 +115,8 @@ import Yams
 
     @Test(.enabled(if: kubectl != nil))
     func verifyJobRendersAndValidates() throws {
-        let kubectl = try #require(Self.kubectl)
-        let result = try TestSupport.run(kubectl, ["kustomize", Self.root + "/deploy/verify-job"])
-        #expect(result.status == 0, "\(result.stderr)")
-        let documents = try Yams.load_all(yaml: result.stdout).compactMap { $0 as? [String: Any] }
+        let documents = try Self.renderAndValidate("deploy/verify-job")
         #expect(documents.compactMap { $0["kind"] as? String } == ["Job"])
-        if let validator = Self.validator {
-            let file = TestSupport.temporaryDirectory("kustomize-verify") + "/job.yaml"
-            try FileIO.writeAtomically(path: file, bytes: Array(result.stdout.utf8))
-            let checked = try TestSupport.run(validator, ["--strict", "--kubernetes-version", "1.31.0", file])
-            #expect(checked.status == 0, "\(checked.stdout)\(checked.stderr)")
-        }
         let spec = documents[0]["spec"] as? [String: Any] ?? [:]
         #expect(spec["completionMode"] as? String == "Indexed")
         let completions = spec["completions"] as? Int ?? 0
@@ -145,6 +127,20 @@ import Yams
         #expect(args.first == "verify" && args.contains("--json"))
         let help = try TestSupport.run(Self.root + "/.build/debug/auditseal", ["verify", "--help"]).stdout
         for arg in args.dropFirst(2) { #expect(help.contains(String(arg.prefix { $0 != "=" })), "\(arg)") }
+    }
+
+    /// A kustomization rendered by kubectl and, when kubernetes-validate is there, checked strictly.
+    static func renderAndValidate(_ folder: String) throws -> [[String: Any]] {
+        let kubectl = try #require(Self.kubectl)
+        let result = try TestSupport.run(kubectl, ["kustomize", Self.root + "/" + folder])
+        #expect(result.status == 0, "\(result.stderr)")
+        if let validator = Self.validator {
+            let file = TestSupport.temporaryDirectory("kustomize") + "/rendered.yaml"
+            try FileIO.writeAtomically(path: file, bytes: Array(result.stdout.utf8))
+            let checked = try TestSupport.run(validator, ["--strict", "--kubernetes-version", "1.31.0", file])
+            #expect(checked.status == 0, "\(folder): \(checked.stdout)\(checked.stderr)")
+        }
+        return try Yams.load_all(yaml: result.stdout).compactMap { $0 as? [String: Any] }
     }
 
     static func rules() throws -> [[String: Any]] {
