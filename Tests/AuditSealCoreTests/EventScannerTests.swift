@@ -142,3 +142,66 @@ import Testing
         }
     }
 }
+
+/// JSON must be UTF-8 (RFC 8259 §8.1), and an event's identity members must be unambiguous:
+/// both are refused (400) instead of stored.
+@Suite struct ScannerRefusalTests {
+    static func list(_ item: [UInt8]) -> [UInt8] {
+        Array(#"{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":["#.utf8) + item + Array("]}".utf8)
+    }
+    static func item(user: [UInt8]) -> [UInt8] {
+        Array(#"{"auditID":"a","stage":"ResponseComplete","user":{"username":""#.utf8) + user + Array(#""}}"#.utf8)
+    }
+
+    @Test func validUTF8IsAcceptedAndStoredAsIs() throws {
+        for text in ["é", "日本語", "😀 emoji", "ÿ", "\u{10FFFF}", "mixed ascii then ü then ascii again, long enough for the 8-byte fast path"] {
+            let batch = try EventScanner(mode: .eventList).scan(Self.list(Self.item(user: Array(text.utf8))))
+            #expect(batch.count == 1)
+            #expect(String(decoding: batch.line(0), as: UTF8.self).contains(text))
+            // And Foundation agrees it is valid JSON.
+            #expect((try? JSONSerialization.jsonObject(with: Data(batch.line(0)))) != nil)
+        }
+    }
+
+    @Test(arguments: [
+        ([0xff], "0xff"), ([0xc0, 0xaf], "overlong"), ([0xe0, 0x80, 0xaf], "overlong 3-byte"), ([0xed, 0xa0, 0x80], "surrogate"),
+        ([0xf4, 0x90, 0x80, 0x80], "above U+10FFFF"), ([0xc3], "truncated"), ([0xe6, 0x97], "truncated 3-byte"),
+        ([0x80], "lone continuation"), ([0xc3, 0x28], "bad continuation"), ([0xf0, 0x9f, 0x98], "truncated 4-byte"),
+    ] as [([UInt8], String)])
+    func invalidUTF8IsRefused(bytes: [UInt8], what: String) throws {
+        // In the middle of a long ASCII string too, past the 8-byte fast path.
+        for prefix in [[UInt8](), Array("0123456789abcdef".utf8)] {
+            let body = Self.list(Self.item(user: prefix + bytes + Array("tail".utf8)))
+            #expect(throws: AuditSealError.self, "\(what)") { try EventScanner(mode: .eventList).scan(body) }
+            do { _ = try EventScanner(mode: .eventList).scan(body) } catch let e as AuditSealError {
+                #expect(e.code == .malformedInput && e.reason.contains("UTF-8"), "\(e.reason)")
+            }
+        }
+    }
+
+    @Test(arguments: [
+        (#"{"auditID":"a","stage":"ResponseComplete","auditID":"b"}"#, "auditID"),
+        (#"{"auditID":"a","stage":"RequestReceived","stage":"ResponseComplete"}"#, "stage"),
+        (#"{"kind":"Event","kind":"Event","auditID":"a","stage":"x"}"#, "kind"),
+        (#"{"apiVersion":"audit.k8s.io/v1","auditID":"a","apiVersion":"audit.k8s.io/v1beta1","stage":"x"}"#, "apiVersion"),
+        (#"{"auditID":1,"auditID":"a","stage":"x"}"#, "auditID"),
+    ])
+    func duplicateIdentityMembersAreRefused(item: String, member: String) throws {
+        do {
+            _ = try EventScanner(mode: .eventList).scan(Self.list(Array(item.utf8)))
+            Issue.record("accepted a duplicate \(member)")
+        } catch let e as AuditSealError {
+            #expect(e.code == .malformedInput && e.reason.contains("duplicate \"\(member)\""), "\(e.reason)")
+        }
+        // As a JSON-lines stream (import, the log backend's format) too.
+        do {
+            _ = try EventScanner(mode: .stream).scan(Array(item.utf8))
+            Issue.record("stream accepted a duplicate \(member)")
+        } catch let e as AuditSealError {
+            #expect(e.reason.contains("duplicate"), "\(e.reason)")
+        }
+        // Nested members of the same name are not identity members: accepted.
+        let nested = #"{"auditID":"a","stage":"x","requestObject":{"auditID":"b","stage":"y","kind":"K","apiVersion":"v"}}"#
+        #expect(try EventScanner(mode: .eventList).scan(Self.list(Array(nested.utf8))).count == 1)
+    }
+}

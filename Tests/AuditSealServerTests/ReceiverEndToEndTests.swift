@@ -200,6 +200,13 @@ import Testing
         #expect(malformed.1.contains("byte "))
         let wrongKind = try Self.post(daemon.url, body: #"{"kind":"Status","apiVersion":"v1"}"#, dir: dir, curlOptions: auth)
         #expect(wrongKind.0 == 400)
+        // Not UTF-8 inside a string (RFC 8259), and a duplicated identity member: refused, not stored.
+        let badUTF8 = dir + "/bad-utf8.json"
+        FileManager.default.createFile(atPath: badUTF8, contents: Data(Array(#"{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{"auditID":"u-1","stage":"ResponseComplete","user":{"username":"a"#.utf8) + [0xff, 0xfe] + Array(#""}}]}"#.utf8)))
+        let utf8Result = try Self.run("/usr/bin/curl", ["-s", "-w", "\n%{http_code}", "-X", "POST", daemon.url + "/v1/audit"] + auth + ["--data-binary", "@" + badUTF8])
+        #expect(utf8Result.stdout.hasSuffix("\n400") && utf8Result.stdout.contains("UTF-8"), "\(utf8Result.stdout)")
+        let duplicate = try Self.post(daemon.url, body: #"{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{"auditID":"d-1","stage":"ResponseComplete","auditID":"d-2"}]}"#, dir: dir, curlOptions: auth)
+        #expect(duplicate.0 == 400 && duplicate.1.contains("duplicate") && duplicate.1.contains("auditID"), "\(duplicate.1)")
         let huge = #"{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{"auditID":"big","stage":"x","pad":""# + String(repeating: "x", count: 300_000) + "\"}]}"
         #expect(try Self.post(daemon.url, body: huge, dir: dir, curlOptions: auth).0 == 413)
         #expect(try Self.post(daemon.url, body: good, dir: dir, curlOptions: ["-H", "Authorization: Bearer s3cr3t-token", "-H", "Content-Type: text/xml"]).0 == 415)

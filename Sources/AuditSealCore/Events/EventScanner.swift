@@ -86,8 +86,14 @@ public struct EventScanner: Sendable {
                 }
                 return
             }
-            if c.spanEquals(key, "kind") { kind = try c.stringOrSkip(depth: 1); top.hasKind = true; return }
-            if c.spanEquals(key, "apiVersion") { apiVersion = try c.stringOrSkip(depth: 1); top.hasAPIVersion = true; return }
+            if c.spanEquals(key, "kind") {
+                guard !top.hasKind else { throw c.error("duplicate \"kind\" member (parsers disagree on which one wins)", at: key.start - 1) }
+                kind = try c.stringOrSkip(depth: 1); top.hasKind = true; return
+            }
+            if c.spanEquals(key, "apiVersion") {
+                guard !top.hasAPIVersion else { throw c.error("duplicate \"apiVersion\" member (parsers disagree on which one wins)", at: key.start - 1) }
+                apiVersion = try c.stringOrSkip(depth: 1); top.hasAPIVersion = true; return
+            }
             try scanEventMember(&c, key: key, into: &top, depth: 1)
         }
         top.itemRange = start..<cursor.pos
@@ -131,12 +137,14 @@ public struct EventScanner: Sendable {
     private func scanEventMembers(_ cursor: inout JSONCursor, into event: inout ScannedEvent, depth: Int) throws {
         try cursor.forEachMember(depth: depth) { c, key in
             if c.spanEquals(key, "kind") {
+                guard !event.hasKind else { throw c.error("duplicate \"kind\" member in an event (parsers disagree on which one wins)", at: key.start - 1) }
                 event.hasKind = true
                 let kind = try c.stringOrSkip(depth: depth)
                 guard kind.isPresent, c.spanEquals(kind, "Event") else { throw c.error("an item's kind must be \"Event\"", at: key.start - 1) }
                 return
             }
             if c.spanEquals(key, "apiVersion") {
+                guard !event.hasAPIVersion else { throw c.error("duplicate \"apiVersion\" member in an event (parsers disagree on which one wins)", at: key.start - 1) }
                 event.hasAPIVersion = true
                 try c.skipValue(depth: depth)
                 return
@@ -158,9 +166,19 @@ public struct EventScanner: Sendable {
                 return
             }
         case 5:
-            if c.spanEquals(key, "stage") { event.stage = try c.stringOrSkip(depth: depth); return }
+            if c.spanEquals(key, "stage") {
+                guard !event.stage.isPresent && !event.sawStage else { throw c.error("duplicate \"stage\" member in an event (parsers disagree on which one wins)", at: key.start - 1) }
+                event.sawStage = true
+                event.stage = try c.stringOrSkip(depth: depth)
+                return
+            }
         case 7:
-            if c.spanEquals(key, "auditID") { event.auditID = try c.stringOrSkip(depth: depth); return }
+            if c.spanEquals(key, "auditID") {
+                guard !event.auditID.isPresent && !event.sawAuditID else { throw c.error("duplicate \"auditID\" member in an event (parsers disagree on which one wins, and de-duplication could be steered)", at: key.start - 1) }
+                event.sawAuditID = true
+                event.auditID = try c.stringOrSkip(depth: depth)
+                return
+            }
         case 9:
             if c.spanEquals(key, "objectRef") {
                 guard c.peek() == 0x7b else { try c.skipValue(depth: depth); return }

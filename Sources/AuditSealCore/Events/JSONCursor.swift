@@ -79,12 +79,17 @@ struct JSONCursor {
                 let q = w ^ (ones &* 0x22)
                 let b = w ^ (ones &* 0x5c)
                 let special = ((q &- ones) & ~q) | ((b &- ones) & ~b) | ((w &- ones &* 0x20) & ~w)
-                if special & highs != 0 { break }
+                // Non-ASCII bytes (high bit set) leave the fast path too: they must form valid UTF-8.
+                if (special | w) & highs != 0 { break }
                 pos += 8
             }
             while pos < end {
                 let c = base[pos]
                 if c == 0x22 || c == 0x5c || c < 0x20 { break }
+                if c >= 0x80 {
+                    try validateUTF8Sequence()
+                    continue
+                }
                 pos += 1
             }
             guard pos < end else { throw error("unterminated string", at: open) }
@@ -109,6 +114,32 @@ struct JSONCursor {
                 throw error("invalid escape \\\(describe(base[pos]))")
             }
         }
+    }
+
+    /// One UTF-8 sequence at `pos` (RFC 3629: no overlong forms, no surrogates, at most U+10FFFF);
+    /// advances past it. JSON text must be UTF-8 (RFC 8259 §8.1): a stored line that is not would be
+    /// refused by jq and by the readers of the API server's own log.
+    mutating func validateUTF8Sequence() throws {
+        let c = base[pos]
+        let length: Int
+        var low: UInt8 = 0x80, high: UInt8 = 0xbf  // the allowed range of the second byte
+        switch c {
+        case 0xc2...0xdf: length = 2
+        case 0xe0: length = 3; low = 0xa0
+        case 0xe1...0xec, 0xee...0xef: length = 3
+        case 0xed: length = 3; high = 0x9f  // no UTF-16 surrogates
+        case 0xf0: length = 4; low = 0x90
+        case 0xf1...0xf3: length = 4
+        case 0xf4: length = 4; high = 0x8f  // at most U+10FFFF
+        default: throw error("invalid UTF-8 in string (\(describe(c)))")
+        }
+        guard pos + length <= end else { throw error("invalid UTF-8 in string (truncated sequence)") }
+        let second = base[pos + 1]
+        guard second >= low && second <= high else { throw error("invalid UTF-8 in string (\(describe(c)) followed by \(describe(second)))") }
+        for i in 2..<length where base[pos + i] & 0xc0 != 0x80 {
+            throw error("invalid UTF-8 in string (\(describe(base[pos + i])) inside a sequence)", at: pos + i)
+        }
+        pos += length
     }
 
     @inline(__always) func isHex(_ c: UInt8) -> Bool {

@@ -19,6 +19,9 @@ public struct ScannedEvent: Sendable {
     // Layout facts the line builder needs.
     var hasKind = false
     var hasAPIVersion = false
+    /// An auditID / stage member was seen (even one that is not a string): a second one is refused.
+    var sawAuditID = false
+    var sawStage = false
     var needsMinify = false
     var itemRange: Range<Int> = 0..<0
 
