@@ -15,7 +15,8 @@ struct BucketStores {
     }
 
     var stores: [Store]
-    var cleanup: () -> Void
+    /// Removes the temporary files and shuts the client down (call it before returning).
+    var cleanup: () async -> Void
 
     static func open(_ url: String, s3: S3Options, node: String?) async throws -> BucketStores {
         let rest = url.dropFirst("s3://".count)
@@ -23,9 +24,9 @@ struct BucketStores {
         let prefix = String(rest.dropFirst(bucket.count).drop { $0 == "/" })
         let client = try s3.client(bucket: bucket, for: url)
         let root = NSTemporaryDirectory() + "auditseal-read-\(UUID().uuidString.prefix(8))"
-        let done: () -> Void = {
+        let done: () async -> Void = {
             try? FileManager.default.removeItem(atPath: root)
-            Task { try? await client.shutdown() }
+            try? await client.shutdown()
         }
         do {
             var prefixes = try await BucketVerification(client: client).discoverStores(prefix: prefix)
@@ -49,7 +50,7 @@ struct BucketStores {
             }
             return BucketStores(stores: stores, cleanup: done)
         } catch {
-            done()
+            await done()
             throw error
         }
     }

@@ -70,11 +70,10 @@ struct Cat: AsyncParsableCommand {
         if noVerify { FileHandle.standardError.write(Data("auditseal: --no-verify: events are printed WITHOUT verification\n".utf8)) }
         else if keys == nil { FileHandle.standardError.write(Data("auditseal: no --public-key: checked against the store's own key copies (internal consistency only)\n".utf8)) }
         var streams = [EventStream]()
-        var cleanup = [() -> Void]()
-        defer { cleanup.forEach { $0() } }
+        var cleanup: (() async -> Void)?
         if store.hasPrefix("s3://") {
             let opened = try await BucketStores.open(store, s3: s3, node: node)
-            cleanup.append(opened.cleanup)
+            cleanup = opened.cleanup
             for local in opened.stores {
                 let segments = VerifiedSegments(source: DirectorySource(root: local.dir), trustedKeys: keys, verify: !noVerify)
                 streams.append(EventStream(name: local.name, segments: segments, filter: filter, fetch: local.fetch))
@@ -86,6 +85,17 @@ struct Cat: AsyncParsableCommand {
             streams.append(EventStream(name: store, segments: segments, filter: filter, fetch: { try source.read($0) }))
         }
         for s in streams { s.parseAlways = output != "json" }
+        do {
+            try await emit(streams, filter: filter)
+        } catch {
+            await cleanup?()
+            throw error
+        }
+        await cleanup?()
+    }
+
+    /// Merges the streams to standard output.
+    func emit(_ streams: [EventStream], filter: EventFilter) async throws {
         let out = OutputBuffer()
         if output == "table" { out.write(EventTable.header + "\n") }
         let progress = isatty(2) == 1

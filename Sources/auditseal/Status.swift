@@ -21,12 +21,12 @@ struct Status: AsyncParsableCommand {
         var summaries = [StoreSummary]()
         if store.hasPrefix("s3://") {
             let opened = try await BucketStores.open(store, s3: s3, node: nil)
-            defer { opened.cleanup() }
             for s in opened.stores {
                 var summary = StoreSummary(source: DirectorySource(root: s.dir))
                 summary.store = s.name
                 summaries.append(summary)
             }
+            await opened.cleanup()
         } else {
             guard FileIO.exists(store) else { throw ValidationError("\(store) does not exist") }
             var summary = StoreSummary(source: DirectorySource(root: store))
