@@ -141,6 +141,13 @@ let package = Package(
             name: "auditseal-load",
             path: "Benchmarks/auditseal-load"
         ),
+        // libFuzzer targets (scripts/fuzz.sh builds them with -sanitize=fuzzer,address); built
+        // normally it replays inputs through a target (the tests run the seed corpus that way).
+        .executableTarget(
+            name: "auditseal-fuzz",
+            dependencies: ["AuditSealCore"],
+            path: "Fuzz/auditseal-fuzz"
+        ),
         // Test helper: appends numbered batches and prints each acknowledgement (for kill -9 tests).
         .executableTarget(
             name: "auditseal-crashwriter",

@@ -1,0 +1,220 @@
+import AuditSealCore
+import Foundation
+
+/// libFuzzer targets over everything auditseal parses from outside (docs: scripts/fuzz.sh).
+/// `AUDITSEAL_FUZZ_TARGET` picks one: scanner, wal, manifest, note, proof, verifier.
+/// Built normally, the same binary replays files through a target (`auditseal-fuzz TARGET FILE...`):
+/// the tests run the seed corpus that way.
+enum FuzzTargets {
+    static let key = try! Ed25519PrivateKey(seed: [UInt8](repeating: 7, count: 32))
+
+    static func run(_ target: String, _ bytes: [UInt8]) {
+        switch target {
+        case "scanner": scanner(bytes)
+        case "wal": wal(bytes)
+        case "manifest": manifest(bytes)
+        case "note": note(bytes)
+        case "proof": proof(bytes)
+        case "verifier": verifier(bytes)
+        default: fatalError("unknown fuzz target \(target): scanner, wal, manifest, note, proof, verifier")
+        }
+    }
+
+    /// The EventList and stream scanner. Differential: whatever it accepts, Foundation's JSON
+    /// parser must accept too, line by line, with the same auditID (stored lines are JSON).
+    static func scanner(_ bytes: [UInt8]) {
+        for mode in [EventScanner.Mode.eventList, .stream] {
+            guard let batch = try? EventScanner(mode: mode).scan(bytes) else { continue }
+            for i in 0..<batch.count {
+                let line = batch.line(i)
+                guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else {
+                    fatalError("stored line \(i) is not JSON: \(String(decoding: line, as: UTF8.self).prefix(200))")
+                }
+                guard object["auditID"] as? String == batch.auditID(i), object["stage"] as? String == batch.stage(i) else {
+                    fatalError("stored line \(i) disagrees with the scanner on auditID/stage")
+                }
+                guard !line.contains(0x0a) else { fatalError("stored line \(i) holds a newline") }
+            }
+        }
+    }
+
+    /// Write-ahead recovery: any file content reads (or fails) cleanly.
+    static func wal(_ bytes: [UInt8]) {
+        let path = scratch + "/fuzz.wal"
+        try? FileIO.writeAtomically(path: path, bytes: bytes)
+        _ = try? WriteAheadReader(path: path).read { _, _, _ in }
+    }
+
+    /// Manifests: decoding and the structural rules.
+    static func manifest(_ bytes: [UInt8]) {
+        guard let m = try? StableJSON.decode(Manifest.self, from: bytes) else { return }
+        _ = m.structuralProblem(fileSequence: max(1, m.sequence))
+    }
+
+    /// Signed notes, checkpoints, cosignatures and add-checkpoint bodies.
+    static func note(_ bytes: [UInt8]) {
+        let text = String(decoding: bytes, as: UTF8.self)
+        _ = try? Checkpoint.open(note: text, keys: [key.publicKey])
+        if let n = try? SignedNote(text) {
+            _ = WitnessPolicy(witnesses: [WitnessKey(name: "w", publicKey: key.publicKey)], quorum: 1).cosigners(of: n)
+        }
+        _ = try? AddCheckpointRequest(body: text)
+        _ = try? WitnessKey(verifierKey: text)
+    }
+
+    /// Proof files: any JSON is checked without crashing.
+    static func proof(_ bytes: [UInt8]) {
+        guard let file = try? JSONDecoder().decode(ProofFile.self, from: Data(bytes)) else { return }
+        _ = ProofVerifier.verify(file, logKeys: [key.publicKey], policy: WitnessPolicy(witnesses: [WitnessKey(name: "w", publicKey: key.publicKey)], quorum: 1))
+    }
+
+    /// The verifier over a mutated store: the first byte picks a file of a small sealed store, the
+    /// rest replaces it. A store is hostile input: verify reports, it never crashes.
+    static func verifier(_ bytes: [UInt8]) {
+        guard let first = bytes.first else { return }
+        let files = storeFiles
+        let name = files[Int(first) % files.count]
+        let dir = scratch + "/store-copy"
+        _ = try? FileManager.default.removeItem(atPath: dir)
+        try? FileManager.default.copyItem(atPath: store, toPath: dir)
+        let path = dir + "/" + name
+        chmod(path, 0o644)
+        try? FileIO.writeAtomically(path: path, bytes: Array(bytes.dropFirst()))
+        var options = Verifier.Options(trustedKeys: [key.publicKey])
+        options.checkTail = false
+        let report = Verifier(source: DirectorySource(root: dir), options: options).run()
+        _ = ProofBuilder(tree: StoreTree(manifests: (try? StoreTree.loadManifests(from: DirectorySource(root: dir))) ?? [], read: DirectorySource(root: dir).read),
+                         source: DirectorySource(root: dir)).newestProvable()
+        _ = VerifiedSegments(source: DirectorySource(root: dir), trustedKeys: [key.publicKey]).segments
+        _ = report.intact
+    }
+
+    static let scratch: String = {
+        let dir = NSTemporaryDirectory() + "auditseal-fuzz-\(getpid())"
+        try? FileIO.makeDirectories(dir)
+        return dir
+    }()
+
+    /// A small sealed store (2 segments, a heartbeat), made once per process.
+    static let store: String = {
+        let dir = scratch + "/store"
+        let semaphore = DispatchSemaphore(value: 0)
+        Task.detached {
+            var config = StoreConfiguration(dataDirectory: dir, nodeName: "fuzz")
+            config.segmentMaxBytes = 1 << 30
+            let s = try! AuditStore(configuration: config, signingKey: key)
+            for b in 0..<2 {
+                let text = (0..<300).map { #"{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"f\#(b)-\#($0)","stage":"ResponseComplete","verb":"get"}"# }.joined(separator: "\n")
+                _ = try! await s.append(try! EventScanner(mode: .stream).scan(Array(text.utf8)))
+                try! await s.sealNow()
+            }
+            try! await s.close()
+            semaphore.signal()
+        }
+        semaphore.wait()
+        return dir
+    }()
+
+    static let storeFiles: [String] = {
+        ((try? FileIO.list(store + "/segments")) ?? []).map { "segments/" + $0 } + ["chain.json"]
+    }()
+}
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func auditsealFuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    let bytes = data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? []
+    FuzzTargets.run(ProcessInfo.processInfo.environment["AUDITSEAL_FUZZ_TARGET"] ?? "scanner", bytes)
+    return 0
+}
+
+/// Seed inputs from a real store (`auditseal-fuzz --write-seeds DIR`): DIR/<target>/...
+func writeSeeds(_ out: String) {
+    let store = FuzzTargets.store
+    func put(_ target: String, _ name: String, _ bytes: [UInt8]) {
+        try? FileIO.makeDirectories(out + "/" + target)
+        try? FileIO.writeAtomically(path: out + "/" + target + "/" + name, bytes: bytes)
+    }
+    let segments = (try? FileIO.list(store + "/segments")) ?? []
+    for name in segments {
+        let bytes = (try? FileIO.readAll(path: store + "/segments/" + name)) ?? []
+        if name.hasSuffix(".manifest.json") { put("manifest", name, bytes) }
+        if name.hasSuffix(".checkpoint") { put("note", name, bytes) }
+        if let i = FuzzTargets.storeFiles.firstIndex(of: "segments/" + name), bytes.count < 64 << 10 {
+            put("verifier", name, [UInt8(i)] + bytes)
+        }
+    }
+    // An open write-ahead segment with records.
+    let walDir = FuzzTargets.scratch + "/wal-seed"
+    let semaphore = DispatchSemaphore(value: 0)
+    Task.detached {
+        var config = StoreConfiguration(dataDirectory: walDir, nodeName: "fuzz")
+        config.segmentMaxBytes = 1 << 30
+        let s = try! AuditStore(configuration: config, signingKey: FuzzTargets.key)
+        let text = (0..<20).map { #"{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"w-\#($0)","stage":"ResponseComplete"}"# }.joined(separator: "\n")
+        _ = try! await s.append(try! EventScanner(mode: .stream).scan(Array(text.utf8)))
+        for path in (try? StoreLayout(root: walDir).walPaths()) ?? [] { put("wal", (path as NSString).lastPathComponent, (try? FileIO.readAll(path: path)) ?? []) }
+        try! await s.close()
+        semaphore.signal()
+    }
+    semaphore.wait()
+    // A proof file and an add-checkpoint body.
+    let source = DirectorySource(root: store)
+    let tree = StoreTree(manifests: (try? StoreTree.loadManifests(from: source)) ?? [], read: source.read)
+    let builder = ProofBuilder(tree: tree, source: source)
+    if let target = builder.newestProvable(), let proof = try? builder.inclusion(indexes: [3, 400], at: target), let bytes = try? proof.encoded() {
+        put("proof", "inclusion.json", bytes)
+        if let note = try? builder.checkpointNote(sequence: target.sequence) {
+            put("note", "add-checkpoint.txt", Array(AddCheckpointRequest(oldSize: 0, proof: [], checkpoint: note).body.utf8))
+        }
+    }
+    let manifests = ((try? StoreTree.loadManifests(from: source)) ?? []).sorted { $0.sequence < $1.sequence }
+    if manifests.count >= 2, let c = try? builder.consistency(from: manifests[0], to: manifests[manifests.count - 1]), let bytes = try? c.encoded() {
+        put("proof", "consistency.json", bytes)
+    }
+    print("seeds written to \(out)")
+}
+
+#if FUZZING
+/// libFuzzer's driver, called from our own entry point (SwiftPM names the executable's entry point).
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>,
+                         _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+                         _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
+
+@main
+struct FuzzMain {
+    static func main() {
+        var argc = CommandLine.argc
+        var argv = CommandLine.unsafeArgv
+        exit(LLVMFuzzerRunDriver(&argc, &argv, auditsealFuzzOne))
+    }
+}
+#else
+/// Replay: `auditseal-fuzz TARGET FILE...` runs each file through the target once.
+@main
+struct Replay {
+    static func main() {
+        let args = CommandLine.arguments.dropFirst()
+        if args.first == "--write-seeds", let out = args.dropFirst().first {
+            writeSeeds(out)
+            return
+        }
+        guard let target = args.first else {
+            FileHandle.standardError.write(Data("usage: auditseal-fuzz TARGET FILE...\n".utf8))
+            exit(2)
+        }
+        var count = 0
+        for path in args.dropFirst() {
+            var isDir: ObjCBool = false
+            let paths = FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue
+                ? ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted().map { path + "/" + $0 } : [path]
+            for p in paths {
+                guard let data = FileManager.default.contents(atPath: p) else { continue }
+                FuzzTargets.run(target, Array(data))
+                count += 1
+            }
+        }
+        print("replayed \(count) input(s) through \(target)")
+    }
+}
+#endif

@@ -1,0 +1,1 @@
+GqwU5ngxTOxEOYYzS4h8f42prHvj1/sXbS//d3aSRWHdNImyrXYb55WFwrEi1My/7JwJfV4ri/7z6BIEYUBrCA==
