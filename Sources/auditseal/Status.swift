@@ -29,7 +29,8 @@ struct Status: AsyncParsableCommand {
             await opened.cleanup()
         } else {
             guard FileIO.exists(store) else { throw ValidationError("\(store) does not exist") }
-            var summary = StoreSummary(source: DirectorySource(root: store))
+            let ledger = FileIO.exists(store + "/shipping/ledger") ? ShippingLedger.shippedSegmentFiles(dataDirectory: store) : nil
+            var summary = StoreSummary(source: DirectorySource(root: store), shipped: ledger)
             if s3.endpoint != nil || s3.bucket != nil {
                 guard let bucket = s3.bucket else { throw ValidationError("comparing with a bucket needs --s3-endpoint and --s3-bucket") }
                 let client = try s3.client(bucket: bucket, for: "s3://\(bucket)")

@@ -30,7 +30,8 @@ public struct StoreSummary: Codable, Sendable {
     public var bucketOnly: [String]?
     public var inBoth: Int?
 
-    public init(source: StoreSource, now: Date = Date()) {
+    /// `shipped`: the store-relative files the shipping ledger records (nil: no ledger).
+    public init(source: StoreSource, shipped: Set<String>? = nil, now: Date = Date()) {
         store = source.name
         if let bytes = try? source.read("chain.json"), let identity = try? StableJSON.decode(ChainIdentity.self, from: bytes) {
             node = identity.node
@@ -68,8 +69,7 @@ public struct StoreSummary: Codable, Sendable {
         events = max(events, sealedEvents + openEvents)
         if let bytes = try? source.read("verify/last.json") { lastVerification = try? StableJSON.decode(LastVerification.self, from: bytes) }
         // Shipping: what the ledger does not list yet.
-        if let root = source.localPath(""), FileIO.exists(root + "/shipping/ledger") {
-            let shipped = Self.shippedNames(root + "/shipping/ledger")
+        if let shipped {
             var pending = 0
             var oldest: Date?
             let names = Set((try? source.list("segments")) ?? [])
@@ -86,17 +86,6 @@ public struct StoreSummary: Codable, Sendable {
             oldestUnshippedSealedAt = oldest.map(Timestamp.format)
             shippingLagSeconds = oldest.map { max(0, now.timeIntervalSince($0)) } ?? 0
         }
-    }
-
-    /// Store-relative names ("segments/NAME") the ledger records as shipped.
-    static func shippedNames(_ ledger: String) -> Set<String> {
-        guard let bytes = try? FileIO.readAll(path: ledger) else { return [] }
-        var out = Set<String>()
-        for line in bytes.split(separator: 0x0a) {
-            let object = String(decoding: line.prefix { $0 != 0x09 }, as: UTF8.self)
-            if let r = object.range(of: "/segments/", options: .backwards) { out.insert("segments/" + object[r.upperBound...]) }
-        }
-        return out
     }
 
     /// Compares the segment files here with those in the bucket (store-relative names).

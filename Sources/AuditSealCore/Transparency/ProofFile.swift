@@ -96,7 +96,7 @@ public struct ProofBuilder {
     /// Events whose stored line has this auditID (and stage, when given), searching the segments
     /// the filter allows, oldest first.
     public func find(auditID: String, stage: String?, in segments: [StoreTree.Segment]) throws -> [UInt64] {
-        let needle = Array("\"auditID\":\"\(auditID)\"".utf8)
+        let needle = "\"auditID\":\"\(auditID)\""
         var out = [UInt64]()
         for seg in segments {
             let lines = try tree.segmentLines(seg, through: nil)
@@ -109,16 +109,8 @@ public struct ProofBuilder {
         return out
     }
 
-    static func contains(_ data: [UInt8], _ range: Range<Int>, _ needle: [UInt8]) -> Bool {
-        guard range.count >= needle.count else { return false }
-        let first = needle[0]
-        var i = range.lowerBound
-        let last = range.upperBound - needle.count
-        while i <= last {
-            if data[i] == first && data[i..<(i + needle.count)].elementsEqual(needle) { return true }
-            i += 1
-        }
-        return false
+    static func contains(_ data: [UInt8], _ range: Range<Int>, _ needle: String) -> Bool {
+        data.withUnsafeBytes { EventFilter.contains(UnsafeRawBufferPointer(rebasing: $0[range]), needle) }
     }
 }
 
