@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // Thin C shims over Debian's libcrypto (SHA-256, Ed25519) and zlib (gzip).
@@ -92,6 +93,22 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
+        // Completeness: the API servers' drop counters, and backfilling from their log files with a
+        // persistent (auditID, stage) index in SQLite (GRDB).
+        .target(
+            name: "AuditSealReconcile",
+            dependencies: [
+                "AuditSealCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         // Putting auditseal into a cluster: generated certificates and webhook kubeconfig, audit-policy checks.
         .target(
             name: "AuditSealDeploy",
@@ -124,6 +141,7 @@ let package = Package(
                 "AuditSealDeploy",
                 "AuditSealWatch",
                 "AuditSealWitness",
+                "AuditSealReconcile",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -178,6 +196,10 @@ let package = Package(
         .testTarget(
             name: "AuditSealCLITests",
             dependencies: ["AuditSealCore", "AuditSealTestSupport"]
+        ),
+        .testTarget(
+            name: "AuditSealReconcileTests",
+            dependencies: ["AuditSealReconcile", "AuditSealCore", "AuditSealTestSupport"]
         ),
         .testTarget(
             name: "AuditSealWitnessTests",

@@ -14,7 +14,8 @@ import ServiceLifecycle
 /// on SIGTERM/SIGINT stops accepting, finishes in-flight batches and seals the open segment.
 public final class Receiver: Sendable {
     public let configuration: ServeConfiguration
-    let store: AuditStore
+    /// The store; reconciliation appends backfilled events to it.
+    public let store: AuditStore
     /// Every metric /metrics renders; `serve` points swift-metrics at its registry.
     public let metrics = ReceiverMetrics()
     let shippingMetrics: ShippingMetrics?

@@ -90,8 +90,64 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
     public var witnesses: [WitnessEndpoint] = []
     /// Seconds between offers of the newest checkpoint to the witnesses (and retries of one down).
     public var witnessIntervalSeconds: Double = 10
+    /// Completeness (docs/OPERATIONS.md, "Completeness"): the API servers' drop counters, and
+    /// backfilling from their log files. Absent: no reconciliation.
+    public var reconcile: ReconcileSettings?
 
     public init() {}
+
+    /// `reconcile:` in the YAML file.
+    public struct ReconcileSettings: Codable, Sendable, Equatable {
+        /// The API server's --audit-log-path on this node (mounted read-only); rotated files beside it are read too.
+        public var auditLogPaths: [String] = []
+        /// Seconds between reconciliation passes.
+        public var intervalSeconds: Double = 30
+        /// Only events at least this old are reconciled (the webhook's batching and retries take minutes).
+        public var settleSeconds: Double = 300
+        /// How long the (auditID, stage) index remembers events, and so how far back reconciliation reaches.
+        public var horizonHours: Double = 168
+        /// API servers whose /metrics are scraped for audit drops.
+        public var apiServers: [APIServer] = []
+        /// Seconds between scrapes.
+        public var scrapeIntervalSeconds: Double = 30
+
+        public init() {}
+
+        /// One API server's /metrics: a kubeconfig, or a URL with a bearer-token file and CA bundle
+        /// (a ServiceAccount's, bound to a ClusterRole allowing get on the non-resource URL /metrics).
+        public struct APIServer: Codable, Sendable, Equatable {
+            public var name: String?
+            public var kubeconfig: String?
+            public var url: String?
+            public var tokenFile: String?
+            public var caFile: String?
+            public var insecureSkipTLSVerify: Bool?
+            public init() {}
+        }
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case auditLogPaths, intervalSeconds, settleSeconds, horizonHours, apiServers, scrapeIntervalSeconds
+        }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            auditLogPaths = try c.decodeIfPresent([String].self, forKey: .auditLogPaths) ?? []
+            intervalSeconds = try c.decodeIfPresent(Double.self, forKey: .intervalSeconds) ?? 30
+            settleSeconds = try c.decodeIfPresent(Double.self, forKey: .settleSeconds) ?? 300
+            horizonHours = try c.decodeIfPresent(Double.self, forKey: .horizonHours) ?? 168
+            apiServers = try c.decodeIfPresent([APIServer].self, forKey: .apiServers) ?? []
+            scrapeIntervalSeconds = try c.decodeIfPresent(Double.self, forKey: .scrapeIntervalSeconds) ?? 30
+        }
+
+        func validate() throws {
+            guard intervalSeconds > 0, scrapeIntervalSeconds > 0 else { throw ConfigurationError("reconcile: intervalSeconds and scrapeIntervalSeconds must be positive") }
+            guard settleSeconds >= 0, horizonHours > 0 else { throw ConfigurationError("reconcile: settleSeconds must be ≥ 0 and horizonHours > 0") }
+            for (i, s) in apiServers.enumerated() {
+                guard (s.kubeconfig == nil) != (s.url == nil) else { throw ConfigurationError("reconcile.apiServers[\(i)]: give kubeconfig or url, not both") }
+                if let url = s.url, !url.hasPrefix("https://") && !url.hasPrefix("http://") { throw ConfigurationError("reconcile.apiServers[\(i)].url must be an http(s) URL") }
+            }
+        }
+    }
 
     /// A witness: its add-checkpoint URL prefix and its verifier key (`name+keyID+base64(0x04||key)`).
     public struct WitnessEndpoint: Codable, Sendable, Equatable {
@@ -108,7 +164,7 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
         case tokenFile, insecureHTTP, ingestPath, maxBodyBytes, spoolThresholdBytes, maxInflightBytes, maxBatchEvents, bodyTimeoutSeconds, headerTimeoutSeconds, idleTimeoutSeconds, maxConnections
         case segmentMaxBytes, segmentMaxAgeSeconds, heartbeatIntervalSeconds, gzipLevel, duplicateWindow, minFreeBytes
         case verifyIntervalSeconds, s3Endpoint, s3Bucket, s3Prefix, s3Region, s3Addressing, s3RetentionDays, s3LockMode, s3CA
-        case s3CredentialsFile, localRetentionDays, s3ConcurrentUploads, witnesses, witnessIntervalSeconds
+        case s3CredentialsFile, localRetentionDays, s3ConcurrentUploads, witnesses, witnessIntervalSeconds, reconcile
     }
 
     public init(from decoder: Decoder) throws {
@@ -131,6 +187,7 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
         try take(.s3LockMode, &d.s3LockMode); try takeOptional(.s3CA, &d.s3CA); try takeOptional(.s3CredentialsFile, &d.s3CredentialsFile)
         try takeOptional(.localRetentionDays, &d.localRetentionDays); try take(.s3ConcurrentUploads, &d.s3ConcurrentUploads)
         try take(.witnesses, &d.witnesses); try take(.witnessIntervalSeconds, &d.witnessIntervalSeconds)
+        try takeOptional(.reconcile, &d.reconcile)
         self = d
     }
 
@@ -183,6 +240,7 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
             guard w.url.hasPrefix("http://") || w.url.hasPrefix("https://") else { throw ConfigurationError("witnesses[\(i)].url must be an http(s) URL") }
             do { _ = try WitnessKey(verifierKey: w.key) } catch { throw ConfigurationError("witnesses[\(i)].key: \(error)") }
         }
+        try reconcile?.validate()
         if tlsCert == nil, let hp = HostPort(listen), !hp.isLoopback, !insecureHTTP {
             throw ConfigurationError("listen: plain HTTP on \(listen) is not a loopback address; give tlsCert/tlsKey, or insecureHTTP: true")
         }

@@ -8,7 +8,7 @@ struct AuditSeal: AsyncParsableCommand {
         commandName: "auditseal",
         abstract: "Tamper-evident, hash-chained storage for Kubernetes audit events.",
         discussion: "Files are specified in docs/FORMAT.md. Exit codes: 0 success (verify: intact), 1 tampered, 2 usage or runtime error.",
-        subcommands: [Serve.self, Keygen.self, Import.self, Seal.self, Ship.self, Verify.self, Certs.self, Policy.self, RotateKey.self, Watch.self, Cat.self, Status.self, Prove.self, Consistency.self, VerifyProof.self, WitnessCommand.self])
+        subcommands: [Serve.self, Keygen.self, Import.self, Seal.self, Ship.self, Verify.self, Certs.self, Policy.self, RotateKey.self, Watch.self, Cat.self, Status.self, Prove.self, Consistency.self, VerifyProof.self, WitnessCommand.self, Reconcile.self])
 }
 
 @main

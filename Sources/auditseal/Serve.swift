@@ -2,6 +2,7 @@ import ArgumentParser
 import Metrics
 import Prometheus
 import AuditSealCore
+import AuditSealReconcile
 import AuditSealServer
 import AuditSealShipping
 import AuditSealWitness
@@ -119,6 +120,37 @@ struct Serve: AsyncParsableCommand {
         }
         // Whatever libraries emit through swift-metrics lands in the receiver's own registry.
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: receiver.metrics.registry))
+        if let settings = configuration.reconcile {
+            extra += try Self.reconciliationServices(settings, receiver: receiver)
+        }
         try await receiver.run(extraServices: extra)
+    }
+
+    /// The completeness services: reconciliation with the log files, and the API servers' drop counters.
+    static func reconciliationServices(_ settings: ServeConfiguration.ReconcileSettings, receiver: Receiver) throws -> [any Service] {
+        let dataDir = receiver.configuration.dataDir
+        let database = try ReconcileDatabase(dataDirectory: dataDir)
+        var services = [any Service]()
+        if !settings.auditLogPaths.isEmpty {
+            let store = receiver.store
+            let backfiller = Backfiller(settings: .init(logPaths: settings.auditLogPaths, settleSeconds: settings.settleSeconds,
+                                                        horizonSeconds: settings.horizonHours * 3600),
+                                        database: database, dataDirectory: dataDir, logger: Logger(label: "auditseal-reconcile"),
+                                        append: { try await store.append($0) })
+            services.append(ReconcileService(backfiller: backfiller, interval: settings.intervalSeconds, logger: Logger(label: "auditseal-reconcile")))
+        }
+        if !settings.apiServers.isEmpty {
+            let endpoints = try settings.apiServers.map { s -> APIServerEndpoint in
+                if let kubeconfig = s.kubeconfig { return try APIServerEndpoint.kubeconfig(kubeconfig, name: s.name) }
+                let url = s.url!.hasSuffix("/metrics") ? s.url! : s.url! + "/metrics"
+                return APIServerEndpoint(name: s.name ?? APIServerEndpoint.hostPort(url), url: url,
+                                         bearerToken: try s.tokenFile.map { String(decoding: try FileIO.readAll(path: $0), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) },
+                                         caPEM: try s.caFile.map { String(decoding: try FileIO.readAll(path: $0), as: UTF8.self) },
+                                         insecureSkipTLSVerify: s.insecureSkipTLSVerify ?? false)
+            }
+            services.append(try SourceMetricsScraper(endpoints: endpoints, database: database, dataDirectory: dataDir,
+                                                     interval: settings.scrapeIntervalSeconds, logger: Logger(label: "auditseal-source-metrics")))
+        }
+        return services
     }
 }

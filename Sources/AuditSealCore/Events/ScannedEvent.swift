@@ -36,6 +36,9 @@ public struct EventBatch: Sendable {
     public internal(set) var lines: EventBytes
     /// The events in input order.
     public internal(set) var events: [ScannedEvent]
+    /// The events come from reconciliation (the API server's log file), not from the webhook: their
+    /// write-ahead records and their segment's manifest mark them as backfilled.
+    public var backfilled = false
 
     /// How many events the batch holds.
     public var count: Int { events.count }

@@ -272,7 +272,7 @@ public final class AuditStore: @unchecked Sendable {
                     let leaves = Self.leaves(of: batch.lines, lines, ranges: fresh, using: sha)
                     for (n, range) in fresh.enumerated() {
                         if result.firstIndex == nil { result.firstIndex = state.nextIndex }
-                        WriteAheadFormat.appendRecordHeader(index: state.nextIndex, length: range.count, leaf: leaves[n], to: &headers)
+                        WriteAheadFormat.appendRecordHeader(index: state.nextIndex, length: range.count, leaf: leaves[n], backfilled: batch.backfilled, to: &headers)
                         pieces.append(RecordPiece(batch: number, line: range))
                         state.append(leaf: leaves[n], using: sha)
                     }

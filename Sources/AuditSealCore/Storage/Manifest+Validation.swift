@@ -40,6 +40,16 @@ extension Manifest {
         if let nodes = treeNodesFile, nodes != stem + ".nodes" { return "treeNodesFile must be \(stem).nodes, not \(nodes)" }
         if let hash = treeNodesSHA256, !isHex(hash, bytes: 32) { return "treeNodesSHA256 is not 64 lowercase hex digits" }
         if (treeNodesFile == nil) != (treeNodesSHA256 == nil) { return "treeNodesFile and treeNodesSHA256 come together" }
+        if let ranges = backfilled {
+            guard let first = firstIndex, let last = lastIndex, !ranges.isEmpty else { return "backfilled ranges need events (and are omitted when empty)" }
+            var next = first
+            for r in ranges {
+                guard r.count == 2, r[0] >= next, r[0] <= r[1], r[1] <= last else {
+                    return "backfilled ranges must be ordered, disjoint [first, last] pairs within \(first)...\(last)"
+                }
+                next = r[1] &+ 1
+            }
+        }
         if eventCount > 0 {
             guard firstIndex == treeSize - UInt64(eventCount), lastIndex == treeSize - 1 else {
                 return "firstIndex/lastIndex must be \(treeSize - UInt64(eventCount))/\(treeSize - 1) for \(eventCount) events ending at tree size \(treeSize)"

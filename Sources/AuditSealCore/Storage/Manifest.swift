@@ -38,6 +38,9 @@ public struct Manifest: Codable, Sendable, Equatable {
     /// skip segments by them: arrival order is not time order).
     public var minEventTime: String?
     public var maxEventTime: String?
+    /// The events of this segment that reconciliation backfilled from the API server's log file, as
+    /// inclusive [first, last] index ranges in order (segments only; absent when none).
+    public var backfilled: [[UInt64]]?
     /// SHA-256 of the previous manifest file's exact bytes; nil for sequence 1.
     public var previousManifestSHA256: String?
     public var sealedAt: String

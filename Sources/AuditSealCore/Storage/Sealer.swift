@@ -126,6 +126,7 @@ public final class Sealer: @unchecked Sendable {
         manifest.lastEventTime = count > 0 ? Self.stageTimestamp(lastLine) : nil
         manifest.minEventTime = times.min
         manifest.maxEventTime = times.max
+        manifest.backfilled = outcome.backfilled.isEmpty ? nil : outcome.backfilled.pairs
         let newTip = try publish(manifest, state: state, now: now)
         _ = unlink(walPath)
         try FileIO.syncDirectory(layout.walDirectory)

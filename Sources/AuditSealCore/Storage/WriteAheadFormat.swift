@@ -18,6 +18,9 @@ public struct WriteAheadHeader: Codable, Sendable, Equatable {
 ///     "ASWAL002" | u32be headerLength | u32be crc32(header) | header JSON
 ///     then per event: u32be lineLength | first 4 bytes of leafHash(line) | u64be index | line
 ///
+/// Bit 31 of the length word marks a backfilled record (an event reconciliation took from the API
+/// server's log file, not from the webhook); lines are shorter than 2^30 bytes, so the bit is free.
+///
 /// The record's check value is the start of the event's RFC 6962 leaf hash, which the committer
 /// computes anyway and every reader recomputes to rebuild the chain: one SHA-256 pass serves both.
 public enum WriteAheadFormat {
@@ -25,6 +28,8 @@ public enum WriteAheadFormat {
     static let recordOverhead = 16
     /// Largest line a record may hold (the API server has no cap; 1 GiB bodies are the limit).
     static let maxLineLength = 1 << 30
+    /// The length word's bit that marks a backfilled record.
+    static let backfilledBit: UInt32 = 1 << 31
 
     static func encodeHeader(_ header: WriteAheadHeader) throws -> [UInt8] {
         let json = try StableJSON.encode(header)
@@ -47,9 +52,9 @@ public enum WriteAheadFormat {
 
     /// Appends the 16-byte header of a record whose line is written separately.
     @inline(__always)
-    static func appendRecordHeader(index: UInt64, length: Int, leaf: SHA256Digest, to out: inout [UInt8]) {
+    static func appendRecordHeader(index: UInt64, length: Int, leaf: SHA256Digest, backfilled: Bool = false, to out: inout [UInt8]) {
         var be = index.bigEndian
-        appendBE32(UInt32(length), to: &out)
+        appendBE32(UInt32(length) | (backfilled ? backfilledBit : 0), to: &out)
         leaf.withUnsafeBytes { out.append(contentsOf: $0.prefix(4)) }
         withUnsafeBytes(of: &be) { out.append(contentsOf: $0) }
     }
@@ -108,6 +113,8 @@ public struct WriteAheadReader {
         public var recordCount: Int
         /// Set when the file does not end cleanly after the last valid record.
         public var damage: WriteAheadDamage?
+        /// Index ranges of the valid records marked as backfilled, in order.
+        public var backfilled = BackfilledRanges()
     }
 
     public let path: String
@@ -145,13 +152,15 @@ public struct WriteAheadReader {
         var expected = header.firstIndex
         var count = 0
         var damage: WriteAheadDamage?
+        var backfilled = BackfilledRanges()
         while true {
             guard try window.fill(at: offset, need: WriteAheadFormat.recordOverhead) else {
                 if window.available(at: offset) > 0 { damage = .truncatedRecord(offset: offset) }
                 break
             }
             let head = window.bytes(at: offset, count: WriteAheadFormat.recordOverhead)
-            let (length, check, index) = (Int(WriteAheadFormat.readBE32(head, 0)), WriteAheadFormat.readBE32(head, 4), WriteAheadFormat.readBE64(head, 8))
+            let word = WriteAheadFormat.readBE32(head, 0)
+            let (length, check, index) = (Int(word & ~WriteAheadFormat.backfilledBit), WriteAheadFormat.readBE32(head, 4), WriteAheadFormat.readBE64(head, 8))
             guard length <= WriteAheadFormat.maxLineLength, try window.fill(at: offset, need: WriteAheadFormat.recordOverhead + length) else {
                 damage = .truncatedRecord(offset: offset)
                 break
@@ -169,11 +178,12 @@ public struct WriteAheadReader {
             }
             guard index == expected else { damage = .unexpectedIndex(offset: offset, expected: expected, found: index); break }
             try body(index, line, leaf)
+            if word & WriteAheadFormat.backfilledBit != 0 { backfilled.add(index) }
             offset += WriteAheadFormat.recordOverhead + length
             expected += 1
             count += 1
         }
-        return Outcome(header: header, validLength: offset, recordCount: count, damage: damage)
+        return Outcome(header: header, validLength: offset, recordCount: count, damage: damage, backfilled: backfilled)
     }
 }
 

@@ -75,6 +75,11 @@ public struct VerificationReport: Codable, Sendable {
     public var heartbeats = 0
     public var sealedEvents: UInt64 = 0
     public var openEvents: UInt64 = 0
+    /// Events (sealed and open) that reconciliation backfilled from the API server's log file.
+    public var backfilledEvents: UInt64 = 0
+    /// The receiver's reconciliation record, when the store has one (`reconcile/report.json`: the
+    /// receiver's own account, not signed).
+    public var completeness: CompletenessReport?
     public var treeSize: UInt64 = 0
     public var treeRoot: String?
     public var lastManifestAt: String?
@@ -95,7 +100,7 @@ public struct VerificationReport: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case source, node, chainID, trust, trustedKeyIDs, manifests, segments, heartbeats, sealedEvents, openEvents
+        case source, node, chainID, trust, trustedKeyIDs, manifests, segments, heartbeats, sealedEvents, openEvents, backfilledEvents, completeness
         case treeSize, treeRoot, lastManifestAt, witnessedTreeSize, shard, shardSegments, findings, intact
     }
 
@@ -111,6 +116,8 @@ public struct VerificationReport: Codable, Sendable {
         try c.encode(heartbeats, forKey: .heartbeats)
         try c.encode(sealedEvents, forKey: .sealedEvents)
         try c.encode(openEvents, forKey: .openEvents)
+        try c.encode(backfilledEvents, forKey: .backfilledEvents)
+        try c.encodeIfPresent(completeness, forKey: .completeness)
         try c.encode(treeSize, forKey: .treeSize)
         try c.encodeIfPresent(treeRoot, forKey: .treeRoot)
         try c.encodeIfPresent(lastManifestAt, forKey: .lastManifestAt)
@@ -133,6 +140,8 @@ public struct VerificationReport: Codable, Sendable {
         heartbeats = try c.decode(Int.self, forKey: .heartbeats)
         sealedEvents = try c.decode(UInt64.self, forKey: .sealedEvents)
         openEvents = try c.decode(UInt64.self, forKey: .openEvents)
+        backfilledEvents = try c.decodeIfPresent(UInt64.self, forKey: .backfilledEvents) ?? 0
+        completeness = try c.decodeIfPresent(CompletenessReport.self, forKey: .completeness)
         treeSize = try c.decode(UInt64.self, forKey: .treeSize)
         treeRoot = try c.decodeIfPresent(String.self, forKey: .treeRoot)
         lastManifestAt = try c.decodeIfPresent(String.self, forKey: .lastManifestAt)
@@ -161,6 +170,8 @@ public struct VerificationReport: Codable, Sendable {
         combined.shard = nil
         combined.shardSegments = nil
         combined.sealedEvents = shards.reduce(0) { $0 + $1.sealedEvents }
+        combined.backfilledEvents = shards.reduce(0) { $0 + $1.backfilledEvents }
+        combined.completeness = shards.compactMap(\.completeness).first
         var seen = Set<String>()
         var findings = [Finding]()
         for r in shards.sorted(by: { $0.shard!.index < $1.shard!.index }) {

@@ -205,6 +205,8 @@ public final class Verifier: @unchecked Sendable {
         }
         for findings in results { report.findings += findings }
         report.sealedEvents = counted.reduce(0, +)
+        report.backfilledEvents = tasks.reduce(0) { $0 + BackfilledRanges(pairs: $1.loaded.manifest.backfilled).count }
+        if let bytes = try? source.read(CompletenessReport.path) { report.completeness = try? StableJSON.decode(CompletenessReport.self, from: bytes) }
         report.manifests = manifests.count
 
         // Open write-ahead segments continue after the last sealed event.
@@ -589,6 +591,7 @@ public final class Verifier: @unchecked Sendable {
                     report.openEvents += 1
                     checkHeartbeats(at: state.nextIndex, file: relative)
                 }
+                report.backfilledEvents += outcome.backfilled.count
                 // Header continuity is checked after replay against the start it claims.
                 let start = outcome.header.firstIndex
                 let expectedStart = state.nextIndex - UInt64(outcome.recordCount)

@@ -1,0 +1,126 @@
+import AuditSealCore
+import Foundation
+import GRDB
+
+/// Brings the (auditID, stage) index up to the chain's head: every sealed segment after the last
+/// one indexed (its lines, with the leaf hints of its `.leaves` file), then the open write-ahead
+/// segments. Runs beside the receiver and reads only durable files; the chain's index numbers make
+/// it idempotent (a record is indexed once whichever file it is read from).
+public struct ChainIndexer: Sendable {
+    public let database: ReconcileDatabase
+    public let layout: StoreLayout
+    /// Events older than this many seconds (by stageTimestamp) leave the index.
+    public let horizonSeconds: Double
+
+    public init(database: ReconcileDatabase, dataDirectory: String, horizonSeconds: Double) {
+        self.database = database
+        self.layout = StoreLayout(root: dataDirectory)
+        self.horizonSeconds = horizonSeconds
+    }
+
+    /// What one catch-up did.
+    public struct Progress: Sendable {
+        public var indexed = 0
+        /// The next chain index not yet indexed.
+        public var nextIndex: UInt64 = 0
+    }
+
+    /// Indexes everything durable now; returns how many events it added.
+    @discardableResult
+    public func catchUp(now: Date = Date()) throws -> Progress {
+        let identity = try StableJSON.decode(ChainIdentity.self, from: try FileIO.readAll(path: layout.root + "/chain.json"))
+        var (nextIndex, nextSequence) = try database.queue.write { db -> (UInt64, Int) in
+            let known = try ReconcileDatabase.value(db, "chainID").flatMap { String.fromDatabaseValue($0) }
+            if known != identity.chainID {
+                // A new chain in this directory: nothing indexed applies to it.
+                try db.execute(sql: "DELETE FROM seen")
+                try ReconcileDatabase.set(db, "chainID", identity.chainID)
+                try ReconcileDatabase.set(db, "nextIndex", 0)
+                try ReconcileDatabase.set(db, "nextSequence", 1)
+            }
+            return (UInt64(try ReconcileDatabase.integer(db, "nextIndex")), Int(try ReconcileDatabase.integer(db, "nextSequence")))
+        }
+        var progress = Progress()
+        let sha = SHA256()
+        for sequence in try layout.manifestSequences() where sequence >= nextSequence {
+            let manifest = try StableJSON.decode(Manifest.self, from: try FileIO.readAll(path: layout.manifestPath(sequence)))
+            var entries = [(EventKey, UInt64, [UInt8])]()
+            if manifest.type == "segment", let first = manifest.firstIndex, let last = manifest.lastIndex, last >= nextIndex {
+                if let gz = try? FileIO.readAll(path: layout.segmentPath(sequence)) {
+                    let data = try GzipDecompressor.gunzip(gz)
+                    let hints = (try? FileIO.readAll(path: layout.leafHintsPath(sequence))) ?? []
+                    entries = try Self.entries(lines: data, firstIndex: first, count: manifest.eventCount, hints: hints, from: nextIndex, using: sha)
+                } else {
+                    try database.recordGap(source: "index", from: Timestamp.parse(manifest.minEventTime ?? manifest.sealedAt) ?? now,
+                                           to: Timestamp.parse(manifest.maxEventTime ?? manifest.sealedAt) ?? now,
+                                           reason: "segment \(sequence) (events \(first)...\(last)) was gone before it was indexed")
+                }
+                nextIndex = last + 1
+            }
+            nextSequence = sequence + 1
+            try store(entries, nextIndex: nextIndex, nextSequence: nextSequence)
+            progress.indexed += entries.count
+        }
+        // The open write-ahead segments: indexed now, found again (and skipped) once sealed.
+        for path in try layout.walPaths() {
+            var joined = [UInt8]()
+            var leaves = [SHA256Digest]()
+            var firstIndex: UInt64?
+            guard let outcome = try? WriteAheadReader(path: path).read({ index, line, leaf in
+                guard index >= nextIndex else { return }
+                if firstIndex == nil { firstIndex = index }
+                joined.append(contentsOf: line)
+                joined.append(0x0a)
+                leaves.append(leaf)
+            }) else { continue }  // sealed and removed meanwhile: its segment is read next time
+            _ = outcome
+            guard let firstIndex, !leaves.isEmpty else { continue }
+            let hints = leaves.flatMap { $0.bytes.prefix(8) }
+            let entries = try Self.entries(lines: joined, firstIndex: firstIndex, count: leaves.count, hints: hints, from: firstIndex, using: sha)
+            nextIndex = firstIndex + UInt64(leaves.count)
+            try store(entries, nextIndex: nextIndex, nextSequence: nextSequence)
+            progress.indexed += entries.count
+        }
+        if horizonSeconds > 0 {
+            let cutoff = Int64(now.timeIntervalSince1970 - horizonSeconds)
+            try database.queue.write { db in try db.execute(sql: "DELETE FROM seen WHERE t < ? AND t > 0", arguments: [cutoff]) }
+        }
+        progress.nextIndex = nextIndex
+        return progress
+    }
+
+    private func store(_ entries: [(EventKey, UInt64, [UInt8])], nextIndex: UInt64, nextSequence: Int) throws {
+        try database.queue.write { db in
+            let insert = try db.cachedStatement(sql: "INSERT OR IGNORE INTO seen(t, k, idx, leaf) VALUES (?, ?, ?, ?)")
+            for (key, index, hint) in entries {
+                try insert.execute(arguments: [key.second, Data(key.hash), Int64(index), Data(hint)])
+            }
+            try ReconcileDatabase.set(db, "nextIndex", Int64(nextIndex))
+            try ReconcileDatabase.set(db, "nextSequence", nextSequence)
+        }
+    }
+
+    /// The index entries of newline-terminated stored lines numbered from `firstIndex`, from `from` on.
+    /// `hints` holds 8 bytes of each line's leaf hash (a `.leaves` file); lines are hashed when absent.
+    static func entries(lines: [UInt8], firstIndex: UInt64, count: Int, hints: [UInt8], from: UInt64, using sha: SHA256) throws -> [(EventKey, UInt64, [UInt8])] {
+        let batch = try EventScanner(mode: .stream).scan(lines)
+        guard batch.count == count else {
+            throw AuditSealError(.storage, "events \(firstIndex)... hold \(count) lines but \(batch.count) events were found: run auditseal verify")
+        }
+        var out = [(EventKey, UInt64, [UInt8])]()
+        out.reserveCapacity(batch.count)
+        for i in 0..<batch.count {
+            let index = firstIndex + UInt64(i)
+            guard index >= from else { continue }
+            let key = EventKey(auditID: batch.auditID(i), stage: batch.stage(i), stageTimestamp: batch.stageTimestamp(i), using: sha)
+            let hint: [UInt8]
+            if hints.count >= (i + 1) * 8 {
+                hint = Array(hints[(i * 8)..<(i * 8 + 8)])
+            } else {
+                hint = batch.line(i).withUnsafeBytes { Array(MerkleHash.leaf($0, using: sha).bytes.prefix(8)) }
+            }
+            out.append((key, index, hint))
+        }
+        return out
+    }
+}

@@ -1,0 +1,199 @@
+import AuditSealCore
+import Foundation
+import GRDB
+
+/// The reconciliation state of one store, in SQLite (`DATA_DIR/reconcile/index.sqlite`, through
+/// GRDB): the persistent (auditID, stage) index over the reconciliation horizon, the read position
+/// of every log file, and what reconciliation found. Everything here is derived from the chain and
+/// the log files and can be rebuilt: the index from the chain, the positions by reading the logs
+/// again (the index says what is already stored).
+///
+/// One read position and the counters move in the same transaction, after the events they cover
+/// are durable in the chain: a crash between the two re-reads those lines, and the index, caught
+/// up from the chain first, finds them stored.
+public final class ReconcileDatabase: Sendable {
+    let queue: DatabaseQueue
+    public let path: String
+
+    public init(dataDirectory: String) throws {
+        let directory = dataDirectory + "/reconcile"
+        try FileIO.makeDirectories(directory)
+        path = directory + "/index.sqlite"
+        var configuration = Configuration()
+        configuration.label = "auditseal-reconcile"
+        configuration.prepareDatabase { db in
+            // WAL keeps readers (status) off the writer; NORMAL may lose the last transactions at a
+            // power cut, never consistency: the positions and the index then simply lag.
+            try db.execute(sql: "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536")
+        }
+        queue = try DatabaseQueue(path: path, configuration: configuration)
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            // The index: WITHOUT ROWID, keyed by (second, key hash) so that inserts land at the right edge.
+            try db.execute(sql: """
+                CREATE TABLE seen(t INTEGER NOT NULL, k BLOB NOT NULL, idx INTEGER NOT NULL, leaf BLOB NOT NULL,
+                                  PRIMARY KEY(t, k)) WITHOUT ROWID;
+                CREATE TABLE meta(name TEXT PRIMARY KEY NOT NULL, value) WITHOUT ROWID;
+                CREATE TABLE logs(fingerprint TEXT PRIMARY KEY NOT NULL, path TEXT NOT NULL, offset INTEGER NOT NULL,
+                                  lines INTEGER NOT NULL, complete INTEGER NOT NULL) WITHOUT ROWID;
+                CREATE TABLE mismatches(id INTEGER PRIMARY KEY, auditID TEXT, stage TEXT, eventIndex INTEGER,
+                                        file TEXT, line INTEGER, foundAt TEXT);
+                CREATE TABLE drops(id INTEGER PRIMARY KEY, server TEXT, plugin TEXT, events INTEGER, fromTime TEXT, toTime TEXT);
+                CREATE TABLE gaps(id INTEGER PRIMARY KEY, source TEXT, fromTime TEXT, toTime TEXT, reason TEXT);
+                CREATE TABLE scrapes(server TEXT PRIMARY KEY NOT NULL, startTime REAL, at TEXT, counters TEXT) WITHOUT ROWID;
+                """)
+        }
+        try migrator.migrate(queue)
+    }
+
+    // MARK: Counters and marks
+
+    static let counterNames = ["logEventsRead", "matchedEvents", "backfilledEvents", "mismatchedEvents", "beyondHorizonEvents", "unreadableLines"]
+
+    static func value(_ db: Database, _ name: String) throws -> DatabaseValue? {
+        try Row.fetchOne(db, sql: "SELECT value FROM meta WHERE name = ?", arguments: [name])?["value"]
+    }
+
+    static func integer(_ db: Database, _ name: String) throws -> Int64 {
+        try value(db, name).flatMap { Int64.fromDatabaseValue($0) } ?? 0
+    }
+
+    static func set(_ db: Database, _ name: String, _ value: (any DatabaseValueConvertible)?) throws {
+        try db.execute(sql: "INSERT INTO meta(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                       arguments: [name, value])
+    }
+
+    static func add(_ db: Database, _ name: String, _ delta: Int64) throws {
+        guard delta != 0 else { return }
+        try set(db, name, try integer(db, name) + delta)
+    }
+
+    // MARK: The report
+
+    /// Renders what the database knows as the report `verify` and `status` read.
+    public func report(now: Date = Date()) throws -> CompletenessReport {
+        try queue.read { db in
+            var r = CompletenessReport(updatedAt: Timestamp.format(now))
+            r.logEventsRead = UInt64(try Self.integer(db, "logEventsRead"))
+            r.matchedEvents = UInt64(try Self.integer(db, "matchedEvents"))
+            r.backfilledEvents = UInt64(try Self.integer(db, "backfilledEvents"))
+            r.mismatchedEvents = UInt64(try Self.integer(db, "mismatchedEvents"))
+            r.beyondHorizonEvents = UInt64(try Self.integer(db, "beyondHorizonEvents"))
+            r.unreadableLines = UInt64(try Self.integer(db, "unreadableLines"))
+            r.indexedThrough = UInt64(try Self.integer(db, "nextIndex"))
+            r.reconciledThrough = try Self.value(db, "reconciledThrough").flatMap { String.fromDatabaseValue($0) }
+            r.mismatches = try Row.fetchAll(db, sql: "SELECT * FROM mismatches ORDER BY id DESC LIMIT 100").reversed().map {
+                .init(auditID: $0["auditID"], stage: $0["stage"], eventIndex: UInt64($0["eventIndex"] as Int64), file: $0["file"],
+                      line: UInt64($0["line"] as Int64), foundAt: $0["foundAt"])
+            }
+            r.logFiles = try Row.fetchAll(db, sql: "SELECT * FROM logs ORDER BY path").map {
+                .init(path: $0["path"], fingerprint: $0["fingerprint"], offset: UInt64($0["offset"] as Int64),
+                      lines: UInt64($0["lines"] as Int64), complete: ($0["complete"] as Int64) != 0)
+            }
+            r.sourceDrops = try Row.fetchAll(db, sql: "SELECT * FROM drops ORDER BY id DESC LIMIT 1000").reversed().map {
+                .init(server: $0["server"], plugin: $0["plugin"], events: UInt64($0["events"] as Int64), from: $0["fromTime"], to: $0["toTime"])
+            }
+            for row in try Row.fetchAll(db, sql: "SELECT plugin, SUM(events) AS n FROM drops GROUP BY plugin") {
+                r.sourceDroppedTotal[row["plugin"]] = UInt64(row["n"] as Int64)
+            }
+            r.gaps = try Row.fetchAll(db, sql: "SELECT * FROM gaps ORDER BY id DESC LIMIT 1000").reversed().map {
+                .init(source: $0["source"], from: $0["fromTime"], to: $0["toTime"], reason: $0["reason"])
+            }
+            return r
+        }
+    }
+
+    /// Writes the report to `DATA_DIR/reconcile/report.json` (atomically).
+    public func writeReport(dataDirectory: String, now: Date = Date()) throws {
+        let bytes = try StableJSON.encode(try report(now: now)) + [0x0a]
+        try FileIO.writeAtomically(path: dataDirectory + "/" + CompletenessReport.path, bytes: bytes)
+    }
+
+    /// Records a window reconciliation could not cover.
+    public func recordGap(source: String, from: Date, to: Date, reason: String) throws {
+        try queue.write { db in
+            try db.execute(sql: "INSERT INTO gaps(source, fromTime, toTime, reason) VALUES (?, ?, ?, ?)",
+                           arguments: [source, Timestamp.format(from), Timestamp.format(to), reason])
+        }
+    }
+
+    // MARK: Log positions (sync: GRDB's blocking API, called from the reconciliation task)
+
+    /// A log file's saved position (offset, lines, complete), creating it at 0.
+    func position(of file: AuditLogFile) throws -> (UInt64, UInt64, Bool) {
+        try queue.write { db -> (UInt64, UInt64, Bool) in
+            if let row = try Row.fetchOne(db, sql: "SELECT offset, lines, complete FROM logs WHERE fingerprint = ?", arguments: [file.fingerprint]) {
+                try db.execute(sql: "UPDATE logs SET path = ? WHERE fingerprint = ?", arguments: [file.path, file.fingerprint])
+                return (UInt64(row["offset"] as Int64), UInt64(row["lines"] as Int64), (row["complete"] as Int64) != 0)
+            }
+            try db.execute(sql: "INSERT INTO logs(fingerprint, path, offset, lines, complete) VALUES (?, ?, 0, 0, 0)", arguments: [file.fingerprint, file.path])
+            return (0, 0, false)
+        }
+    }
+
+    func setPosition(of file: AuditLogFile, offset: UInt64, lines: UInt64, complete: Bool, unreadable: Int64) throws {
+        try queue.write { db in
+            try db.execute(sql: "UPDATE logs SET offset = ?, lines = ?, complete = ? WHERE fingerprint = ?",
+                           arguments: [Int64(offset), Int64(lines), complete ? 1 : 0, file.fingerprint])
+            try Self.add(db, "unreadableLines", unreadable)
+        }
+    }
+
+    /// Moves a file's position past a reconciled chunk, with the chunk's counts, in one transaction.
+    func advance(_ file: AuditLogFile, bytes: Int, lines: UInt64, counted r: Backfiller.PassResult,
+                 mismatches: [CompletenessReport.CopyMismatch], reconciledThrough: String?) throws {
+        try queue.write { db in
+            try db.execute(sql: "UPDATE logs SET offset = offset + ?, lines = lines + ? WHERE fingerprint = ?",
+                           arguments: [Int64(bytes), Int64(lines), file.fingerprint])
+            try Self.add(db, "logEventsRead", Int64(r.read))
+            try Self.add(db, "matchedEvents", Int64(r.matched))
+            try Self.add(db, "backfilledEvents", Int64(r.backfilled))
+            try Self.add(db, "mismatchedEvents", Int64(r.mismatched))
+            try Self.add(db, "beyondHorizonEvents", Int64(r.beyondHorizon))
+            try Self.add(db, "unreadableLines", Int64(r.unreadable))
+            for m in mismatches {
+                try db.execute(sql: "INSERT INTO mismatches(auditID, stage, eventIndex, file, line, foundAt) VALUES (?, ?, ?, ?, ?, ?)",
+                               arguments: [m.auditID, m.stage, Int64(m.eventIndex), m.file, Int64(m.line), m.foundAt])
+            }
+            if let t = reconciledThrough {
+                let current = try Self.value(db, "reconciledThrough").flatMap { String.fromDatabaseValue($0) }
+                if current == nil || t > current! { try Self.set(db, "reconciledThrough", t) }
+            }
+        }
+    }
+
+    /// Files not read to their end that are no longer present: marked done, their unread rest
+    /// recorded as a gap. Returns (path, lines read) of each.
+    func forgetVanished(present: Set<String>, since: Date, now: Date) throws -> [(String, Int64)] {
+        try queue.write { db in
+            var gone = [(String, Int64)]()
+            for row in try Row.fetchAll(db, sql: "SELECT fingerprint, path, lines FROM logs WHERE complete = 0") {
+                let fingerprint: String = row["fingerprint"]
+                guard !present.contains(fingerprint) else { continue }
+                let path: String = row["path"]
+                let lines: Int64 = row["lines"]
+                try db.execute(sql: "UPDATE logs SET complete = 1 WHERE fingerprint = ?", arguments: [fingerprint])
+                try db.execute(sql: "INSERT INTO gaps(source, fromTime, toTime, reason) VALUES ('log', ?, ?, ?)",
+                               arguments: [Timestamp.format(since), Timestamp.format(now),
+                                           "log file \(path) was removed (or rotated away) before it was read past line \(lines)"])
+                gone.append((path, lines))
+            }
+            return gone
+        }
+    }
+
+    /// The index entries (event index, leaf hint) of the keys, nil where absent.
+    func lookup(_ keys: [EventKey]) throws -> [(index: Int64, leaf: [UInt8])?] {
+        try queue.read { db in
+            let select = try db.cachedStatement(sql: "SELECT idx, leaf FROM seen WHERE t = ? AND k = ?")
+            return try keys.map { key in
+                try Row.fetchOne(select, arguments: [key.second, Data(key.hash)]).map { ($0["idx"], Array($0["leaf"] as Data)) }
+            }
+        }
+    }
+
+    /// Size of the database files on disk (bytes).
+    public var sizeOnDisk: Int {
+        [path, path + "-wal"].compactMap { FileIO.size($0) }.reduce(0, +)
+    }
+}

@@ -1,0 +1,55 @@
+import AuditSealCore
+import Foundation
+import Logging
+import Metrics
+import ServiceLifecycle
+
+/// Runs reconciliation passes beside the receiver (`reconcile.auditLogPaths` in serve's config).
+public final class ReconcileService: Service, @unchecked Sendable {
+    let backfiller: Backfiller
+    let interval: Double
+    let logger: Logger
+
+    public init(backfiller: Backfiller, interval: Double, logger: Logger) {
+        self.backfiller = backfiller
+        self.interval = interval
+        self.logger = logger
+        let read = Counter(label: "auditseal_reconcile_log_events_total")
+        let backfilled = Counter(label: "auditseal_backfilled_events_total")
+        let mismatched = Counter(label: "auditseal_copy_mismatches_total")
+        let unreadable = Counter(label: "auditseal_reconcile_unreadable_lines_total")
+        backfiller.observe = { r in
+            if r.backfilled > 0 { Self.announce("reconcile-chunk backfilled=\(r.backfilled)") }
+            read.increment(by: Int64(r.read))
+            backfilled.increment(by: Int64(r.backfilled))
+            mismatched.increment(by: Int64(r.mismatched))
+            unreadable.increment(by: Int64(r.unreadable))
+        }
+    }
+
+    public func run() async throws {
+        let passes = Counter(label: "auditseal_reconcile_passes_total")
+        let failures = Counter(label: "auditseal_reconcile_failures_total")
+        let indexed = Gauge(label: "auditseal_reconcile_indexed_events")
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                let r = try await backfiller.pass()
+                passes.increment()
+                indexed.record(Double(try backfiller.database.report().indexedThrough))
+                if r.backfilled > 0 || r.mismatched > 0 {
+                    logger.notice("reconcile pass: \(r.read) log events read, \(r.backfilled) backfilled, \(r.mismatched) differ")
+                }
+                Self.announce("reconcile-pass read=\(r.read) backfilled=\(r.backfilled) mismatched=\(r.mismatched)")
+            } catch {
+                failures.increment()
+                logger.error("reconcile pass failed: \(error)")
+            }
+            try? await Task.sleep(for: .seconds(interval))  // the pass interval, not a synchronization
+        }
+    }
+
+    /// Progress on stdout for scripts and tests (like the receiver's "listening" line).
+    static func announce(_ line: String) {
+        FileHandle.standardOutput.write(Data("auditseal: \(line)\n".utf8))
+    }
+}
