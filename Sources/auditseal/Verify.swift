@@ -171,6 +171,12 @@ struct Verify: AsyncParsableCommand {
         out.append("manifests: \(report.manifests) (\(report.segments) segments, \(report.heartbeats) heartbeats), last sealed \(report.lastManifestAt ?? "never")")
         out.append("events:    \(report.sealedEvents) sealed + \(report.openEvents) open = tree size \(report.treeSize), root \(report.treeRoot ?? "?")")
         if let witnessed = report.witnessedTreeSize { out.append("witnessed: up to tree size \(witnessed)") }
+        // Completeness: the signed backfill marks, then the receiver's reconciliation account.
+        out.append("complete:  backfilled \(report.backfilledEvents) event(s) from the API server's log file (marked in the signed manifests)")
+        for line in report.completeness?.summaryLines ?? [] { out.append("           " + line) }
+        for m in report.completeness?.mismatches.suffix(10) ?? [] {
+            out.append("           DIFFERS: event \(m.eventIndex) (auditID \(m.auditID), stage \(m.stage)) vs \(m.file):\(m.line)")
+        }
         if let shard = report.shard { out.append("shard:     \(shard): read \(report.shardSegments?.count ?? 0) of \(report.segments) segments (combine every shard's --json report with verify --combine)") }
         if report.trust == "store-keys" {
             out.append("NOTE: no --public-key given: signatures were checked against the store's own key copies (\(report.trustedKeyIDs.map { String($0.prefix(16)) }.joined(separator: ", "))).")

@@ -29,6 +29,10 @@ public struct StoreSummary: Codable, Sendable {
     public var localOnly: [String]?
     public var bucketOnly: [String]?
     public var inBoth: Int?
+    /// Events marked as backfilled in the manifests (sealed) and in the write-ahead log (open).
+    public var backfilledEvents: UInt64 = 0
+    /// The receiver's reconciliation record (`reconcile/report.json`), when there is one.
+    public var completeness: CompletenessReport?
 
     /// `shipped`: the store-relative files the shipping ledger records (nil: no ledger).
     public init(source: StoreSource, shipped: Set<String>? = nil, now: Date = Date()) {
@@ -43,6 +47,7 @@ public struct StoreSummary: Codable, Sendable {
             if !keys.contains(m.keyID) { keys.append(m.keyID) }
             if m.type == "segment" {
                 segments += 1
+                backfilledEvents += BackfilledRanges(pairs: m.backfilled).count
                 if m.eventCount > 0 {
                     for t in [m.minEventTime ?? m.firstEventTime].compactMap({ $0 }) where firstEventTime.map({ t < $0 }) ?? true { firstEventTime = t }
                     for t in [m.maxEventTime ?? m.lastEventTime].compactMap({ $0 }) where lastEventTime.map({ t > $0 }) ?? true { lastEventTime = t }
@@ -64,10 +69,14 @@ public struct StoreSummary: Codable, Sendable {
         for name in ((try? source.list("wal")) ?? []).filter({ $0.hasSuffix(".wal") }) {
             guard let path = source.localPath("wal/" + name) else { continue }
             openSegmentBytes += Int((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)
-            if let outcome = try? WriteAheadReader(path: path).read({ _, _, _ in }) { openEvents += UInt64(outcome.recordCount) }
+            if let outcome = try? WriteAheadReader(path: path).read({ _, _, _ in }) {
+                openEvents += UInt64(outcome.recordCount)
+                backfilledEvents += outcome.backfilled.count
+            }
         }
         events = max(events, sealedEvents + openEvents)
         if let bytes = try? source.read("verify/last.json") { lastVerification = try? StableJSON.decode(LastVerification.self, from: bytes) }
+        if let bytes = try? source.read(CompletenessReport.path) { completeness = try? StableJSON.decode(CompletenessReport.self, from: bytes) }
         // Shipping: what the ledger does not list yet.
         if let shipped {
             var pending = 0
@@ -106,6 +115,12 @@ public struct StoreSummary: Codable, Sendable {
             out.append("  verified:      \(v.at): \(v.intact ? "INTACT" : "TAMPERED (\(v.errors) errors; first: \(v.firstError ?? "?"))"), tree size \(v.treeSize)\(v.fromSegment > 1 ? " (segments from \(v.fromSegment))" : "")")
         } else {
             out.append("  verified:      no scheduled verification recorded (run auditseal verify)")
+        }
+        out.append("  completeness:  \(backfilledEvents) event(s) backfilled from the API server's log file")
+        if let completeness {
+            for line in completeness.summaryLines { out.append("                 " + line) }
+        } else {
+            out.append("                 no reconciliation record (configure reconcile: in serve, or run auditseal reconcile)")
         }
         if let unshippedFiles {
             out.append("  shipping:      \(unshippedFiles) file(s) not yet in the bucket" + (oldestUnshippedSealedAt.map { ", oldest sealed \($0) (\(Int(shippingLagSeconds ?? 0)) s ago)" } ?? ""))
