@@ -103,10 +103,23 @@ public final class ReconcileDatabase: Sendable {
         }
     }
 
-    /// Writes the report to `DATA_DIR/reconcile/report.json` (atomically).
+    /// Writes the report to `DATA_DIR/reconcile/report.json` (atomically) and, when it changed
+    /// since the last snapshot and that one is at least a minute old, a new snapshot for shipping.
     public func writeReport(dataDirectory: String, now: Date = Date()) throws {
-        let bytes = try StableJSON.encode(try report(now: now)) + [0x0a]
+        let current = try report(now: now)
+        let bytes = try StableJSON.encode(current) + [0x0a]
         try FileIO.writeAtomically(path: dataDirectory + "/" + CompletenessReport.path, bytes: bytes)
+        let folder = dataDirectory + "/reconcile"
+        let snapshots = try FileIO.list(folder).map { "reconcile/" + $0 }.filter(CompletenessReport.isSnapshot).sorted()
+        if let last = snapshots.last {
+            guard let old = try? StableJSON.decode(CompletenessReport.self, from: try FileIO.readAll(path: dataDirectory + "/" + last)),
+                  old.content != current.content,
+                  now.timeIntervalSince(Timestamp.parse(old.updatedAt) ?? .distantPast) >= 60 else { return }
+        }
+        let name = CompletenessReport.snapshotName(now)
+        if !FileIO.exists(dataDirectory + "/" + name) {
+            try FileIO.writeAtomically(path: dataDirectory + "/" + name, bytes: bytes, mode: 0o444)
+        }
     }
 
     /// Records a window reconciliation could not cover.

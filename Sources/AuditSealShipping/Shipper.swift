@@ -144,6 +144,13 @@ public final class Shipper: @unchecked Sendable {
         where !shipped(relative) {
             out.append(LocalObject(relativePath: relative, sealedAt: Date(), sequence: nil))
         }
+        // Completeness report snapshots (docs/FORMAT.md §11): each written once, shipped as it appears.
+        let reconcileFolder = dataDirectory + "/reconcile"
+        if FileIO.exists(reconcileFolder) {
+            for name in try FileIO.list(reconcileFolder).sorted() where CompletenessReport.isSnapshot("reconcile/" + name) && !shipped("reconcile/" + name) {
+                out.append(LocalObject(relativePath: "reconcile/" + name, sealedAt: Date(), sequence: nil))
+            }
+        }
         let names = Set(try FileIO.list(layout.segmentsDirectory))
         // Witness cosignatures arrive after their checkpoint (docs/FORMAT.md §6.1); they ship when they do.
         var cosignatures = [String: [String]]()

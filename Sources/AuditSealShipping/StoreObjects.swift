@@ -21,7 +21,7 @@ public struct StoreObject: Sendable {
         for key in byKey.keys.sorted() where key.hasPrefix(storePrefix) {
             let relative = String(key.dropFirst(storePrefix.count))
             let parts = relative.split(separator: "/", omittingEmptySubsequences: false)
-            guard relative == "chain.json" || parts.count == 2 && (parts[0] == "keys" || parts[0] == "segments") else { continue }
+            guard relative == "chain.json" || parts.count == 2 && (parts[0] == "keys" || parts[0] == "segments" || parts[0] == "reconcile") else { continue }
             let group = byKey[key]!
             let kept = group.filter { !$0.isDeleteMarker }
             guard let original = kept.last else { continue }

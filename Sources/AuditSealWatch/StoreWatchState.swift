@@ -21,6 +21,9 @@ struct StoreWatchState: Codable, Sendable {
     /// Fingerprints of findings already reported.
     var reported: Set<String> = []
     var lastFullVerification: Date?
+    /// From the newest completeness report seen: copies that differed, and drops at the source by plugin.
+    var mismatchedEvents: UInt64?
+    var sourceDropped: [String: UInt64]?
 
     static func load(path: String) -> StoreWatchState? {
         guard let bytes = try? FileIO.readAll(path: path) else { return nil }

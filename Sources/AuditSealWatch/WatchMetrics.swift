@@ -1,5 +1,6 @@
 import Foundation
 import Prometheus
+import AuditSealCore
 
 /// The watcher's /metrics: per node and chain, and for the watcher itself.
 public final class WatchMetrics: Sendable {
@@ -35,6 +36,16 @@ public final class WatchMetrics: Sendable {
         if let lag {
             registry.makeGauge(descriptor: Self.name("verification_lag", "seconds", "From the newest manifest landing in the bucket to its verification, at the last poll that verified one."),
                                labels: labels(node, chain)).set(to: lag)
+        }
+    }
+
+    func completeness(node: String, chain: String, _ r: CompletenessReport) {
+        let l = labels(node, chain)
+        registry.makeGauge(descriptor: Self.name("backfilled_events", "", "Events the node's receiver backfilled from the API server's log file."), labels: l).set(to: Double(r.backfilledEvents))
+        registry.makeGauge(descriptor: Self.name("copy_mismatches", "", "Stored events that differ from the API server's log file."), labels: l).set(to: Double(r.mismatchedEvents))
+        registry.makeGauge(descriptor: Self.name("unreconciled_windows", "", "Windows the node's reconciliation could not cover (no log file, metrics unreachable)."), labels: l).set(to: Double(r.gaps.count))
+        for (plugin, total) in r.sourceDroppedTotal {
+            registry.makeGauge(descriptor: Self.name("source_dropped_events", "", "Audit events the API server counted as dropped, by plugin."), labels: l + [("plugin", plugin)]).set(to: Double(total))
         }
     }
 

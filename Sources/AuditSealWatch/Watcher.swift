@@ -148,6 +148,7 @@ public final class Watcher: @unchecked Sendable {
         let dir = directory(state)
         try FileIO.makeDirectories(dir + "/segments")
         try FileIO.makeDirectories(dir + "/keys")
+        try FileIO.makeDirectories(dir + "/reconcile")
         var findings = [WatchFinding]()
         func finding(_ kind: String, _ message: String, file: String? = nil, sequence: Int? = nil) {
             findings.append(WatchFinding(kind: kind, node: state.node, chainID: state.chainID, file: file, sequence: sequence, message: message, seenAt: now))
@@ -237,6 +238,21 @@ public final class Watcher: @unchecked Sendable {
             state.lastFullVerification = now
         }
 
+        // Completeness, as the node's receiver reports it (its own account; backfills are signed in the manifests).
+        if let report = CompletenessReport.load(from: DirectorySource(root: dir)) {
+            if report.mismatchedEvents > (state.mismatchedEvents ?? 0) {
+                let latest = report.mismatches.last.map { ": latest event \($0.eventIndex) (auditID \($0.auditID)) vs \($0.file):\($0.line)" } ?? ""
+                finding("copy-mismatch", "\(report.mismatchedEvents - (state.mismatchedEvents ?? 0)) stored event(s) differ from the API server's log file\(latest)",
+                        file: "reconcile/" + String(report.mismatchedEvents))
+            }
+            for (plugin, total) in report.sourceDroppedTotal where total > (state.sourceDropped?[plugin] ?? 0) {
+                finding("source-drops", "the API server dropped \(total - (state.sourceDropped?[plugin] ?? 0)) audit event(s) before they reached the receiver (apiserver_audit_error_total{plugin=\"\(plugin)\"}, \(total) in all); backfilled from its log file so far: \(report.backfilledEvents)",
+                        file: "reconcile/" + plugin + "/" + String(total))
+            }
+            state.mismatchedEvents = report.mismatchedEvents
+            state.sourceDropped = report.sourceDroppedTotal
+            metrics.completeness(node: state.node, chain: state.chainID, report)
+        }
         metrics.store(node: state.node, chain: state.chainID, treeSize: state.treeSize,
                       secondsSinceManifest: lastAt.map { max(0, now.timeIntervalSince($0)) },
                       lag: newestLanding.flatMap { landed in verifiedAt.map { max(0, $0.timeIntervalSince(landed)) } })

@@ -140,6 +140,49 @@ struct WatcherTests {
         try await s3.shutdown()
     }
 
+    @Test func completenessTravelsToTheWatcher() async throws {
+        let server = try #require(S3TestServer.shared)
+        let (bucket, s3) = try await server.lockedBucket(#function)
+        let dir = TestSupport.temporaryDirectory("watch-complete")
+        let key = try TestSupport.signingKey(in: dir).key
+        let store = try AuditStore(configuration: StoreConfiguration(dataDirectory: dir + "/data", nodeName: "cp-1"), signingKey: key)
+        _ = try await store.append(try EventScanner(mode: .eventList).scan(TestSupport.eventList(count: 20, prefix: "hook")))
+        var fill = try EventScanner(mode: .eventList).scan(TestSupport.eventList(count: 7, prefix: "fill"))
+        fill.backfilled = true
+        _ = try await store.append(fill)
+        try await store.close()
+        // The receiver's reconciliation account: the API server dropped 7 at its buffer.
+        var report = CompletenessReport(updatedAt: "2026-11-28T09:00:00Z")
+        report.backfilledEvents = 7
+        report.sourceDroppedTotal = ["buffered": 7]
+        try FileIO.makeDirectories(dir + "/data/reconcile")
+        try FileIO.writeAtomically(path: dir + "/data/" + CompletenessReport.snapshotName(Timestamp.parse(report.updatedAt)!), bytes: try StableJSON.encode(report))
+        var shipping = ShippingConfiguration(endpoint: s3.endpoint, prefix: "prod")
+        shipping.retentionDays = 1
+        let shipper = try Shipper(configuration: shipping, client: s3, dataDirectory: dir + "/data", logger: Logger(label: "test"))
+        try await shipper.shipPending()
+
+        let watcher = try Self.watcher(server, bucket: bucket, prefix: "prod", keys: [dir + "/signing.key.pub"], dir: dir + "/watch", alerts: nil)
+        let found = try await watcher.pollOnce()
+        #expect(found.map(\.kind) == ["source-drops"], "\(found)")
+        let metrics = String(decoding: watcher.metrics.registry.emitToBuffer(), as: UTF8.self)
+        #expect(metrics.contains(#"auditseal_watch_backfilled_events{node="cp-1""#) && metrics.contains(#"auditseal_watch_source_dropped_events{"#), "\(metrics)")
+        // A later snapshot: a copy that differs, and no new drops.
+        report.updatedAt = "2026-11-28T09:05:00Z"
+        report.mismatchedEvents = 1
+        report.mismatches = [.init(auditID: "hook-3", stage: "ResponseComplete", eventIndex: 3, file: "/var/log/kubernetes/audit/audit.log", line: 4, foundAt: report.updatedAt)]
+        try FileIO.writeAtomically(path: dir + "/data/" + CompletenessReport.snapshotName(Timestamp.parse(report.updatedAt)!), bytes: try StableJSON.encode(report))
+        try await shipper.shipPending()
+        let later = try await watcher.pollOnce()
+        #expect(later.map(\.kind) == ["copy-mismatch"] && later.first?.message.contains("auditID hook-3") == true, "\(later)")
+        #expect(try await watcher.pollOnce() == [])
+        // verify from the bucket counts the signed backfill marks.
+        let verified = try await BucketVerification(client: s3, requiredRetentionDays: 0).verify(storePrefix: try shipper.storePrefix(), options: .init(trustedKeys: [key.publicKey]))
+        #expect(verified.intact && verified.backfilledEvents == 7, "\(verified.findings)")
+        try await watcher.shutdown()
+        try await s3.shutdown()
+    }
+
     @Test func witnessCosignaturesAreCheckedFromTheBucket() async throws {
         let server = try #require(S3TestServer.shared)
         let (bucket, s3) = try await server.lockedBucket(#function)

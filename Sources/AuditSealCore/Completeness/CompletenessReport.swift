@@ -1,3 +1,5 @@
+import Foundation
+
 /// What reconciliation knows about the record's completeness (docs/FORMAT.md §11): what the API
 /// server dropped before it reached the receiver, what was backfilled from its log file, where the
 /// two copies disagree, and the windows nothing could be checked for. The receiver keeps it in
@@ -38,6 +40,33 @@ public struct CompletenessReport: Codable, Sendable, Equatable {
     public var gaps: [ReconciliationGap] = []
 
     public init(updatedAt: String) { self.updatedAt = updatedAt }
+
+    /// Snapshots shipped to the bucket: `reconcile/report-YYYYMMDDTHHMMSSZ.json`, written once each
+    /// (Object Lock keeps every one), a new one when the report changes.
+    public static func snapshotName(_ at: Date) -> String {
+        let stamp = Timestamp.format(at).prefix(19).filter { $0 != "-" && $0 != ":" }
+        return "reconcile/report-\(stamp)Z.json"
+    }
+
+    public static func isSnapshot(_ relative: String) -> Bool {
+        relative.hasPrefix("reconcile/report-") && relative.hasSuffix("Z.json")
+    }
+
+    /// The store's latest report: the receiver's `reconcile/report.json`, else the newest snapshot
+    /// (a bucket, or the watcher's mirror of one).
+    public static func load(from source: StoreSource) -> CompletenessReport? {
+        if let bytes = try? source.read(path), let report = try? StableJSON.decode(CompletenessReport.self, from: bytes) { return report }
+        guard let newest = ((try? source.list("reconcile")) ?? []).map({ "reconcile/" + $0 }).filter(isSnapshot).max(),
+              let bytes = try? source.read(newest) else { return nil }
+        return try? StableJSON.decode(CompletenessReport.self, from: bytes)
+    }
+
+    /// The report without its `updatedAt`: what a new snapshot must differ in.
+    public var content: CompletenessReport {
+        var c = self
+        c.updatedAt = ""
+        return c
+    }
 
     /// One stored line that differs from the log file's line for the same auditID and stage.
     public struct CopyMismatch: Codable, Sendable, Equatable {

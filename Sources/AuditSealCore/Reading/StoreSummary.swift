@@ -76,7 +76,7 @@ public struct StoreSummary: Codable, Sendable {
         }
         events = max(events, sealedEvents + openEvents)
         if let bytes = try? source.read("verify/last.json") { lastVerification = try? StableJSON.decode(LastVerification.self, from: bytes) }
-        if let bytes = try? source.read(CompletenessReport.path) { completeness = try? StableJSON.decode(CompletenessReport.self, from: bytes) }
+        completeness = CompletenessReport.load(from: source)
         // Shipping: what the ledger does not list yet.
         if let shipped {
             var pending = 0

@@ -206,7 +206,7 @@ public final class Verifier: @unchecked Sendable {
         for findings in results { report.findings += findings }
         report.sealedEvents = counted.reduce(0, +)
         report.backfilledEvents = tasks.reduce(0) { $0 + BackfilledRanges(pairs: $1.loaded.manifest.backfilled).count }
-        if let bytes = try? source.read(CompletenessReport.path) { report.completeness = try? StableJSON.decode(CompletenessReport.self, from: bytes) }
+        report.completeness = CompletenessReport.load(from: source)
         report.manifests = manifests.count
 
         // Open write-ahead segments continue after the last sealed event.
