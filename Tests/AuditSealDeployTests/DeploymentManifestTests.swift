@@ -40,7 +40,7 @@ import Yams
     @Test(.enabled(if: kubectl != nil), arguments: ["local-only", "s3"])
     func overlayRendersValidatesAndIsLockedDown(_ overlay: String) throws {
         let (text, documents) = try Self.render(overlay)
-        #expect(Set(documents.compactMap { $0["kind"] as? String }) == ["Namespace", "ConfigMap", "DaemonSet"])
+        #expect(Set(documents.compactMap { $0["kind"] as? String }) == ["Namespace", "ConfigMap", "DaemonSet", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"])
 
         if let validator = Self.validator {
             let file = TestSupport.temporaryDirectory("kustomize") + "/\(overlay).yaml"
@@ -49,6 +49,12 @@ import Yams
             #expect(checked.status == 0, "\(checked.stdout)\(checked.stderr)")
             #expect(checked.stdout.components(separatedBy: " passed for resource ").count - 1 == documents.count, "\(checked.stdout)")
         }
+
+        // Its identity may read the API server's /metrics (audit drop counters) and nothing else.
+        let role = try #require(Self.first(documents, kind: "ClusterRole"))
+        let rules = try #require(role["rules"] as? [[String: Any]])
+        #expect(rules.count == 1 && rules[0]["nonResourceURLs"] as? [String] == ["/metrics"] && rules[0]["verbs"] as? [String] == ["get"]
+                && rules[0]["resources"] == nil, "\(rules)")
 
         // The DaemonSet, as the README and OPERATIONS.md describe it.
         let daemonSet = try #require(Self.first(documents, kind: "DaemonSet"))
