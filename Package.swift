@@ -7,6 +7,8 @@ let package = Package(
     products: [
         .executable(name: "auditseal", targets: ["auditseal"]),
         .library(name: "AuditSealCore", targets: ["AuditSealCore"]),
+        // Test helper: LD_PRELOAD interposer that fails chosen write/fsync/rename calls (I/O-error tests).
+        .library(name: "AuditSealFaultInjection", type: .dynamic, targets: ["CAuditSealFaultInjection"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -171,6 +173,11 @@ let package = Package(
             name: "auditseal-crashwriter",
             dependencies: ["AuditSealCore"],
             path: "Tests/CrashWriter"
+        ),
+        .target(
+            name: "CAuditSealFaultInjection",
+            path: "Tests/FaultInjection",
+            linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("pthread")]
         ),
         // Helpers shared by the test targets: temporary directories, fixtures, event generators, processes.
         .target(

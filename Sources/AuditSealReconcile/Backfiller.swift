@@ -137,6 +137,9 @@ public final class Backfiller: @unchecked Sendable {
             observe?(r)
             if !settled || consumed == 0 { break }
         }
+        if result.backfilled > 0 {
+            logger.notice("reconcile: backfilled \(result.backfilled) events from \(file.path) (read through line \(lineNumber))")
+        }
         return result
     }
 
@@ -227,7 +230,7 @@ public final class Backfiller: @unchecked Sendable {
                 result.matched += appended.duplicates
                 done = end
             }
-            logger.notice("reconcile: backfilled \(result.backfilled) events from \(file.path) (lines \(firstLine)...\(firstLine + UInt64(stopLine) - 1))")
+            logger.debug("reconcile: backfilled \(result.backfilled) events from \(file.path) (lines \(firstLine)...\(firstLine + UInt64(stopLine) - 1))")
         }
         let lines = UInt64(stopLine)
         let through = settledCount > 0 ? batch.stageTimestamp(settledCount - 1) : nil

@@ -14,6 +14,10 @@ final class ActiveSegment {
     private(set) var durableLength: Int
     private(set) var eventCount: Int
     let openedAt: Date
+    /// A write or fsync failed: what the kernel kept of this file is unknown (after a failed fsync
+    /// it may have dropped dirty pages and a retried fsync would report success). Nothing more is
+    /// written or synced here; the store continues in a new file.
+    private(set) var failed = false
 
     private init(path: String, fd: Int32, firstIndex: UInt64, length: Int, eventCount: Int, openedAt: Date) {
         self.path = path
@@ -61,9 +65,11 @@ final class ActiveSegment {
 
     /// Writes records and fsyncs them: record i is `headers[16i..<16i+16]` followed by its line,
     /// taken in place from `lines[pieces[i].batch]` (gathered by writev, not copied). On failure the
-    /// file is cut back to its durable length, so nothing half-written stays behind a later append.
+    /// file is marked failed: its first `eventCount` records (fsync'd before) stay valid, and
+    /// whatever follows them is an unacknowledged tail that readers ignore.
     func appendDurably(headers: [UInt8], lines: [EventBytes], pieces: [RecordPiece]) throws {
         precondition(headers.count == pieces.count * WriteAheadFormat.recordOverhead, "one header per record")
+        guard !failed else { throw AuditSealError.storage("\(path) had a failed write and takes no more") }
         do {
             let written = try headers.withUnsafeBytes { head in
                 try Self.withBaseAddresses(of: lines) { bases in
@@ -143,10 +149,15 @@ final class ActiveSegment {
         return try pin(0)
     }
 
+    /// Takes no more appends (the file is being sealed as it is).
+    func stopAppends() { failed = true }
+
+    /// After a failed write or fsync: cut what this process wrote past the durable length (best
+    /// effort, so that readers of the page cache see the valid records only) and never sync the
+    /// file again (docs/FORMAT.md §4).
     private func rollBack() {
+        failed = true
         _ = ftruncate(fd, off_t(durableLength))
-        _ = lseek(fd, off_t(durableLength), SEEK_SET)
-        _ = fdatasync(fd)
     }
 }
 

@@ -62,7 +62,7 @@ public final class AuditStore: @unchecked Sendable {
     private var committerDone = false
 
     // Sealer state (guarded by `condition`).
-    private var sealQueue: [(path: String, leaves: [SHA256Digest]?, closing: Bool, continuations: [CheckedContinuation<Void, Error>])] = []
+    private var sealQueue: [(path: String, leaves: [SHA256Digest]?, closing: Bool, continuations: [CheckedContinuation<Void, Error>], limit: Int?)] = []
     /// Leaf hashes of the events in the open segment, handed to the sealer so that it need not hash
     /// them again (nil after recovery: the sealer then hashes what it reads).
     private var activeLeaves: [SHA256Digest]? = []
@@ -100,7 +100,7 @@ public final class AuditStore: @unchecked Sendable {
             duplicates = recovered.duplicates
             tip = recovered.tip
             recoveryNotes = recovered.notes
-            sealQueue = recovered.closedSegments.map { ($0, nil, false, []) }
+            sealQueue = recovered.closedSegments.map { ($0, nil, false, [], nil) }
             activeLeaves = recovered.active.eventCount == 0 ? [] : nil
             try Self.checkSigningKey(signingKey.publicKey, layout: layout, tip: recovered.tip)
             sealer = Sealer(layout: layout, configuration: configuration, key: signingKey, identity: recovered.identity)
@@ -283,6 +283,13 @@ public final class AuditStore: @unchecked Sendable {
             }
             var failure: Error?
             if !pieces.isEmpty {
+                // A file with a failed write takes nothing more: continue in a new one first.
+                condition.lock()
+                if active.failed { abandonFailedSegment() }
+                if active.failed { failure = AuditSealError.storage("the write-ahead log cannot take writes: \(lastError ?? "a failed write")") }
+                condition.unlock()
+            }
+            if !pieces.isEmpty && failure == nil {
                 do {
                     try active.appendDurably(headers: headers, lines: group.map(\.batch.lines), pieces: pieces)
                 } catch {
@@ -302,6 +309,9 @@ public final class AuditStore: @unchecked Sendable {
             }
             if failure == nil {
                 rotateIfNeeded()
+            } else if active.failed {
+                lastError = "write-ahead write failed: \(failure!)"
+                abandonFailedSegment()
             }
         }
         committerDone = true
@@ -348,14 +358,44 @@ public final class AuditStore: @unchecked Sendable {
         }
         do {
             let next = try ActiveSegment.create(layout: layout, state: durable, chainID: identity.chainID)
-            sealQueue.append((active.path, activeLeaves, closing, requests.map(\.continuation)))
+            sealQueue.append((active.path, activeLeaves, closing, requests.map(\.continuation), nil))
             activeLeaves = []
             active = next
         } catch {
             lastError = "cannot open a new write-ahead segment: \(error)"
-            for request in requests { request.continuation.resume(throwing: error) }
+            if closing {
+                // Stopping: seal what is durable here without a next segment (the disk may be
+                // failing); nothing more is written to this file.
+                sealQueue.append((active.path, activeLeaves, true, requests.map(\.continuation), active.eventCount))
+                activeLeaves = []
+                active.stopAppends()
+            } else {
+                for request in requests { request.continuation.resume(throwing: error) }
+            }
         }
         condition.broadcast()
+    }
+
+    /// After a failed write or fsync on the open segment: its durable records (all acknowledged)
+    /// go to the sealer, read up to their count and no further, and appends continue in a new
+    /// segment that starts after them. The failed file is never synced again. When the new file
+    /// cannot be created either, the failed one stays and every append answers an error (503)
+    /// until it can. Called with the lock held.
+    private func abandonFailedSegment() {
+        guard active.failed else { return }
+        do {
+            let next = try ActiveSegment.create(layout: layout, state: durable, chainID: identity.chainID)
+            if active.eventCount > 0 {
+                // Same name only when it held nothing: then the new file replaced it by rename.
+                sealQueue.append((active.path, activeLeaves, false, [], active.eventCount))
+            }
+            activeLeaves = []
+            active = next
+            lastError = nil
+            condition.broadcast()
+        } catch {
+            lastError = "a write-ahead write failed and no new write-ahead segment can be created: \(error)"
+        }
     }
 
     // MARK: Sealer
@@ -371,7 +411,7 @@ public final class AuditStore: @unchecked Sendable {
             let currentTip = tip
             if let job = sealQueue.first {
                 condition.unlock()
-                let outcome = Result { try sealer.seal(walPath: job.path, knownLeaves: job.leaves, after: currentTip, closing: job.closing) }
+                let outcome = Result { try sealer.seal(walPath: job.path, knownLeaves: job.leaves, recordLimit: job.limit, after: currentTip, closing: job.closing) }
                 condition.lock()
                 finishSealJob(outcome, continuations: job.continuations, isSegment: true)
                 if case .success = outcome { sealQueue.removeFirst() } else {

@@ -42,9 +42,19 @@ enum Recovery {
         }
         var closed = [String]()
         var last: (path: String, outcome: WriteAheadReader.Outcome)?
-        for path in try layout.walPaths() {
+        let walPaths = try layout.walPaths()
+        // Where each segment's successor starts: records at or past it in a segment were written
+        // after a failed write, never acknowledged, and the store went on in the next file.
+        let starts = try walPaths.map { try WriteAheadReader(path: $0).read(recordLimit: 0) { _, _, _ in }.header.firstIndex }
+        for (position, path) in walPaths.enumerated() {
             var lines = [(SHA256Digest, [UInt8])]()
-            let outcome = try WriteAheadReader(path: path).read { _, line, leaf in lines.append((leaf, Array(line))) }
+            let successor = position + 1 < starts.count ? starts[position + 1] : nil
+            let limit = successor.map { Int(clamping: $0 &- starts[position]) }
+            var outcome = try WriteAheadReader(path: path).read(recordLimit: limit) { _, line, leaf in lines.append((leaf, Array(line))) }
+            if let limit, outcome.recordCount == limit, outcome.damage == nil, let size = FileIO.size(path), size > outcome.validLength {
+                outcome.damage = .truncatedRecord(offset: outcome.validLength)
+                notes.append("\(path) goes on past the start of the next write-ahead segment: the tail of a failed write, never acknowledged")
+            }
             let end = outcome.header.firstIndex + UInt64(outcome.recordCount)
             if outcome.header.firstIndex < state.nextIndex {
                 guard end <= tip.sealed.nextIndex else {

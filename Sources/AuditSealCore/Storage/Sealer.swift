@@ -37,7 +37,8 @@ public final class Sealer: @unchecked Sendable {
     /// The write-ahead file is removed only once the manifest is durable.
     /// `knownLeaves`, when given, are the leaf hashes the committer computed for this segment's
     /// events; records are then matched against them instead of being hashed again.
-    public func seal(walPath: String, knownLeaves: [SHA256Digest]? = nil, after tip: ManifestTip, closing: Bool, now: Date = Date()) throws -> ManifestTip {
+    /// `recordLimit`: seal only that many records (a segment abandoned after a failed write).
+    public func seal(walPath: String, knownLeaves: [SHA256Digest]? = nil, recordLimit: Int? = nil, after tip: ManifestTip, closing: Bool, now: Date = Date()) throws -> ManifestTip {
         let sequence = tip.sequence + 1
         let gzPath = layout.segmentPath(sequence)
         let temp = gzPath + ".tmp"
@@ -80,7 +81,7 @@ public final class Sealer: @unchecked Sendable {
         var firstLine: [UInt8]?
         var lastLine = [UInt8]()
         let newline: [UInt8] = [0x0a]
-        let outcome = try WriteAheadReader(path: walPath).read(knownLeaves: knownLeaves, mapped: true) { index, line, leaf in
+        let outcome = try WriteAheadReader(path: walPath).read(knownLeaves: knownLeaves, mapped: true, recordLimit: recordLimit ?? knownLeaves?.count) { index, line, leaf in
             state.append(leaf: leaf, using: sha, nodes: &nodes)
             times.add(line)
             leaf.withUnsafeBytes { hints.append(contentsOf: $0.prefix(8)) }

@@ -127,7 +127,9 @@ public struct WriteAheadReader {
     /// against its known leaf by check value instead of being hashed again. `mapped` maps the file
     /// instead of reading it: only for segments nobody writes to any more (a file that shrank under
     /// a mapping would fault).
-    public func read(knownLeaves: [SHA256Digest]? = nil, mapped: Bool = false,
+    /// With `recordLimit`, reading stops after that many records (the rest of the file is an
+    /// abandoned tail: see `AuditStore`, a failed write).
+    public func read(knownLeaves: [SHA256Digest]? = nil, mapped: Bool = false, recordLimit: Int? = nil,
                      _ body: (UInt64, UnsafeRawBufferPointer, SHA256Digest) throws -> Void) throws -> Outcome {
         let sha = SHA256()
         let fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -153,7 +155,7 @@ public struct WriteAheadReader {
         var count = 0
         var damage: WriteAheadDamage?
         var backfilled = BackfilledRanges()
-        while true {
+        while count < recordLimit ?? .max {
             guard try window.fill(at: offset, need: WriteAheadFormat.recordOverhead) else {
                 if window.available(at: offset) > 0 { damage = .truncatedRecord(offset: offset) }
                 break

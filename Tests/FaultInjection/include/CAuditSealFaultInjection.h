@@ -1,0 +1,1 @@
+// An LD_PRELOAD interposer for the I/O-error tests; see faults.c.
