@@ -95,12 +95,16 @@ public enum FileIO {
         try syncDirectory(directory(of: to))
     }
 
-    /// Creates a directory and its parents (mode 0750) when missing.
+    /// Creates a directory and its parents (mode 0750) when missing; the parent of each directory
+    /// created is fsync'd, so that the new entry survives a power cut (docs/FORMAT.md §3).
     public static func makeDirectories(_ path: String) throws {
         var current = path.hasPrefix("/") ? "" : "."
         for part in path.split(separator: "/") {
+            let parent = current.isEmpty ? "/" : current
             current += "/" + part
-            if mkdir(current, 0o750) != 0 && errno != EEXIST {
+            if mkdir(current, 0o750) == 0 {
+                try syncDirectory(parent)
+            } else if errno != EEXIST {
                 throw AuditSealError.io("cannot create directory \(current)", errno: errno)
             }
         }
