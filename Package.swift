@@ -165,7 +165,7 @@ let package = Package(
         // normally it replays inputs through a target (the tests run the seed corpus that way).
         .executableTarget(
             name: "auditseal-fuzz",
-            dependencies: ["AuditSealCore"],
+            dependencies: ["AuditSealCore", "AuditSealServer", "AuditSealShipping", "AuditSealReconcile"],
             path: "Fuzz/auditseal-fuzz"
         ),
         // Test helper: appends numbered batches and prints each acknowledgement (for kill -9 tests).

@@ -5,11 +5,12 @@
 # A crash leaves crash-* in the current directory and exits non-zero.
 #   bash scripts/fuzz.sh [RUNS] [TARGET...]       default: 10000000 runs, every target
 # Targets: scanner (differential: stored lines re-parsed by Foundation), wal, manifest, note, proof,
-# verifier (a sealed store with one file replaced by the input).
+# verifier (a sealed store with one file replaced by the input), config (serve's YAML loader), s3xml
+# (S3 answers), reconcile (API-server /metrics text, completeness reports, audit-log lines).
 set -euo pipefail
 runs=${1:-10000000}
 shift || true
-targets=("${@:-scanner wal manifest note proof verifier}")
+targets=("${@:-scanner wal manifest note proof verifier config s3xml reconcile}")
 targets=(${targets[@]})
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"

@@ -1,8 +1,12 @@
 import AuditSealCore
+import AuditSealReconcile
+import AuditSealServer
+import AuditSealShipping
 import Foundation
 
 /// libFuzzer targets over everything auditseal parses from outside (docs: scripts/fuzz.sh).
-/// `AUDITSEAL_FUZZ_TARGET` picks one: scanner, wal, manifest, note, proof, verifier.
+/// `AUDITSEAL_FUZZ_TARGET` picks one: scanner, wal, manifest, note, proof, verifier, config, s3xml,
+/// reconcile.
 /// Built normally, the same binary replays files through a target (`auditseal-fuzz TARGET FILE...`):
 /// the tests run the seed corpus that way.
 enum FuzzTargets {
@@ -16,7 +20,10 @@ enum FuzzTargets {
         case "note": note(bytes)
         case "proof": proof(bytes)
         case "verifier": verifier(bytes)
-        default: fatalError("unknown fuzz target \(target): scanner, wal, manifest, note, proof, verifier")
+        case "config": config(bytes)
+        case "s3xml": s3xml(bytes)
+        case "reconcile": reconcile(bytes)
+        default: fatalError("unknown fuzz target \(target): scanner, wal, manifest, note, proof, verifier, config, s3xml, reconcile")
         }
     }
 
@@ -35,6 +42,39 @@ enum FuzzTargets {
                 }
                 guard !line.contains(0x0a) else { fatalError("stored line \(i) holds a newline") }
             }
+        }
+    }
+
+    /// The receiver's YAML config loader and its checks: a bad file is an error naming the field.
+    static func config(_ bytes: [UInt8]) {
+        let path = scratch + "/fuzz-config.yaml"
+        try? FileIO.writeAtomically(path: path, bytes: bytes)
+        guard let c = try? ServeConfiguration.load(yamlFile: path) else { return }
+        _ = try? c.validate()
+    }
+
+    /// The S3 answer reader (bucket listings, errors, Object Lock configuration): the elements it
+    /// returns lie within the input, and decoding entities never grows the text.
+    static func s3xml(_ bytes: [UInt8]) {
+        let text = String(decoding: bytes, as: UTF8.self)
+        for name in ["Version", "DeleteMarker", "Contents", "Key", "VersionId", "Error", "Code"] {
+            for block in S3XML.blocks(name, in: text[...]) {
+                guard block.startIndex >= text.startIndex && block.endIndex <= text.endIndex else { fatalError("block outside the input") }
+                if let v = S3XML.value("Key", in: block), v.utf8.count > block.utf8.count { fatalError("decoded value longer than its element") }
+            }
+        }
+    }
+
+    /// Reconciliation's inputs from outside: an API server's /metrics text, a completeness report
+    /// read back from a store or bucket, and audit-log lines.
+    static func reconcile(_ bytes: [UInt8]) {
+        let text = String(decoding: bytes, as: UTF8.self)
+        let counters = SourceCounters(prometheusText: text)
+        _ = counters.change(since: SourceCounters(events: 5, errors: ["buffered": 3], processStart: 1))
+        _ = SourceCounters().change(since: counters)
+        if let report = try? StableJSON.decode(CompletenessReport.self, from: bytes) { _ = report.summaryLines }
+        for line in bytes.split(separator: 0x0a) {
+            _ = try? EventScanner(mode: .stream).scan(Array(line))
         }
     }
 

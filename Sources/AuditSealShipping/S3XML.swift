@@ -3,15 +3,15 @@ import Foundation
 /// Just enough XML for S3's answers (ListObjectsV2, ListObjectVersions, ObjectLockConfiguration,
 /// Error): flat elements with text content, found by name. S3 never sends attributes or mixed
 /// content that these answers need, and keys we read are our own; entities are decoded.
-enum S3XML {
+public enum S3XML {
     /// The first value of `name`, if any.
-    static func value(_ name: String, in xml: Substring) -> String? {
+    public static func value(_ name: String, in xml: Substring) -> String? {
         blocks(name, in: xml).first.map { decodeEntities(String($0)) }
     }
 
     /// The raw inner XML of each `<name>…</name>` element, in document order. Also matches
     /// `<name attr="…">`; an empty element `<name/>` yields "".
-    static func blocks(_ name: String, in xml: Substring) -> [Substring] {
+    public static func blocks(_ name: String, in xml: Substring) -> [Substring] {
         var out = [Substring]()
         var rest = xml[...]
         let close = "</\(name)>"
@@ -34,7 +34,7 @@ enum S3XML {
         return out
     }
 
-    static func decodeEntities(_ text: String) -> String {
+    public static func decodeEntities(_ text: String) -> String {
         guard text.contains("&") else { return text }
         return text.replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
             .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&apos;", with: "'")
