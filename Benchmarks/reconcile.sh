@@ -75,6 +75,8 @@ for mode in without with; do
     until grep -q listening "$work/serve.out" 2>/dev/null; do sleep 0.2; done
     echo "-- $mode reconciliation, round $round --"
     "$bin/auditseal-load" --template "$work/eventlist.json" --url http://127.0.0.1:18090/v1/audit --connections 8 --seconds "$secs" --pid "$(cat "$work/serve.pid")"
+    echo "-- $mode reconciliation, round $round, paced 4 000 events/s (the API server's default ceiling) --"
+    "$bin/auditseal-load" --template "$work/eventlist.json" --url http://127.0.0.1:18090/v1/audit --rate 4000 --seconds "$secs" --pid "$(cat "$work/serve.pid")"
     kill -TERM "$(cat "$work/serve.pid")"; wait "$(cat "$work/serve.pid")" || true; rm -f "$work/serve.pid"
     if [ "$mode" = with ]; then
       python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print('indexed through event', r['indexedThrough'], 'at the last pass')" "$work/ingest/reconcile/report.json"

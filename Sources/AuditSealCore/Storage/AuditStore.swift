@@ -77,7 +77,11 @@ public final class AuditStore: @unchecked Sendable {
     private var arrivals = ArrivalLog()
     private var segmentsSealed = 0
     private var sealFailures = 0
-    private var lastError: String?
+    /// The latest unresolved problems (readiness): of the write-ahead log, and of sealing; each
+    /// is cleared by the next success of its kind.
+    private var writeError: String?
+    private var sealError: String?
+    private var lastError: String? { writeError ?? sealError }
 
     /// Opens (creating if needed) a data directory, recovering it after any stop, and starts the
     /// committer and sealer threads. Fails when another process holds the directory.
@@ -301,6 +305,7 @@ public final class AuditStore: @unchecked Sendable {
             if failure == nil {
                 if state.nextIndex > durable.nextIndex { arrivals.record(index: durable.nextIndex, at: Date()) }
                 durable = state
+                if !pieces.isEmpty { writeError = nil }
                 for key in newKeys { duplicates.insert(key) }
                 activeLeaves?.append(contentsOf: groupLeaves)
             }
@@ -310,7 +315,7 @@ public final class AuditStore: @unchecked Sendable {
             if failure == nil {
                 rotateIfNeeded()
             } else if active.failed {
-                lastError = "write-ahead write failed: \(failure!)"
+                writeError = "write-ahead write failed: \(failure!)"
                 abandonFailedSegment()
             }
         }
@@ -361,8 +366,9 @@ public final class AuditStore: @unchecked Sendable {
             sealQueue.append((active.path, activeLeaves, closing, requests.map(\.continuation), nil))
             activeLeaves = []
             active = next
+            writeError = nil
         } catch {
-            lastError = "cannot open a new write-ahead segment: \(error)"
+            writeError = "cannot open a new write-ahead segment: \(error)"
             if closing {
                 // Stopping: seal what is durable here without a next segment (the disk may be
                 // failing); nothing more is written to this file.
@@ -391,10 +397,10 @@ public final class AuditStore: @unchecked Sendable {
             }
             activeLeaves = []
             active = next
-            lastError = nil
+            writeError = nil
             condition.broadcast()
         } catch {
-            lastError = "a write-ahead write failed and no new write-ahead segment can be created: \(error)"
+            writeError = "a write-ahead write failed and no new write-ahead segment can be created: \(error)"
         }
     }
 
@@ -460,11 +466,12 @@ public final class AuditStore: @unchecked Sendable {
         switch outcome {
         case .success(let newTip):
             tip = newTip
+            sealError = nil
             if isSegment { segmentsSealed += 1 }
             for c in continuations { c.resume() }
         case .failure(let error):
             sealFailures += 1
-            lastError = "sealing failed: \(error)"
+            sealError = "sealing failed: \(error)"
             for c in continuations { c.resume(throwing: error) }
         }
     }
