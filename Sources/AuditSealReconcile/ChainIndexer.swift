@@ -12,6 +12,13 @@ public struct ChainIndexer: Sendable {
     /// Events older than this many seconds (by stageTimestamp) leave the index.
     public let horizonSeconds: Double
 
+    /// Where each open write-ahead segment was read up to, so that a pass reads (and hashes) only
+    /// the records appended since.
+    final class WriteAheadCursors: @unchecked Sendable {
+        var positions: [String: (offset: Int, index: UInt64)] = [:]
+    }
+    let cursors = WriteAheadCursors()
+
     public init(database: ReconcileDatabase, dataDirectory: String, horizonSeconds: Double) {
         self.database = database
         self.layout = StoreLayout(root: dataDirectory)
@@ -62,18 +69,22 @@ public struct ChainIndexer: Sendable {
             progress.indexed += entries.count
         }
         // The open write-ahead segments: indexed now, found again (and skipped) once sealed.
-        for path in try layout.walPaths() {
+        let walPaths = try layout.walPaths()
+        cursors.positions = cursors.positions.filter { walPaths.contains($0.key) }
+        for path in walPaths {
             var joined = [UInt8]()
             var leaves = [SHA256Digest]()
             var firstIndex: UInt64?
-            guard let outcome = try? WriteAheadReader(path: path).read({ index, line, leaf in
+            let resume = cursors.positions[path].flatMap { $0.index <= nextIndex ? $0 : nil }
+            guard let outcome = try? WriteAheadReader(path: path).read(resumeAt: resume, { index, line, leaf in
                 guard index >= nextIndex else { return }
                 if firstIndex == nil { firstIndex = index }
                 joined.append(contentsOf: line)
                 joined.append(0x0a)
                 leaves.append(leaf)
             }) else { continue }  // sealed and removed meanwhile: its segment is read next time
-            _ = outcome
+            let readUpTo = outcome.header.firstIndex + UInt64(outcome.recordCount) + (resume.map { $0.index - outcome.header.firstIndex } ?? 0)
+            cursors.positions[path] = (outcome.validLength, readUpTo)
             guard let firstIndex, !leaves.isEmpty else { continue }
             let hints = leaves.flatMap { $0.bytes.prefix(8) }
             let entries = try Self.entries(lines: joined, firstIndex: firstIndex, count: leaves.count, hints: hints, from: firstIndex, using: sha)
@@ -91,9 +102,24 @@ public struct ChainIndexer: Sendable {
 
     private func store(_ entries: [(EventKey, UInt64, [UInt8])], nextIndex: UInt64, nextSequence: Int) throws {
         try database.queue.write { db in
-            let insert = try db.cachedStatement(sql: "INSERT OR IGNORE INTO seen(t, k, idx, leaf) VALUES (?, ?, ?, ?)")
-            for (key, index, hint) in entries {
-                try insert.execute(arguments: [key.second, Data(key.hash), Int64(index), Data(hint)])
+            // 128 rows a statement: the per-statement cost, not SQLite's, dominated one row at a time.
+            let rows = 128
+            let wide = try db.cachedStatement(sql: "INSERT OR IGNORE INTO seen(t, k, idx, leaf) VALUES " + Array(repeating: "(?, ?, ?, ?)", count: rows).joined(separator: ", "))
+            let one = try db.cachedStatement(sql: "INSERT OR IGNORE INTO seen(t, k, idx, leaf) VALUES (?, ?, ?, ?)")
+            var start = 0
+            while start < entries.count {
+                let end = min(entries.count, start + rows)
+                var values = [(any DatabaseValueConvertible)?]()
+                values.reserveCapacity(4 * (end - start))
+                for (key, index, hint) in entries[start..<end] {
+                    values += [key.second, Data(key.hash), Int64(index), Data(hint)] as [(any DatabaseValueConvertible)?]
+                }
+                if end - start == rows {
+                    try wide.execute(arguments: StatementArguments(values))
+                } else {
+                    for r in 0..<(end - start) { try one.execute(arguments: StatementArguments(Array(values[(4 * r)..<(4 * r + 4)]))) }
+                }
+                start = end
             }
             try ReconcileDatabase.set(db, "nextIndex", Int64(nextIndex))
             try ReconcileDatabase.set(db, "nextSequence", nextSequence)
@@ -102,24 +128,37 @@ public struct ChainIndexer: Sendable {
 
     /// The index entries of newline-terminated stored lines numbered from `firstIndex`, from `from` on.
     /// `hints` holds 8 bytes of each line's leaf hash (a `.leaves` file); lines are hashed when absent.
+    /// Lines are stored lines (the scanner accepted them): only their top-level keys are read.
     static func entries(lines: [UInt8], firstIndex: UInt64, count: Int, hints: [UInt8], from: UInt64, using sha: SHA256) throws -> [(EventKey, UInt64, [UInt8])] {
-        let batch = try EventScanner(mode: .stream).scan(lines)
-        guard batch.count == count else {
-            throw AuditSealError(.storage, "events \(firstIndex)... hold \(count) lines but \(batch.count) events were found: run auditseal verify")
-        }
         var out = [(EventKey, UInt64, [UInt8])]()
-        out.reserveCapacity(batch.count)
-        for i in 0..<batch.count {
-            let index = firstIndex + UInt64(i)
-            guard index >= from else { continue }
-            let key = EventKey(auditID: batch.auditID(i), stage: batch.stage(i), stageTimestamp: batch.stageTimestamp(i), using: sha)
-            let hint: [UInt8]
-            if hints.count >= (i + 1) * 8 {
-                hint = Array(hints[(i * 8)..<(i * 8 + 8)])
-            } else {
-                hint = batch.line(i).withUnsafeBytes { Array(MerkleHash.leaf($0, using: sha).bytes.prefix(8)) }
+        out.reserveCapacity(count)
+        var i = 0
+        try lines.withUnsafeBytes { all in
+            var start = 0
+            while start < all.count {
+                var end = start
+                while end < all.count && all[end] != 0x0a { end += 1 }
+                defer { start = end + 1 }
+                guard end > start else { continue }
+                defer { i += 1 }
+                let index = firstIndex + UInt64(i)
+                guard index >= from else { continue }
+                let line = UnsafeRawBufferPointer(rebasing: all[start..<end])
+                guard let fields = StoredLineKey(line) else {
+                    throw AuditSealError(.storage, "event \(index) is not a stored audit event: run auditseal verify")
+                }
+                let key = EventKey(auditID: fields.auditID, stage: fields.stage, stageTimestamp: fields.stageTimestamp, using: sha)
+                let hint: [UInt8]
+                if hints.count >= (i + 1) * 8 {
+                    hint = Array(hints[(i * 8)..<(i * 8 + 8)])
+                } else {
+                    hint = Array(MerkleHash.leaf(line, using: sha).bytes.prefix(8))
+                }
+                out.append((key, index, hint))
             }
-            out.append((key, index, hint))
+        }
+        guard i == count else {
+            throw AuditSealError(.storage, "events \(firstIndex)... hold \(count) events but \(i) lines were found: run auditseal verify")
         }
         return out
     }

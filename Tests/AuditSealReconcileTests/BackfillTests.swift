@@ -70,6 +70,30 @@ import Testing
         #expect(report.completeness?.matchedEvents == UInt64(delivered.count))
     }
 
+    @Test func theIndexFollowsTheOpenSegmentAsItGrows() async throws {
+        let (dir, _, data, store) = try Self.newStore()
+        let log = dir + "/audit.log"
+        let first = try Self.events(50, prefix: "grow")
+        _ = try await store.append(first)
+        try FileIO.writeAtomically(path: log, bytes: Self.logText(first))
+        let backfiller = try Self.backfiller(data, store: store, logs: [log])
+        let one = try await backfiller.pass()
+        #expect(one.matched == 50 && one.backfilled == 0, "\(one)")
+        // More arrive by webhook into the same open segment, and in the log: the index reads on
+        // from where it stopped in that segment, and finds them.
+        var more = [UInt8]()
+        for round in 0..<3 {
+            let batch = try EventScanner(mode: .eventList).scan(TestSupport.eventList(count: 60, prefix: "grow\(round)x"))
+            _ = try await store.append(batch)
+            more += Self.logText(batch)
+            try FileIO.writeAtomically(path: log, bytes: Self.logText(first) + more)
+            let r = try await backfiller.pass()
+            #expect(r.read == 60 && r.matched == 60 && r.backfilled == 0, "round \(round): \(r)")
+        }
+        try await store.close()
+        #expect(try backfiller.database.report().indexedThrough == 230)
+    }
+
     @Test func aDifferingCopyIsReportedAndTheChainKept() async throws {
         let (dir, _, data, store) = try Self.newStore()
         let all = try Self.events(50, prefix: "mm")

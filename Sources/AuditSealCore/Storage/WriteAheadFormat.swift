@@ -128,8 +128,11 @@ public struct WriteAheadReader {
     /// instead of reading it: only for segments nobody writes to any more (a file that shrank under
     /// a mapping would fault).
     /// With `recordLimit`, reading stops after that many records (the rest of the file is an
-    /// abandoned tail: see `AuditStore`, a failed write).
+    /// abandoned tail: see `AuditStore`, a failed write). `resumeAt` continues a reading that
+    /// ended at (`validLength`, next index) of an earlier outcome of the same file (not mapped):
+    /// only the records after it are read and counted.
     public func read(knownLeaves: [SHA256Digest]? = nil, mapped: Bool = false, recordLimit: Int? = nil,
+                     resumeAt: (offset: Int, index: UInt64)? = nil,
                      _ body: (UInt64, UnsafeRawBufferPointer, SHA256Digest) throws -> Void) throws -> Outcome {
         let sha = SHA256()
         let fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -152,6 +155,11 @@ public struct WriteAheadReader {
         let header = try StableJSON.decode(WriteAheadHeader.self, from: headerBytes)
         var offset = 16 + headerLength
         var expected = header.firstIndex
+        if let resumeAt, !mapped, resumeAt.offset > offset, resumeAt.index > expected {
+            try window.seek(to: resumeAt.offset)
+            offset = resumeAt.offset
+            expected = resumeAt.index
+        }
         var count = 0
         var damage: WriteAheadDamage?
         var backfilled = BackfilledRanges()
@@ -269,6 +277,14 @@ final class FileWindow {
             filled += n
         }
         return true
+    }
+
+    /// Moves a read(2) window to a later file offset, dropping what it held.
+    func seek(to offset: Int) throws {
+        guard lseek(fd, off_t(offset), SEEK_SET) >= 0 else { throw AuditSealError.io("cannot seek \(path)", errno: errno) }
+        start = offset
+        filled = 0
+        eof = false
     }
 
     /// Drops the mapped pages already read from this process's resident set (they stay in the page
