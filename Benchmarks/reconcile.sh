@@ -65,21 +65,27 @@ reconcile:
   intervalSeconds: 1
   settleSeconds: 0
 YAML
-for mode in without with; do
-  for round in 1 2; do
-    rm -rf "$work/ingest"
-    extra=(); [ "$mode" = with ] && extra=(--config "$work/reconcile.yaml")
-    "$bin/auditseal" serve --listen 127.0.0.1:18090 --data-dir "$work/ingest" --verify-interval-seconds 0 --log-level warning "${extra[@]}" \
-      > "$work/serve.out" 2> "$work/serve.err" &
-    echo $! > "$work/serve.pid"
-    until grep -q listening "$work/serve.out" 2>/dev/null; do sleep 0.2; done
-    echo "-- $mode reconciliation, round $round --"
-    "$bin/auditseal-load" --template "$work/eventlist.json" --url http://127.0.0.1:18090/v1/audit --connections 8 --seconds "$secs" --pid "$(cat "$work/serve.pid")"
-    echo "-- $mode reconciliation, round $round, paced 4 000 events/s (the API server's default ceiling) --"
-    "$bin/auditseal-load" --template "$work/eventlist.json" --url http://127.0.0.1:18090/v1/audit --rate 4000 --seconds "$secs" --pid "$(cat "$work/serve.pid")"
-    kill -TERM "$(cat "$work/serve.pid")"; wait "$(cat "$work/serve.pid")" || true; rm -f "$work/serve.pid"
-    if [ "$mode" = with ]; then
-      python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print('indexed through event', r['indexedThrough'], 'at the last pass')" "$work/ingest/reconcile/report.json"
-    fi
+# Each run on a fresh receiver, so that the indexer never carries another run's backlog.
+for kind in saturated paced; do
+  for mode in without with; do
+    for round in 1 2; do
+      rm -rf "$work/ingest"
+      extra=(); [ "$mode" = with ] && extra=(--config "$work/reconcile.yaml")
+      "$bin/auditseal" serve --listen 127.0.0.1:18090 --data-dir "$work/ingest" --verify-interval-seconds 0 --log-level warning "${extra[@]}" \
+        > "$work/serve.out" 2> "$work/serve.err" &
+      echo $! > "$work/serve.pid"
+      until grep -q listening "$work/serve.out" 2>/dev/null; do sleep 0.2; done
+      if [ "$kind" = saturated ]; then
+        echo "-- saturated, 8 connections, $mode reconciliation, round $round --"
+        "$bin/auditseal-load" --template "$work/eventlist.json" --url http://127.0.0.1:18090/v1/audit --connections 8 --seconds "$secs" --pid "$(cat "$work/serve.pid")"
+      else
+        echo "-- paced 4 000 events/s (the API server's default ceiling), $mode reconciliation, round $round --"
+        "$bin/auditseal-load" --template "$work/eventlist.json" --url http://127.0.0.1:18090/v1/audit --rate 4000 --seconds "$secs" --pid "$(cat "$work/serve.pid")"
+      fi
+      if [ "$mode" = with ]; then
+        python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print('index: through event', r['indexedThrough'], 'at the last pass')" "$work/ingest/reconcile/report.json"
+      fi
+      kill -TERM "$(cat "$work/serve.pid")"; wait "$(cat "$work/serve.pid")" || true; rm -f "$work/serve.pid"
+    done
   done
 done

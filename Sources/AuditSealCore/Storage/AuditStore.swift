@@ -174,11 +174,25 @@ public final class AuditStore: @unchecked Sendable {
     }
 
     /// Stops accepting appends, seals the open segment with a closing manifest, and stops the threads.
+    /// A failing seal is tried five times (a transient I/O error must not turn a clean stop into
+    /// a crash); after that the error is thrown, and the next start seals what is left.
     public func close() async throws {
-        try await requestRotation(closing: true)
+        var failure: Error?
+        for attempt in 0..<5 {
+            do {
+                try await requestRotation(closing: true)
+                failure = nil
+                break
+            } catch {
+                failure = error
+                if (error as? AuditSealError)?.reason == "the store is shutting down" { break }
+                try? await Task.sleep(for: .milliseconds(100 << attempt))
+            }
+        }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             beginStop(notifying: continuation)
         }
+        if let failure { throw failure }
     }
 
     private func beginStop(notifying continuation: CheckedContinuation<Void, Never>) {
@@ -407,6 +421,7 @@ public final class AuditStore: @unchecked Sendable {
     // MARK: Sealer
 
     private func sealLoop() {
+        var failedWhileStopping = 0
         condition.lock()
         while true {
             while sealQueue.isEmpty && heartbeatRequests.isEmpty && handoverRequests.isEmpty && !(stopping && committerDone) && !heartbeatDue() {
@@ -422,6 +437,12 @@ public final class AuditStore: @unchecked Sendable {
                 finishSealJob(outcome, continuations: job.continuations, isSegment: true)
                 if case .success = outcome { sealQueue.removeFirst() } else {
                     sealQueue[0].continuations = []  // already told of the failure
+                    // Stopping: a few more tries, then leave it to the next start (it stays a
+                    // write-ahead segment, recovered and sealed then).
+                    if stopping && committerDone {
+                        failedWhileStopping += 1
+                        if failedWhileStopping >= 5 { break }
+                    }
                     // Keep the segment queued; retry after a pause instead of spinning.
                     _ = condition.wait(until: Date().addingTimeInterval(1))
                 }

@@ -98,6 +98,10 @@ public final class Sealer: @unchecked Sendable {
               outcome.header.chainHashBefore == tip.sealed.head.hex else {
             throw AuditSealError.storage("\(walPath) does not continue the sealed chain (starts at index \(outcome.header.firstIndex), sealed chain ends before \(tip.sealed.nextIndex))")
         }
+        // A seal that fails before its manifest is durable leaves no file of its sequence behind:
+        // the write-ahead segment still holds its events and is sealed again (docs/FORMAT.md §3.1).
+        var published = false
+        defer { if !published { removeUnpublished(sequence, gzPath: gzPath) } }
         try compressor.finish(sink: sink)
         try flush()
         try FileIO.sync(fd: fd, path: temp)
@@ -129,6 +133,7 @@ public final class Sealer: @unchecked Sendable {
         manifest.maxEventTime = times.max
         manifest.backfilled = outcome.backfilled.isEmpty ? nil : outcome.backfilled.pairs
         let newTip = try publish(manifest, state: state, now: now)
+        published = true
         _ = unlink(walPath)
         try FileIO.syncDirectory(layout.walDirectory)
         return newTip
@@ -166,15 +171,30 @@ public final class Sealer: @unchecked Sendable {
             closing: closing, keyID: key.publicKey.keyID)
     }
 
+    /// Removes the files of a sequence whose manifest was not written (best effort).
+    private func removeUnpublished(_ sequence: Int, gzPath: String?) {
+        guard !FileIO.exists(layout.manifestPath(sequence)) else { return }
+        for path in [gzPath, layout.leafHintsPath(sequence), layout.treeNodesPath(sequence),
+                     layout.checkpointPath(sequence), layout.signaturePath(sequence)].compactMap({ $0 }) {
+            _ = unlink(path)
+        }
+        try? FileIO.syncDirectory(layout.segmentsDirectory)
+    }
+
     /// Writes checkpoint, signature and manifest (the manifest last: its presence marks the seal complete).
     private func publish(_ manifest: Manifest, state: ChainState, now: Date) throws -> ManifestTip {
         let bytes = try StableJSON.encode(manifest) + [0x0a]
         let signature = try key.signature(for: bytes)
         let checkpoint = Checkpoint(origin: Checkpoint.origin(node: identity.node, chainID: identity.chainID),
                                     treeSize: state.tree.size, rootHash: state.tree.root(using: sha))
-        try FileIO.writeAtomically(path: layout.checkpointPath(manifest.sequence), bytes: Array(try checkpoint.signedNote(with: key).utf8), mode: 0o444)
-        try FileIO.writeAtomically(path: layout.signaturePath(manifest.sequence), bytes: Array((Base64.encode(signature) + "\n").utf8), mode: 0o444)
-        try FileIO.writeAtomically(path: layout.manifestPath(manifest.sequence), bytes: bytes, mode: 0o444)
+        do {
+            try FileIO.writeAtomically(path: layout.checkpointPath(manifest.sequence), bytes: Array(try checkpoint.signedNote(with: key).utf8), mode: 0o444)
+            try FileIO.writeAtomically(path: layout.signaturePath(manifest.sequence), bytes: Array((Base64.encode(signature) + "\n").utf8), mode: 0o444)
+            try FileIO.writeAtomically(path: layout.manifestPath(manifest.sequence), bytes: bytes, mode: 0o444)
+        } catch {
+            if manifest.type != "segment" { removeUnpublished(manifest.sequence, gzPath: nil) }
+            throw error
+        }
         return ManifestTip(sequence: manifest.sequence, manifestSHA256: SHA256.digest(bytes).hex, sealed: state, sealedAt: now, closing: manifest.closing, committedTreeSize: manifest.treeSize)
     }
 
