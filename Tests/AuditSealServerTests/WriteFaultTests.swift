@@ -171,7 +171,7 @@ import Testing
                    "long mode: AUDITSEAL_FAULTS_LONG=1"))
     func everyCallPosition() throws {
         var injected = 0, refusedStarts = 0, runs = 0
-        for op in ["fdatasync:/wal/", "writev:/wal/", "fsync:/segments/", "rename:/segments/", "write:/wal/", "fsync:/wal/"] {
+        for op in ["fdatasync:/wal/", "writev:/wal/", "fsync:/data/segments", "rename:/segments/", "write:/wal/", "fsync:/data/wal"] {
             for n in 1...40 {
                 let o = try Self.drive("\(op):\(n):EIO", batches: 8, label: "long")
                 injected += o.faultLog.filter { $0.hasSuffix(" EIO") }.count

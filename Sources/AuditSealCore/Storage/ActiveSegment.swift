@@ -40,13 +40,18 @@ final class ActiveSegment {
         let temp = path + ".tmp"
         let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw AuditSealError.io("cannot create \(temp)", errno: errno) }
+        var renamed = false
         do {
             try bytes.withUnsafeBytes { try FileIO.writeAll(fd: fd, $0, path: temp) }
             try FileIO.sync(fd: fd, path: temp)
-            try FileIO.rename(from: temp, to: path)
+            guard rename(temp, path) == 0 else { throw AuditSealError.io("cannot rename \(temp) to \(path)", errno: errno) }
+            renamed = true
+            try FileIO.syncDirectory(layout.walDirectory)
         } catch {
             close(fd)
-            _ = unlink(temp)
+            // Not a segment after all: appends go on in the current one (recovery also removes
+            // an empty last segment that starts inside its predecessor).
+            _ = unlink(renamed ? path : temp)
             throw error
         }
         return ActiveSegment(path: path, fd: fd, firstIndex: state.nextIndex, length: bytes.count, eventCount: 0, openedAt: Date())

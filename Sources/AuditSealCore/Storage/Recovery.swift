@@ -42,7 +42,20 @@ enum Recovery {
         }
         var closed = [String]()
         var last: (path: String, outcome: WriteAheadReader.Outcome)?
-        let walPaths = try layout.walPaths()
+        var walPaths = try layout.walPaths()
+        // The last segment may hold no record and start inside its predecessor's records: its
+        // creation failed after the rename (the directory fsync), and appends went on in the
+        // predecessor. It is removed; the predecessor's records are the chain.
+        if walPaths.count >= 2 {
+            let last = try WriteAheadReader(path: walPaths[walPaths.count - 1]).read { _, _, _ in }
+            let before = try WriteAheadReader(path: walPaths[walPaths.count - 2]).read { _, _, _ in }
+            if last.recordCount == 0, last.header.firstIndex < before.header.firstIndex + UInt64(before.recordCount) {
+                _ = unlink(walPaths[walPaths.count - 1])
+                try FileIO.syncDirectory(layout.walDirectory)
+                notes.append("removed \(walPaths[walPaths.count - 1]): an empty write-ahead segment whose creation failed; appends went on in the one before")
+                walPaths.removeLast()
+            }
+        }
         // Where each segment's successor starts: records at or past it in a segment were written
         // after a failed write, never acknowledged, and the store went on in the next file.
         let starts = try walPaths.map { try WriteAheadReader(path: $0).read(recordLimit: 0) { _, _, _ in }.header.firstIndex }

@@ -134,8 +134,11 @@ public final class Sealer: @unchecked Sendable {
         manifest.backfilled = outcome.backfilled.isEmpty ? nil : outcome.backfilled.pairs
         let newTip = try publish(manifest, state: state, now: now)
         published = true
+        // The seal is complete with its manifest: removing the write-ahead segment is cleanup. If
+        // the directory fsync fails, a power cut may bring the file back, and recovery removes it
+        // as sealed (failing the seal here would retry a segment that is gone, forever).
         _ = unlink(walPath)
-        try FileIO.syncDirectory(layout.walDirectory)
+        try? FileIO.syncDirectory(layout.walDirectory)
         return newTip
     }
 
