@@ -263,6 +263,10 @@ public final class AuditStore: @unchecked Sendable {
             pending.removeAll()
             var state = durable
             let filter = duplicates
+            // A file with a failed write takes nothing more: continue in a new one first (under
+            // the lock already held, so the common path pays nothing for it).
+            if active.failed && !group.isEmpty { abandonFailedSegment() }
+            let unwritable = active.failed ? "the write-ahead log cannot take writes: \(lastError ?? "a failed write")" : nil
             condition.unlock()
 
             // Chain the whole group outside the lock; appends arriving meanwhile wait for the next fsync.
@@ -300,13 +304,7 @@ public final class AuditStore: @unchecked Sendable {
                 results.append(result)
             }
             var failure: Error?
-            if !pieces.isEmpty {
-                // A file with a failed write takes nothing more: continue in a new one first.
-                condition.lock()
-                if active.failed { abandonFailedSegment() }
-                if active.failed { failure = AuditSealError.storage("the write-ahead log cannot take writes: \(lastError ?? "a failed write")") }
-                condition.unlock()
-            }
+            if !pieces.isEmpty, let unwritable { failure = AuditSealError.storage(unwritable) }
             if !pieces.isEmpty && failure == nil {
                 do {
                     try active.appendDurably(headers: headers, lines: group.map(\.batch.lines), pieces: pieces)
