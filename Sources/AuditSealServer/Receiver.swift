@@ -35,6 +35,7 @@ public final class Receiver: Sendable {
         signal(SIGHUP, SIG_IGN)
         self.configuration = configuration
         self.logger = logger
+        if let warning = FileDescriptorLimit.raise(for: configuration.maxConnections) { logger.warning("\(warning)") }
         try FileIO.makeDirectories(configuration.dataDir)
         let keyPath = configuration.signingKey ?? configuration.dataDir + "/signing.key"
         if !FileIO.exists(keyPath) {
@@ -96,8 +97,9 @@ public final class Receiver: Sendable {
         let main = try HostPort(configuration.listen).unwrap("listen")
         let scheme = configuration.tlsCert == nil ? "http" : "https"
         let headerTimeout = TimeAmount.milliseconds(Int64(configuration.headerTimeoutSeconds * 1000))
+        let slots = ConnectionSlots(limit: configuration.maxConnections, metrics: metrics)
         let http1Configuration = HTTP1Channel.Configuration(
-            additionalChannelHandlers: [HeaderDeadlineHandler(timeout: headerTimeout)],
+            additionalChannelHandlers: [ConnectionSlots.Handler(slots: slots), HeaderDeadlineHandler(timeout: headerTimeout)],
             idleTimeout: .milliseconds(Int64(configuration.idleTimeoutSeconds * 1000)))
         let tls = try tlsContextHolder()
         let server: HTTPServerBuilder
@@ -112,7 +114,7 @@ public final class Receiver: Sendable {
         var services: [any Service] = [Application(
             router: router, server: server,
             configuration: .init(address: .hostname(main.host, port: main.port), serverName: nil,
-                                 availableConnectionsDelegate: MaximumAvailableConnections(configuration.maxConnections)),
+                                 availableConnectionsDelegate: slots.acceptGate),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? main.port
                 logger.notice("listening on \(scheme)://\(main.host):\(port)\(self.configuration.ingestPath)")

@@ -47,8 +47,10 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
     public var headerTimeoutSeconds: Double = 30
     /// Seconds an idle connection is kept.
     public var idleTimeoutSeconds: Double = 90
-    /// Most concurrent connections.
-    public var maxConnections: Int = 256
+    /// Connections kept open on the main listener. When all are taken, a new connection evicts
+    /// one without a request in progress (never served first, then idle longest): see
+    /// `ConnectionSlots`.
+    public var maxConnections: Int = 4096
     /// Seal the open segment at this many bytes or this age.
     public var segmentMaxBytes: Int = 64 << 20
     /// With shipping, a sealed segment reaches the bucket within about this long plus the upload.

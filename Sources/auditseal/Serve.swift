@@ -43,7 +43,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds to receive a body [bodyTimeoutSeconds]. Default 60.") var bodyTimeoutSeconds: Double?
     @Option(help: "Seconds for a request's headers to arrive [headerTimeoutSeconds]. Default 30.") var headerTimeoutSeconds: Double?
     @Option(help: "Seconds an idle connection is kept [idleTimeoutSeconds]. Default 90.") var idleTimeoutSeconds: Double?
-    @Option(help: "Most concurrent connections [maxConnections]. Default 256.") var maxConnections: Int?
+    @Option(help: "Connections kept open; when all are taken a new one evicts an idle one (never served first) [maxConnections]. Default 4096.") var maxConnections: Int?
     @Option(help: "Seal the open segment at this size [segmentMaxBytes]. Default 64 MiB.") var segmentMaxBytes: Int?
     @Option(help: "Seal the open segment at this age [segmentMaxAgeSeconds]. Default 60.") var segmentMaxAgeSeconds: Double?
     @Option(help: "Signed heartbeat interval: the longest an acknowledged event waits for a signed manifest [heartbeatIntervalSeconds]. Default 60.") var heartbeatIntervalSeconds: Double?
