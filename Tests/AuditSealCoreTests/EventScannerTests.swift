@@ -179,6 +179,26 @@ import Testing
         }
     }
 
+    /// Surrogate escapes must pair (fuzzing found a lone `\udDaD` that the scanner stored and
+    /// Foundation refused): a pair is stored as written, a lone half is refused.
+    @Test func surrogateEscapesMustPair() throws {
+        for good in [#"\ud83d\ude00"#, #"\uD83D\uDE00 tail"#, #"\u00e9\ud800\udc00"#, #"\uffff\ud7ff\ue000"#] {
+            let batch = try EventScanner(mode: .eventList).scan(Self.list(Self.item(user: Array(good.utf8))))
+            #expect(String(decoding: batch.line(0), as: UTF8.self).contains(good))
+            #expect((try? JSONSerialization.jsonObject(with: Data(batch.line(0)))) != nil, "\(good)")
+        }
+        for bad in [#"\udDaD"#, #"\ud83d"#, #"\ud83dx"#, #"\ud83d\u0041"#, #"\ud83d\ud83d"#, #"\ude00\ud83d"#, #"\ud83d\n"#, #"\udc00"#] {
+            let body = Self.list(Self.item(user: Array(bad.utf8)))
+            do {
+                _ = try EventScanner(mode: .eventList).scan(body)
+                Issue.record("\(bad) was accepted")
+            } catch let e as AuditSealError {
+                #expect(e.code == .malformedInput && e.reason.contains("surrogate"), "\(bad): \(e.reason)")
+            }
+            #expect((try? JSONSerialization.jsonObject(with: Data(body))) == nil, "Foundation accepts \(bad)")
+        }
+    }
+
     @Test(arguments: [
         (#"{"auditID":"a","stage":"ResponseComplete","auditID":"b"}"#, "auditID"),
         (#"{"auditID":"a","stage":"RequestReceived","stage":"ResponseComplete"}"#, "stage"),

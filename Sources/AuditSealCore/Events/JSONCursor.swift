@@ -107,13 +107,38 @@ struct JSONCursor {
             case 0x22, 0x5c, 0x2f, 0x62, 0x66, 0x6e, 0x72, 0x74:
                 pos += 1
             case 0x75:  // \uXXXX
-                guard pos + 4 < end else { throw error("truncated \\u escape") }
-                for i in 1...4 where !isHex(base[pos + i]) { throw error("invalid \\u escape", at: pos + i) }
+                let unit = try hexEscape(at: pos)
                 pos += 5
+                // UTF-16 surrogates come in pairs (RFC 8259 §7, I-JSON RFC 7493 §2.1): a lone one
+                // names no character, and parsers disagree on it (Foundation refuses it, others
+                // substitute U+FFFD), as for invalid UTF-8.
+                if unit >= 0xdc00 && unit <= 0xdfff { throw error("lone low surrogate \\u\(String(unit, radix: 16)) in string", at: pos - 5) }
+                if unit >= 0xd800 && unit <= 0xdbff {
+                    guard pos + 1 < end, base[pos] == 0x5c, base[pos + 1] == 0x75 else {
+                        throw error("high surrogate \\u\(String(unit, radix: 16)) not followed by a low surrogate", at: pos - 5)
+                    }
+                    let second = try hexEscape(at: pos + 1)
+                    guard second >= 0xdc00 && second <= 0xdfff else {
+                        throw error("high surrogate \\u\(String(unit, radix: 16)) not followed by a low surrogate", at: pos - 5)
+                    }
+                    pos += 6
+                }
             default:
                 throw error("invalid escape \\\(describe(base[pos]))")
             }
         }
+    }
+
+    /// The code unit of the `\uXXXX` escape whose `u` is at `u`.
+    @inline(__always) func hexEscape(at u: Int) throws -> UInt16 {
+        guard u + 4 < end else { throw error("truncated \\u escape") }
+        var unit: UInt16 = 0
+        for i in 1...4 {
+            let c = base[u + i]
+            guard isHex(c) else { throw error("invalid \\u escape", at: u + i) }
+            unit = unit << 4 | UInt16(c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x57)
+        }
+        return unit
     }
 
     /// One UTF-8 sequence at `pos` (RFC 3629: no overlong forms, no surrogates, at most U+10FFFF);
