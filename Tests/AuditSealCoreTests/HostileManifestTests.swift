@@ -62,7 +62,7 @@ import Testing
         #expect(codes.contains("events-unverified"), "\(report.findings)")
         #expect(!codes.contains("events-missing"))
         // The same through the command: exit 1 with findings.
-        let cli = try TestSupport.run(TestSupport.packageRoot + "/.build/debug/auditseal", ["verify", path, "--public-key", path + "/../signing.key.pub"])
+        let cli = try TestSupport.run(TestSupport.product("auditseal"), ["verify", path, "--public-key", path + "/../signing.key.pub"])
         #expect(cli.status == 1, "\(cli.stdout)\(cli.stderr)")
         #expect(cli.stdout.contains("bad-signature"))
     }

@@ -115,7 +115,7 @@ import Yams
         let pod = ((documents[0]["spec"] as? [String: Any])?["template"] as? [String: Any])?["spec"] as? [String: Any]
         let args = ((pod?["containers"] as? [[String: Any]])?.first?["args"] as? [String]) ?? []
         #expect(args.first == "watch" && args.contains { $0.hasPrefix("--public-key=") } && args.contains { $0.hasPrefix("--data-dir=") })
-        let help = try TestSupport.run(Self.root + "/.build/debug/auditseal", ["watch", "--help"]).stdout
+        let help = try TestSupport.run(TestSupport.product("auditseal"), ["watch", "--help"]).stdout
         for arg in args.dropFirst(2) { #expect(help.contains(String(arg.prefix { $0 != "=" })), "\(arg)") }
     }
 
@@ -131,7 +131,7 @@ import Yams
         // The shard is the completion index (expanded by Kubernetes) of `completions` shards.
         #expect(args.contains("--shard=$(JOB_COMPLETION_INDEX)/\(completions)"), "\(args)")
         #expect(args.first == "verify" && args.contains("--json"))
-        let help = try TestSupport.run(Self.root + "/.build/debug/auditseal", ["verify", "--help"]).stdout
+        let help = try TestSupport.run(TestSupport.product("auditseal"), ["verify", "--help"]).stdout
         for arg in args.dropFirst(2) { #expect(help.contains(String(arg.prefix { $0 != "=" })), "\(arg)") }
     }
 

@@ -127,7 +127,7 @@ import Testing
     }
 
     @Test func commandExitCodes() throws {
-        let binary = TestSupport.packageRoot + "/.build/debug/auditseal"
+        let binary = TestSupport.product("auditseal")
         let root = TestSupport.packageRoot
         let ok = try TestSupport.run(binary, ["policy", "check", root + "/policies/recommended.yaml", root + "/policies/compliance.yaml", root + "/policies/kubectl-only.yaml"])
         #expect(ok.status == 0, "\(ok.stdout)\(ok.stderr)")

@@ -27,7 +27,7 @@ import Testing
     func realSenderWithGeneratedCertificatesStoresEveryEventOnce() throws {
         let auditsend = try #require(Self.auditsend)
         let dir = TestSupport.temporaryDirectory("auditsend")
-        let binary = TestSupport.packageRoot + "/.build/debug/auditseal"
+        let binary = TestSupport.product("auditseal")
         let certs = dir + "/certs"
         let created = try TestSupport.run(binary, ["certs", "--out", certs])
         #expect(created.status == 0, "\(created.stderr)")

@@ -19,7 +19,7 @@ import Testing
 
     @Test func wellBehavedClientsAreServedThroughFloodsAndOversizedBodies() throws {
         let dir = TestSupport.temporaryDirectory("hostile")
-        let binary = TestSupport.packageRoot + "/.build/debug/auditseal"
+        let binary = TestSupport.product("auditseal")
         let certs = dir + "/certs"
         #expect(try TestSupport.run(binary, ["certs", "--out", certs]).status == 0)
         let maxBody = 8 << 20

@@ -14,7 +14,7 @@ import Testing
 /// leaves, nodes, checkpoint, signature, manifest, renames, directory fsyncs) and heartbeats.
 /// AUDITSEAL_POWERCUT_CUTS=N (default 24) sets how many cuts; N ≥ 200 is the long mode.
 @Suite(.serialized) struct PowerCutTests {
-    static let binary = TestSupport.packageRoot + "/.build/debug/auditseal"
+    static let binary = TestSupport.product("auditseal")
 
     @Test(.enabled(if: WriteFaultTests.library != nil, "needs the fault-injection library (a C compiler)"))
     func everyAcknowledgedEventSurvivesAPowerCut() throws {

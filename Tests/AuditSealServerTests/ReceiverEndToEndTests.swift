@@ -49,7 +49,7 @@ import Testing
             self.dir = dir
             stderrPath = dir + "/serve.err"
             FileManager.default.createFile(atPath: stderrPath, contents: nil)
-            let binary = ReceiverEndToEndTests.packageRoot + "/.build/debug/auditseal"
+            let binary = TestSupport.product("auditseal")
             let serveArguments = ["serve", "--listen", "127.0.0.1:0", "--data-dir", dir + "/data", "--verify-interval-seconds", "0"] + arguments
             if let limit = fileSizeLimitKB {
                 // A full disk, as far as the receiver can tell: writes past the limit fail (EFBIG).
@@ -145,7 +145,7 @@ import Testing
     }
 
     static func verify(_ dir: String) throws -> (status: Int32, stdout: String) {
-        let r = try run(packageRoot + "/.build/debug/auditseal", ["verify", dir + "/data", "--public-key", dir + "/data/signing.key.pub"])
+        let r = try run(TestSupport.product("auditseal"), ["verify", dir + "/data", "--public-key", dir + "/data/signing.key.pub"])
         return (r.status, r.stdout)
     }
 
@@ -353,14 +353,14 @@ import Testing
     @Test func invalidConfigurationExitsNamingTheField() throws {
         let dir = Self.temporaryDirectory()
         try "listen: 127.0.0.1:8080\nmaxBodyBytes: lots\n".write(toFile: dir + "/bad.yaml", atomically: true, encoding: .utf8)
-        let bad = try Self.run(Self.packageRoot + "/.build/debug/auditseal", ["serve", "--config", dir + "/bad.yaml", "--data-dir", dir + "/d"])
+        let bad = try Self.run(TestSupport.product("auditseal"), ["serve", "--config", dir + "/bad.yaml", "--data-dir", dir + "/d"])
         #expect(bad.status == 2)
         #expect(bad.stderr.contains("maxBodyBytes"))
         try "listne: 127.0.0.1:8080\n".write(toFile: dir + "/typo.yaml", atomically: true, encoding: .utf8)
-        let typo = try Self.run(Self.packageRoot + "/.build/debug/auditseal", ["serve", "--config", dir + "/typo.yaml"])
+        let typo = try Self.run(TestSupport.product("auditseal"), ["serve", "--config", dir + "/typo.yaml"])
         #expect(typo.status == 2)
         #expect(typo.stderr.contains("listne"))
-        let open = try Self.run(Self.packageRoot + "/.build/debug/auditseal", ["serve", "--listen", "0.0.0.0:8080", "--data-dir", dir + "/d"])
+        let open = try Self.run(TestSupport.product("auditseal"), ["serve", "--listen", "0.0.0.0:8080", "--data-dir", dir + "/d"])
         #expect(open.status == 2)
         #expect(open.stderr.contains("listen"))
     }

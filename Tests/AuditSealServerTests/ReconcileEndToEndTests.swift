@@ -8,7 +8,7 @@ import Testing
 /// compressed, a kill -9 in the middle of a backfill, and an API server's drop counters.
 @Suite(.serialized) struct ReconcileEndToEndTests {
     typealias Daemon = ReceiverEndToEndTests.Daemon
-    static let binary = TestSupport.packageRoot + "/.build/debug/auditseal"
+    static let binary = TestSupport.product("auditseal")
 
     /// Every stored (auditID) once, the manifests' backfilled ranges, and verify's verdict.
     static func storeFacts(_ data: String) throws -> (ids: [String], backfilled: Set<String>, verified: (Int32, String)) {

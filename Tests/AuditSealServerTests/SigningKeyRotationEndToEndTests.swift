@@ -7,7 +7,7 @@ import Testing
 /// holds a new key; a stopped store hands over with `auditseal rotate-key`; `verify` with only the
 /// first public key stays green across both.
 @Suite(.serialized) struct SigningKeyRotationEndToEndTests {
-    static let binary = TestSupport.packageRoot + "/.build/debug/auditseal"
+    static let binary = TestSupport.product("auditseal")
 
     @Test func receiverOnSIGHUPAndRotateKeyCommandBothHandOver() throws {
         let dir = TestSupport.temporaryDirectory("rotate-e2e")

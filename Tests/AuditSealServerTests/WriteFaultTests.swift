@@ -13,7 +13,7 @@ import Testing
 @Suite(.serialized) struct WriteFaultTests {
     /// The interposer: the package's dynamic library, else compiled here from its source.
     static let library: String? = {
-        let built = TestSupport.packageRoot + "/.build/debug/libAuditSealFaultInjection.so"
+        let built = TestSupport.product("libAuditSealFaultInjection.so")
         if FileManager.default.fileExists(atPath: built) { return built }
         let out = TestSupport.temporaryDirectory("faults") + "/libfaults.so"
         for cc in ["/usr/bin/cc", "/usr/bin/gcc", "/usr/bin/clang", "/opt/swift/usr/bin/clang"] where FileManager.default.isExecutableFile(atPath: cc) {
@@ -74,7 +74,7 @@ import Testing
         outcome.faultLog = ((try? String(contentsOfFile: dir + "/faults.log", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
 
         // Whatever was acknowledged is there exactly once, and the store verifies.
-        let verified = try TestSupport.run(TestSupport.packageRoot + "/.build/debug/auditseal", ["verify", dir + "/data", "--public-key", dir + "/data/signing.key.pub"])
+        let verified = try TestSupport.run(TestSupport.product("auditseal"), ["verify", dir + "/data", "--public-key", dir + "/data/signing.key.pub"])
         #expect(verified.status == 0, "\(faults): \(verified.stdout)")
         let ids = try TestSupport.auditIDs(try TestSupport.storedLines(dir + "/data"))
         #expect(ids.count == Set(ids).count, "\(faults): an event stored twice")
@@ -161,7 +161,7 @@ import Testing
         #expect(second.stop() == 0)
         let log = String(decoding: FileManager.default.contents(atPath: second.stderrPath) ?? Data(), as: UTF8.self)
         #expect(log.contains("goes on past the start of the next write-ahead segment"), "\(log.suffix(2000))")
-        let verified = try TestSupport.run(TestSupport.packageRoot + "/.build/debug/auditseal", ["verify", dir + "/data", "--public-key", dir + "/data/signing.key.pub"])
+        let verified = try TestSupport.run(TestSupport.product("auditseal"), ["verify", dir + "/data", "--public-key", dir + "/data/signing.key.pub"])
         #expect(verified.status == 0, "\(verified.stdout)")
         let ids = try TestSupport.auditIDs(try TestSupport.storedLines(dir + "/data"))
         #expect(ids.count == 150 && Set(ids).count == 150, "\(ids.count) stored")
