@@ -13,6 +13,8 @@ public struct IngestRoute: Sendable {
     let token: BearerToken?
     let logger: Logger
     let budget: MemoryBudget
+    /// Large batches one at a time (see `LargeBatchLane`).
+    let lane: LargeBatchLane
     /// Where bodies over the spool threshold are written (DATA_DIR/spool).
     var spoolDirectory: String { StoreLayout(root: configuration.dataDir).spoolDirectory }
 
@@ -35,25 +37,26 @@ public struct IngestRoute: Sendable {
             try await authenticate(request, context: context)
             let body = try await readBody(request, reservation: reservation)
             if body.isMapped { metrics.bodiesSpooled.increment() }
-            let batch: EventBatch
-            do {
-                // A spooled body's stored lines are spooled too: they are about as large.
-                let lineSpool = try body.isMapped ? SpoolFile(directory: spoolDirectory) : nil
-                batch = try EventScanner(mode: .eventList).scan(body, maxEvents: configuration.maxBatchEvents, lineSpool: lineSpool)
-            } catch let error as AuditSealError {
-                switch error.code {
-                case .malformedInput: throw Refusal(status: .badRequest, reason: "invalid EventList: \(error.reason)")
-                case .tooLarge: throw Refusal(status: .contentTooLarge, reason: "\(error.reason) (maxBatchEvents); lower --audit-webhook-batch-max-size on the API server")
-                default: throw Refusal(status: .serviceUnavailable, reason: "cannot spool the body: \(error.reason)", retryAfter: true)
+            let (batch, result, appendStarted) = try await lane.run(bytes: body.count) { () async throws -> (EventBatch, AppendResult, ContinuousClock.Instant) in
+                let batch: EventBatch
+                do {
+                    // A spooled body's stored lines are spooled too: they are about as large.
+                    let lineSpool = try body.isMapped ? SpoolFile(directory: spoolDirectory) : nil
+                    batch = try EventScanner(mode: .eventList).scan(body, maxEvents: configuration.maxBatchEvents, lineSpool: lineSpool)
+                } catch let error as AuditSealError {
+                    switch error.code {
+                    case .malformedInput: throw Refusal(status: .badRequest, reason: "invalid EventList: \(error.reason)")
+                    case .tooLarge: throw Refusal(status: .contentTooLarge, reason: "\(error.reason) (maxBatchEvents); lower --audit-webhook-batch-max-size on the API server")
+                    default: throw Refusal(status: .serviceUnavailable, reason: "cannot spool the body: \(error.reason)", retryAfter: true)
+                    }
                 }
-            }
-            let appendStarted = ContinuousClock.now
-            let result: AppendResult
-            do {
-                result = try await store.append(batch)
-            } catch {
-                logger.error("storage could not make the batch durable", metadata: ["error": "\(error)", "events": "\(batch.count)"])
-                throw Refusal(status: .serviceUnavailable, reason: "storage unavailable: \(error)", retryAfter: true)
+                let appendStarted = ContinuousClock.now
+                do {
+                    return (batch, try await store.append(batch), appendStarted)
+                } catch {
+                    logger.error("storage could not make the batch durable", metadata: ["error": "\(error)", "events": "\(batch.count)"])
+                    throw Refusal(status: .serviceUnavailable, reason: "storage unavailable: \(error)", retryAfter: true)
+                }
             }
             metrics.appendSeconds.record(seconds(since: appendStarted))
             metrics.eventsIngested.increment(by: Int64(result.stored))

@@ -81,7 +81,8 @@ public final class Receiver: Sendable {
     public func run(extraServices: [any Service] = []) async throws {
         let token = try configuration.tokenFile.map(BearerToken.init(path:))
         let ingest = IngestRoute(store: store, configuration: configuration, metrics: metrics, token: token, logger: logger,
-                                 budget: MemoryBudget(limit: configuration.maxInflightBytes))
+                                 budget: MemoryBudget(limit: configuration.maxInflightBytes),
+                                 lane: LargeBatchLane(threshold: configuration.largeBatchBytes))
         let ops = OpsRoutes(store: store, configuration: configuration, metrics: metrics, shipper: shipper, shippingMetrics: shippingMetrics)
 
         let router = Router(context: ReceiverContext.self)

@@ -41,6 +41,9 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
     /// Most events in one request: bounds the memory of the event index (136 bytes per
     /// event). The API server sends at most --audit-webhook-batch-max-size (default 400).
     public var maxBatchEvents: Int = 100_000
+    /// Batches whose body (decoded) is at least this many bytes are scanned and stored one at a
+    /// time, so that a flood of large batches cannot crowd out ordinary ones; 0 = no lane.
+    public var largeBatchBytes: Int = 4 << 20
     /// Seconds allowed to receive a whole request body.
     public var bodyTimeoutSeconds: Double = 60
     /// Seconds allowed for a request's headers to arrive (from connect, or from the previous answer).
@@ -163,7 +166,7 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case listen, opsListen, dataDir, signingKey, autoCreateKey, node, tlsCert, tlsKey, clientCA, allowedClientCNs
-        case tokenFile, insecureHTTP, ingestPath, maxBodyBytes, spoolThresholdBytes, maxInflightBytes, maxBatchEvents, bodyTimeoutSeconds, headerTimeoutSeconds, idleTimeoutSeconds, maxConnections
+        case tokenFile, insecureHTTP, ingestPath, maxBodyBytes, spoolThresholdBytes, maxInflightBytes, maxBatchEvents, largeBatchBytes, bodyTimeoutSeconds, headerTimeoutSeconds, idleTimeoutSeconds, maxConnections
         case segmentMaxBytes, segmentMaxAgeSeconds, heartbeatIntervalSeconds, gzipLevel, duplicateWindow, minFreeBytes
         case verifyIntervalSeconds, s3Endpoint, s3Bucket, s3Prefix, s3Region, s3Addressing, s3RetentionDays, s3LockMode, s3CA
         case s3CredentialsFile, localRetentionDays, s3ConcurrentUploads, witnesses, witnessIntervalSeconds, reconcile
@@ -178,7 +181,7 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
         try takeOptional(.signingKey, &d.signingKey); try take(.autoCreateKey, &d.autoCreateKey); try takeOptional(.node, &d.node)
         try takeOptional(.tlsCert, &d.tlsCert); try takeOptional(.tlsKey, &d.tlsKey); try takeOptional(.clientCA, &d.clientCA)
         try take(.allowedClientCNs, &d.allowedClientCNs); try takeOptional(.tokenFile, &d.tokenFile); try take(.insecureHTTP, &d.insecureHTTP)
-        try take(.ingestPath, &d.ingestPath); try take(.maxBodyBytes, &d.maxBodyBytes); try take(.spoolThresholdBytes, &d.spoolThresholdBytes); try take(.maxInflightBytes, &d.maxInflightBytes); try take(.maxBatchEvents, &d.maxBatchEvents); try take(.bodyTimeoutSeconds, &d.bodyTimeoutSeconds); try take(.headerTimeoutSeconds, &d.headerTimeoutSeconds)
+        try take(.ingestPath, &d.ingestPath); try take(.maxBodyBytes, &d.maxBodyBytes); try take(.spoolThresholdBytes, &d.spoolThresholdBytes); try take(.maxInflightBytes, &d.maxInflightBytes); try take(.maxBatchEvents, &d.maxBatchEvents); try take(.largeBatchBytes, &d.largeBatchBytes); try take(.bodyTimeoutSeconds, &d.bodyTimeoutSeconds); try take(.headerTimeoutSeconds, &d.headerTimeoutSeconds)
         try take(.idleTimeoutSeconds, &d.idleTimeoutSeconds); try take(.maxConnections, &d.maxConnections)
         try take(.segmentMaxBytes, &d.segmentMaxBytes); try take(.segmentMaxAgeSeconds, &d.segmentMaxAgeSeconds)
         try take(.heartbeatIntervalSeconds, &d.heartbeatIntervalSeconds); try take(.gzipLevel, &d.gzipLevel)
@@ -225,6 +228,7 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
             throw ConfigurationError("maxInflightBytes must be at least four times spoolThresholdBytes (a gzip body is held compressed and decoded)")
         }
         guard maxBatchEvents > 0 else { throw ConfigurationError("maxBatchEvents must be positive") }
+        guard largeBatchBytes >= 0 else { throw ConfigurationError("largeBatchBytes must not be negative (0 turns the lane off)") }
         guard bodyTimeoutSeconds > 0 else { throw ConfigurationError("bodyTimeoutSeconds must be positive") }
         guard headerTimeoutSeconds > 0 else { throw ConfigurationError("headerTimeoutSeconds must be positive") }
         guard maxConnections > 0 else { throw ConfigurationError("maxConnections must be positive") }

@@ -40,6 +40,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Bodies over this many bytes are spooled to DATA_DIR/spool and mapped, not held in memory [spoolThresholdBytes]. Default 8 MiB.") var spoolThresholdBytes: Int?
     @Option(help: "Memory all bodies in flight may take together; over it 503 + Retry-After [maxInflightBytes]. Default 256 MiB.") var maxInflightBytes: Int?
     @Option(help: "Most events in one request; over it 413 [maxBatchEvents]. Default 100000.") var maxBatchEvents: Int?
+    @Option(help: "Batches at least this large (bytes, decoded) are stored one at a time, so a flood of large batches cannot crowd out ordinary ones; 0 = off [largeBatchBytes]. Default 4 MiB.") var largeBatchBytes: Int?
     @Option(help: "Seconds to receive a body [bodyTimeoutSeconds]. Default 60.") var bodyTimeoutSeconds: Double?
     @Option(help: "Seconds for a request's headers to arrive [headerTimeoutSeconds]. Default 30.") var headerTimeoutSeconds: Double?
     @Option(help: "Seconds an idle connection is kept [idleTimeoutSeconds]. Default 90.") var idleTimeoutSeconds: Double?
@@ -82,6 +83,7 @@ struct Serve: AsyncParsableCommand {
         if let headerTimeoutSeconds { c.headerTimeoutSeconds = headerTimeoutSeconds }
         if let idleTimeoutSeconds { c.idleTimeoutSeconds = idleTimeoutSeconds }
         if let maxConnections { c.maxConnections = maxConnections }
+        if let largeBatchBytes { c.largeBatchBytes = largeBatchBytes }
         if let segmentMaxBytes { c.segmentMaxBytes = segmentMaxBytes }
         if let segmentMaxAgeSeconds { c.segmentMaxAgeSeconds = segmentMaxAgeSeconds }
         if let heartbeatIntervalSeconds { c.heartbeatIntervalSeconds = heartbeatIntervalSeconds }
