@@ -50,7 +50,9 @@ echo "== ceiling: the well-behaved client alone =="
 run alone --prefix alone
 echo "== $idle idle connections (kept at that size) + a TLS handshake flood (2 threads) =="
 run idle --prefix idle --idle "$idle" --handshakes 2
-echo "== the same + header floods, bodies over each limit, a gzip bomb, 8 threads of 4.7 MB batches =="
+echo "== 8 threads of 4.7 MB batches only =="
+run large --prefix large --large 8
+echo "== idle connections + handshake flood + header floods, bodies over each limit, a gzip bomb, 8 threads of 4.7 MB batches =="
 run all --prefix all --idle "$idle" --handshakes 2 --header-floods --limits --max-events 100000 --large 8
 echo "receiver peak RSS over the whole run: $(awk '/VmHWM/ {print $2, $3}' /proc/$pid/status)"
 curl -s "$ops/metrics" | grep -E "^auditseal_connections_(evicted_total|open)" || true
