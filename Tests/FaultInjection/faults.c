@@ -16,6 +16,7 @@
 //                                 rename or unlink under DIR, "cut the power":
 //   AUDITSEAL_POWERCUT_IMAGE=DIR  write there what the disk would hold, then _exit(86)
 //   AUDITSEAL_POWERCUT_TORN=1     keep a pseudo-random part of each file's unsynced bytes too
+//   AUDITSEAL_POWERCUT_ONLY=FRAG  count only calls on paths holding FRAG (e.g. "shipping/")
 // The model: a file's bytes are durable up to its length at its last fsync/fdatasync; a directory's
 // entries (creations, renames, removals) are durable as they were at its last fsync. Files that
 // lose their last name are hard-linked aside first, so their durable bytes stay readable.
@@ -66,6 +67,7 @@ static size_t pc_root_len;
 static long pc_at;
 static int pc_torn;
 static atomic_long pc_count;
+static char pc_only[256];
 static pthread_mutex_t pc_lock = PTHREAD_MUTEX_INITIALIZER;
 #define PC_FILES 16384
 static unsigned long pc_ino[PC_FILES];
@@ -100,6 +102,8 @@ static void setup(void) {
         mkdir(pc_shadow, 0755);
         pc_at = strtol(at, NULL, 10);
         pc_torn = getenv("AUDITSEAL_POWERCUT_TORN") != NULL;
+        const char *only = getenv("AUDITSEAL_POWERCUT_ONLY");
+        if (only) snprintf(pc_only, sizeof pc_only, "%s", only);
     }
     rule_count = 0;
     const char *spec = getenv("AUDITSEAL_FAULTS");
@@ -259,6 +263,7 @@ static void pc_build(const char *current, const char *image, unsigned long ino) 
 // Counts a durability-relevant call under the root; at the chosen one, writes the image and dies.
 static void pc_event(const char *path) {
     if (!pc_under_root(path)) return;
+    if (pc_only[0] && !strstr(path, pc_only)) return;
     if (atomic_fetch_add(&pc_count, 1) + 1 != pc_at) return;
     pthread_mutex_lock(&pc_lock);
     mkdir(pc_image, 0755);
