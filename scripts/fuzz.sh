@@ -2,7 +2,8 @@
 # libFuzzer over auditseal's parsers (Fuzz/auditseal-fuzz): builds with -sanitize=fuzzer,address
 # into .build-fuzz, then runs each target RUNS times from its seed corpus (Fuzz/corpus/TARGET, made
 # from real events and real store files), growing a working corpus in .build-fuzz/corpus/TARGET.
-# A crash leaves crash-* in the current directory and exits non-zero.
+# A crash leaves crash-* in the current directory and exits non-zero. Targets that write files (wal,
+# verifier) write them under $FUZZ_TMPDIR (default /dev/shm: no disk I/O in the loop).
 #   bash scripts/fuzz.sh [RUNS] [TARGET...]       default: 10000000 runs, every target
 # Targets: scanner (differential: stored lines re-parsed by Foundation), wal, manifest, note, proof,
 # verifier (a sealed store with one file replaced by the input), config (serve's YAML loader), s3xml
@@ -20,7 +21,7 @@ bin=.build-fuzz/release/auditseal-fuzz
 for t in "${targets[@]}"; do
   mkdir -p ".build-fuzz/corpus/$t"
   start=$(date +%s)
-  AUDITSEAL_FUZZ_TARGET=$t "$bin" -runs="$runs" -max_len=65536 -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
+  AUDITSEAL_FUZZ_TARGET=$t TMPDIR=${FUZZ_TMPDIR:-/dev/shm} "$bin" -runs="$runs" -max_len=65536 -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
     ".build-fuzz/corpus/$t" "Fuzz/corpus/$t" 2> ".build-fuzz/$t.log" || { tail -40 ".build-fuzz/$t.log"; echo "fuzz target $t FAILED"; exit 1; }
   end=$(date +%s)
   execs=$(grep -E "stat::number_of_executed_units" ".build-fuzz/$t.log" | awk '{print $2}')

@@ -15,6 +15,7 @@ scratch=.build-tsan
 swift build --build-tests --sanitize="$kind" --scratch-path "$scratch" 2>&1 | grep -E "error:|Build complete" || true
 # Every sanitized process stops at its first report with a distinctive exit status (66), and the
 # LD_PRELOAD fault interposer may come before the sanitizer's runtime.
+export AUDITSEAL_SANITIZER=$kind
 export TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 ${TSAN_OPTIONS:-}"
 export ASAN_OPTIONS="halt_on_error=1 exitcode=66 detect_leaks=0 verify_asan_link_order=0 ${ASAN_OPTIONS:-}"
 args=(--testing-library swift-testing)

@@ -198,7 +198,11 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
 
     /// Reads a YAML file; unknown fields and wrong types are errors that name the field.
     public static func load(yamlFile path: String) throws -> ServeConfiguration {
-        let text = String(decoding: try FileIO.readAll(path: path), as: UTF8.self)
+        try load(yaml: String(decoding: try FileIO.readAll(path: path), as: UTF8.self), source: path)
+    }
+
+    /// Reads YAML text; `source` names it in errors.
+    public static func load(yaml text: String, source path: String) throws -> ServeConfiguration {
         if let node = try Yams.compose(yaml: text), case .mapping(let mapping) = node {
             let known = Set(CodingKeys.allCases.map(\.rawValue))
             for key in mapping.keys {

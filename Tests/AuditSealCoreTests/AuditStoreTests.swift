@@ -132,7 +132,11 @@ import Testing
     @Test func recoveryKeepsEveryWholeRecordWhereverTheSegmentIsCut() async throws {
         let dir = TestSupport.temporaryDirectory()
         let key = try TestSupport.signingKey(in: dir).key
-        let store = try openStore(dir, key: key)
+        // One write-ahead segment, however slowly this runs (a sanitizer, a loaded machine): no
+        // rotation by age while the batches go in.
+        var liveConfig = StoreConfiguration(dataDirectory: dir + "/data", nodeName: "node-a")
+        liveConfig.segmentMaxAge = 86_400
+        let store = try AuditStore(configuration: liveConfig, signingKey: key)
         for b in 0..<4 {
             _ = try await store.append(try EventScanner(mode: .eventList).scan(TestSupport.eventList(count: 3, prefix: "c\(b)")))
         }

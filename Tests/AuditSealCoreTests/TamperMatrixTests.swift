@@ -32,6 +32,10 @@ import Testing
         let key = try TestSupport.signingKey(in: dir).key
         var config = StoreConfiguration(dataDirectory: dir + "/live", nodeName: "cp-1")
         config.segmentMaxBytes = 30_000
+        // Sealed by size and by the test only, however slowly this runs (sanitizers, a loaded
+        // machine); the heartbeat interval stays short of the hour aCutTailIsFound… looks ahead.
+        config.segmentMaxAge = 86_400
+        config.heartbeatInterval = 600
         let store = try AuditStore(configuration: config, signingKey: key)
         _ = try await store.append(try TestSupport.corpusEvents())
         for b in 0..<6 {

@@ -477,8 +477,12 @@ public final class AuditStore: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// A heartbeat is due an interval after the latest manifest, unless that manifest is a closing
+    /// one and nothing came after it: a stop's closing seal must stay the last word, however long
+    /// the stop takes (found under ThreadSanitizer, where a slow stop let a due heartbeat follow it).
     private func heartbeatDue() -> Bool {
-        Date().timeIntervalSince(tip.sealedAt ?? openedAt) >= configuration.heartbeatInterval
+        if tip.closing && durable.nextIndex == tip.committedTreeSize { return false }
+        return Date().timeIntervalSince(tip.sealedAt ?? openedAt) >= configuration.heartbeatInterval
     }
 
     private func finishSealJob(_ outcome: Result<ManifestTip, Error>, continuations: [CheckedContinuation<Void, Error>], isSegment: Bool) {
