@@ -11,6 +11,9 @@ import Testing
         let key = try Ed25519PrivateKey.generate()
         var config = StoreConfiguration(dataDirectory: dir + "/data", nodeName: "cp-1")
         config.segmentMaxBytes = 1 << 30
+        // Segment n is batch n, however slowly this runs: no seal or heartbeat by the clock.
+        config.segmentMaxAge = 86_400
+        config.heartbeatInterval = 86_400
         let store = try AuditStore(configuration: config, signingKey: key)
         for b in 0..<11 {
             _ = try await store.append(try EventScanner(mode: .eventList).scan(TestSupport.eventList(count: 25, prefix: "s\(b)")))

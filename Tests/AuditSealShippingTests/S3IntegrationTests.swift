@@ -25,6 +25,9 @@ struct S3IntegrationTests {
         let (key, _) = try TestSupport.signingKey(in: dir)
         var config = StoreConfiguration(dataDirectory: dir + "/data", nodeName: node)
         config.segmentMaxBytes = 1 << 30
+        // Manifest n is batch n's segment, however slowly this runs: no seal or heartbeat by the clock.
+        config.segmentMaxAge = 86_400
+        config.heartbeatInterval = 86_400
         let store = try AuditStore(configuration: config, signingKey: key)
         for b in 0..<batches {
             _ = try await store.append(try EventScanner(mode: .eventList).scan(TestSupport.eventList(count: 40, prefix: "\(node)-b\(b)")))
