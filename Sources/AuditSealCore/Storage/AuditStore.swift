@@ -423,8 +423,8 @@ public final class AuditStore: @unchecked Sendable {
         condition.lock()
         while true {
             while sealQueue.isEmpty && heartbeatRequests.isEmpty && handoverRequests.isEmpty && !(stopping && committerDone) && !heartbeatDue() {
-                let due = (tip.sealedAt ?? openedAt).addingTimeInterval(configuration.heartbeatInterval)
-                _ = condition.wait(until: min(due, Date().addingTimeInterval(1)))
+                let soon = Date().addingTimeInterval(1)
+                _ = condition.wait(until: min(nextHeartbeat() ?? soon, soon))
             }
             if sealQueue.isEmpty && heartbeatRequests.isEmpty && stopping && committerDone { break }
             let currentTip = tip
@@ -481,8 +481,15 @@ public final class AuditStore: @unchecked Sendable {
     /// one and nothing came after it: a stop's closing seal must stay the last word, however long
     /// the stop takes (found under ThreadSanitizer, where a slow stop let a due heartbeat follow it).
     private func heartbeatDue() -> Bool {
-        if tip.closing && durable.nextIndex == tip.committedTreeSize { return false }
-        return Date().timeIntervalSince(tip.sealedAt ?? openedAt) >= configuration.heartbeatInterval
+        guard let next = nextHeartbeat() else { return false }
+        return Date() >= next
+    }
+
+    /// When the next heartbeat is due; nil while a closing manifest with nothing after it stands
+    /// (the sealer then waits in one-second steps, never in a busy loop on a deadline long past).
+    private func nextHeartbeat() -> Date? {
+        if tip.closing && durable.nextIndex == tip.committedTreeSize { return nil }
+        return (tip.sealedAt ?? openedAt).addingTimeInterval(configuration.heartbeatInterval)
     }
 
     private func finishSealJob(_ outcome: Result<ManifestTip, Error>, continuations: [CheckedContinuation<Void, Error>], isSegment: Bool) {
