@@ -16,6 +16,24 @@ import Testing
 @Suite(.serialized) struct PowerCutTests {
     static let binary = TestSupport.product("auditseal")
 
+    /// A fresh directory with a signing key, and the environment that makes the interposer cut
+    /// power at call `at` (counting only calls on paths holding `only`, when given).
+    static func prepareCut(label: String, library: String, at: Int, torn: Bool, base: [String: String],
+                           only: String? = nil) throws -> (dir: String, environment: [String: String]) {
+        let dir = URL(fileURLWithPath: TestSupport.temporaryDirectory(label)).resolvingSymlinksInPath().path
+        try FileIO.makeDirectories(dir + "/keys")
+        _ = try TestSupport.run(binary, ["keygen", "--out", dir + "/keys/signing.key"])
+        var environment = base
+        environment["LD_PRELOAD"] = library
+        environment["AUDITSEAL_POWERCUT_ROOT"] = dir + "/data"
+        environment["AUDITSEAL_POWERCUT_ONLY"] = only
+        environment["AUDITSEAL_POWERCUT_AT"] = String(at)
+        environment["AUDITSEAL_POWERCUT_IMAGE"] = dir + "/after/data"
+        if torn { environment["AUDITSEAL_POWERCUT_TORN"] = "1" }
+        try FileIO.makeDirectories(dir + "/after")
+        return (dir, environment)
+    }
+
     @Test(.enabled(if: WriteFaultTests.library != nil, "needs the fault-injection library (a C compiler)"))
     func everyAcknowledgedEventSurvivesAPowerCut() throws {
         let library = try #require(WriteFaultTests.library)
@@ -27,16 +45,8 @@ import Testing
             // Spread over the whole run: startup, the first appends and seals, and later ones.
             let at = round < 8 ? round * 3 + 1 : Int.random(in: 1...260, using: &generator)
             let torn = round % 2 == 1
-            let dir = URL(fileURLWithPath: TestSupport.temporaryDirectory("powercut")).resolvingSymlinksInPath().path
-            try FileIO.makeDirectories(dir + "/keys")
-            _ = try TestSupport.run(Self.binary, ["keygen", "--out", dir + "/keys/signing.key"])
-            var environment = ProcessInfo.processInfo.environment
-            environment["LD_PRELOAD"] = library
-            environment["AUDITSEAL_POWERCUT_ROOT"] = dir + "/data"
-            environment["AUDITSEAL_POWERCUT_AT"] = String(at)
-            environment["AUDITSEAL_POWERCUT_IMAGE"] = dir + "/after/data"
-            if torn { environment["AUDITSEAL_POWERCUT_TORN"] = "1" }
-            try FileIO.makeDirectories(dir + "/after")
+            let (dir, environment) = try Self.prepareCut(label: "powercut", library: library, at: at, torn: torn,
+                                                         base: ProcessInfo.processInfo.environment)
             let arguments = ["--signing-key", dir + "/keys/signing.key", "--node", "n1", "--segment-max-bytes", "150000", "--heartbeat-interval-seconds", "1"]
             let bodies = (0..<batches).map { String(decoding: TestSupport.eventList(count: 40, prefix: "p\($0)"), as: UTF8.self) }
             let json = ["-H", "Content-Type: application/json"]
@@ -91,17 +101,8 @@ import Testing
             // The ledger's first calls (its creation, chain.json and key copies) and later ones.
             let at = round < 4 ? [1, 2, 5, 9][round] : 3 + (round * 7) % 40
             let torn = round % 2 == 1
-            let dir = URL(fileURLWithPath: TestSupport.temporaryDirectory("powercut-ship")).resolvingSymlinksInPath().path
-            try FileIO.makeDirectories(dir + "/keys")
-            _ = try TestSupport.run(Self.binary, ["keygen", "--out", dir + "/keys/signing.key"])
-            var environment = server.environment
-            environment["LD_PRELOAD"] = library
-            environment["AUDITSEAL_POWERCUT_ROOT"] = dir + "/data"
-            environment["AUDITSEAL_POWERCUT_ONLY"] = "/shipping/"
-            environment["AUDITSEAL_POWERCUT_AT"] = String(at)
-            environment["AUDITSEAL_POWERCUT_IMAGE"] = dir + "/after/data"
-            if torn { environment["AUDITSEAL_POWERCUT_TORN"] = "1" }
-            try FileIO.makeDirectories(dir + "/after")
+            let (dir, environment) = try Self.prepareCut(label: "powercut-ship", library: library, at: at, torn: torn,
+                                                         base: server.environment, only: "/shipping/")
             let prefix = "cut\(round)"
             let arguments = ["--signing-key", dir + "/keys/signing.key", "--node", "n1", "--segment-max-bytes", "60000",
                              "--heartbeat-interval-seconds", "1", "--s3-endpoint", server.endpoint, "--s3-bucket", bucket,
