@@ -107,25 +107,23 @@ enum FuzzTargets {
     }
 
     /// The verifier over a mutated store: the first byte picks a file of a small sealed store, the
-    /// rest replaces it. A store is hostile input: verify reports, it never crashes.
+    /// rest replaces it. A store is hostile input: verify reports, it never crashes. The store is
+    /// held in memory (`MemorySource`), so an execution does no file I/O.
     static func verifier(_ bytes: [UInt8]) {
         guard let first = bytes.first else { return }
         let files = storeFiles
-        let name = files[Int(first) % files.count]
-        let dir = scratch + "/store-copy"
-        _ = try? FileManager.default.removeItem(atPath: dir)
-        try? FileManager.default.copyItem(atPath: store, toPath: dir)
-        let path = dir + "/" + name
-        chmod(path, 0o644)
-        try? FileIO.writeAtomically(path: path, bytes: Array(bytes.dropFirst()))
+        var source = storeInMemory
+        source.files[files[Int(first) % files.count]] = Array(bytes.dropFirst())
         var options = Verifier.Options(trustedKeys: [key.publicKey])
         options.checkTail = false
-        let report = Verifier(source: DirectorySource(root: dir), options: options).run()
-        _ = ProofBuilder(tree: StoreTree(manifests: (try? StoreTree.loadManifests(from: DirectorySource(root: dir))) ?? [], read: DirectorySource(root: dir).read),
-                         source: DirectorySource(root: dir)).newestProvable()
-        _ = VerifiedSegments(source: DirectorySource(root: dir), trustedKeys: [key.publicKey]).segments
+        let report = Verifier(source: source, options: options).run()
+        _ = ProofBuilder(tree: StoreTree(manifests: (try? StoreTree.loadManifests(from: source)) ?? [], read: source.read),
+                         source: source).newestProvable()
+        _ = VerifiedSegments(source: source, trustedKeys: [key.publicKey]).segments
         _ = report.intact
     }
+
+    static let storeInMemory = MemorySource(loading: store)
 
     static let scratch: String = {
         let dir = NSTemporaryDirectory() + "auditseal-fuzz-\(getpid())"
