@@ -118,10 +118,12 @@ public enum FileIO {
         }
         defer { closedir(dir) }
         var names = [String]()
+        // A dirent is only as long as its name: read the name in place, never copy the whole
+        // 256-byte d_name out of the record (past its end for the last record of readdir's buffer,
+        // which AddressSanitizer reported).
+        let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
         while let entry = readdir(dir) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
+            let name = String(cString: (UnsafeRawPointer(entry) + nameOffset).assumingMemoryBound(to: CChar.self))
             if name != "." && name != ".." { names.append(name) }
         }
         return names.sorted()
