@@ -88,8 +88,13 @@ import Testing
         #expect(good["acked"] as? Int == goodBatches * 400, "\(good.filter { $0.key != "ackedIDs" })")
         // Memory stayed bounded: the peak is the budget for bodies in flight plus the receiver's own
         // working set, far from what the floods offered (12 or 8 threads of 4.7 MB bodies, thousands of connections).
+        // Under a sanitizer the peak measures its allocator (ASan holds freed blocks in a 256 MiB
+        // quarantine, and both add shadow memory), not the receiver's: the bound is checked in the
+        // normal run only.
         let peak = try #require(report["receiverPeakRSSKiB"] as? Int)
-        #expect(peak < startRSS + 4 * (inflight >> 10) + 128 * 1024, "peak RSS \(peak) KiB, at start \(startRSS) KiB")
+        if ProcessInfo.processInfo.environment["AUDITSEAL_SANITIZER"] == nil {
+            #expect(peak < startRSS + 4 * (inflight >> 10) + 128 * 1024, "peak RSS \(peak) KiB, at start \(startRSS) KiB")
+        }
 
         let metrics = try TestSupport.run("/usr/bin/curl", ["-s", daemon.opsURL + "/metrics"]).stdout
         let evicted = metrics.split(separator: "\n").filter { $0.hasPrefix("auditseal_connections_evicted_total{") }
