@@ -133,9 +133,12 @@ import Testing
         let dir = TestSupport.temporaryDirectory()
         let key = try TestSupport.signingKey(in: dir).key
         // One write-ahead segment, however slowly this runs (a sanitizer, a loaded machine): no
-        // rotation by age while the batches go in.
+        // rotation by age while the batches go in, and no heartbeat committing to records the cuts
+        // below then remove (a heartbeat follows the records' fsync, so a real power cut cannot
+        // lose them; cutting under it is tampering, and verify says so).
         var liveConfig = StoreConfiguration(dataDirectory: dir + "/data", nodeName: "node-a")
         liveConfig.segmentMaxAge = 86_400
+        liveConfig.heartbeatInterval = 86_400
         let store = try AuditStore(configuration: liveConfig, signingKey: key)
         for b in 0..<4 {
             _ = try await store.append(try EventScanner(mode: .eventList).scan(TestSupport.eventList(count: 3, prefix: "c\(b)")))

@@ -7,14 +7,22 @@ import Testing
 /// reported and then steers nothing, a signed but absurd manifest cannot crash verify or make it
 /// read outside the store, and the signed leaf-hint file is checked even when every event matches.
 @Suite struct HostileManifestTests {
-    static func store() async throws -> (path: String, key: Ed25519PrivateKey) {
+    /// Four batches of 10 events in segments of about 20 KB; with `heartbeatAfterFirst`, the first
+    /// batch is sealed on its own and a heartbeat manifest follows it. Nothing seals or beats by time, however slow the run.
+    static func store(heartbeatAfterFirst: Bool = false) async throws -> (path: String, key: Ed25519PrivateKey) {
         let dir = TestSupport.temporaryDirectory("hostile")
         let key = try TestSupport.signingKey(in: dir).key
         var config = StoreConfiguration(dataDirectory: dir + "/data", nodeName: "cp-1")
         config.segmentMaxBytes = 20_000
+        config.segmentMaxAge = 86_400
+        config.heartbeatInterval = 86_400
         let store = try AuditStore(configuration: config, signingKey: key)
         for b in 0..<4 {
             _ = try await store.append(try EventScanner(mode: .eventList).scan(TestSupport.eventList(count: 10, prefix: "h\(b)")))
+            if b == 0 && heartbeatAfterFirst {
+                try await store.sealNow()
+                try await store.heartbeatNow()
+            }
         }
         try await store.sealNow()
         try await store.close()
@@ -50,8 +58,17 @@ import Testing
         #expect(try Self.segments(path).count >= 2)
     }
 
-    @Test func aRaisedEventCountUnderABrokenSignatureIsAFindingNotACrash() async throws {
-        let (path, key) = try await Self.store()
+    /// Also with a heartbeat between the broken manifest and the next segment (as a slow run under
+    /// AddressSanitizer produced, which first showed the next segment's events called missing).
+    @Test(arguments: [false, true])
+    func aRaisedEventCountUnderABrokenSignatureIsAFindingNotACrash(heartbeatBetween: Bool) async throws {
+        let (path, key) = try await Self.store(heartbeatAfterFirst: heartbeatBetween)
+        if heartbeatBetween {
+            let layout = StoreLayout(root: path)
+            let types = try layout.manifestSequences().map { try StableJSON.decode(Manifest.self, from: try FileIO.readAll(path: layout.manifestPath($0))).type }
+            let firstSegment = try #require(types.firstIndex(of: "segment"))
+            #expect(types[firstSegment + 1] == "heartbeat", "\(types)")
+        }
         let (first, _) = try Self.segments(path)[0]
         try Self.rewrite(path, first, signWith: nil) { $0.eventCount += 1 }
         let report = Self.verify(path, key)

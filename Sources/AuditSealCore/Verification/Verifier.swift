@@ -118,14 +118,16 @@ public final class Verifier: @unchecked Sendable {
         var previousTrusted = 0
         for loaded in trusted {
             let m = loaded.manifest
-            // Sequences between the previous trusted manifest and this one that failed their checks.
+            // Sequences between the previous trusted segment manifest and this one that failed their
+            // checks. A heartbeat between them does not clear the list: the events the failed
+            // manifests committed to are still unverified, not missing.
             let skipped = manifests.filter { !$0.trusted && $0.sequence > previousTrusted && $0.sequence < loaded.sequence }.map(\.sequence)
-            previousTrusted = loaded.sequence
             if m.type == "heartbeat" {
                 report.heartbeats += 1
                 heartbeats.append(HeartbeatCheck(sequence: loaded.sequence, treeSize: m.treeSize, head: m.chainHashAfter, root: m.treeRoot))
                 continue
             }
+            previousTrusted = loaded.sequence
             report.segments += 1
             let start = m.treeSize &- UInt64(m.eventCount)
             var treeKnown = true
