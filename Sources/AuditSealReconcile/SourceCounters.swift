@@ -41,18 +41,28 @@ public struct SourceCounters: Sendable, Equatable, Codable {
             rest = rest.drop { $0 == " " }
             let valueText = rest.split(separator: " ").first.map(String.init) ?? ""
             guard let value = Double(valueText), value.isFinite, value >= 0 else { continue }
+            // A counter beyond UInt64 is not a count (the fuzzer's find: it trapped here); sums of
+            // several series saturate rather than trap.
+            let count = UInt64(exactly: value.rounded(.down))
             switch name {
             case "apiserver_audit_event_total":
-                events += UInt64(value)
+                guard let count else { continue }
+                events = Self.saturatingSum(events, count)
             case "apiserver_audit_error_total":
+                guard let count else { continue }
                 let plugin = Self.label("plugin", in: labels) ?? "unknown"
-                errors[plugin, default: 0] += UInt64(value)
+                errors[plugin] = Self.saturatingSum(errors[plugin] ?? 0, count)
             case "process_start_time_seconds":
                 processStart = value
             default:
                 continue
             }
         }
+    }
+
+    static func saturatingSum(_ a: UInt64, _ b: UInt64) -> UInt64 {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        return overflow ? .max : sum
     }
 
     static func label(_ key: String, in labels: Substring) -> String? {
@@ -103,7 +113,7 @@ extension ReconcileDatabase {
                            arguments: [server, counters.processStart, Timestamp.format(now), text])
             for (plugin, events) in drops.sorted(by: { $0.key < $1.key }) {
                 try db.execute(sql: "INSERT INTO drops(server, plugin, events, fromTime, toTime) VALUES (?, ?, ?, ?, ?)",
-                               arguments: [server, plugin, Int64(events), Timestamp.format(since ?? now), Timestamp.format(now)])
+                               arguments: [server, plugin, Int64(clamping: events), Timestamp.format(since ?? now), Timestamp.format(now)])
             }
             if let gap {
                 try db.execute(sql: "INSERT INTO gaps(source, fromTime, toTime, reason) VALUES ('metrics', ?, ?, ?)",
