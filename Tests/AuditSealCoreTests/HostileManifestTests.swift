@@ -8,7 +8,8 @@ import Testing
 /// read outside the store, and the signed leaf-hint file is checked even when every event matches.
 @Suite struct HostileManifestTests {
     /// Four batches of 10 events in segments of about 20 KB; with `heartbeatAfterFirst`, the first
-    /// batch is sealed on its own and a heartbeat manifest follows it. Nothing seals or beats by time, however slow the run.
+    /// batch is sealed on its own and a heartbeat manifest follows it. Nothing seals or beats by
+    /// time, however slow the run.
     static func store(heartbeatAfterFirst: Bool = false) async throws -> (path: String, key: Ed25519PrivateKey) {
         let dir = TestSupport.temporaryDirectory("hostile")
         let key = try TestSupport.signingKey(in: dir).key
