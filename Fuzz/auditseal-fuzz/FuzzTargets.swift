@@ -106,21 +106,36 @@ enum FuzzTargets {
         _ = ProofVerifier.verify(file, logKeys: [key.publicKey], policy: WitnessPolicy(witnesses: [WitnessKey(name: "w", publicKey: key.publicKey)], quorum: 1))
     }
 
-    /// The verifier over a mutated store: the first byte picks a file of a small sealed store, the
-    /// rest replaces it. A store is hostile input: verify reports, it never crashes. The store is
-    /// held in memory (`MemorySource`), so an execution does no file I/O.
+    /// The verifier over a mutated store: the first byte picks a file of a small sealed store
+    /// (`first % files`) and which reader checks the store (`first / files % 3`: the verifier, the
+    /// proof builder, or the verified-segment reader that `cat` uses); the rest replaces the file.
+    /// A store is hostile input: verify reports, it never crashes. The store is held in memory
+    /// (`MemorySource`) and small (two segments of 20 events), so an execution does no file I/O and
+    /// little hashing.
     static func verifier(_ bytes: [UInt8]) {
         guard let first = bytes.first else { return }
         let files = storeFiles
         var source = storeInMemory
-        source.files[files[Int(first) % files.count]] = Array(bytes.dropFirst())
-        var options = Verifier.Options(trustedKeys: [key.publicKey])
-        options.checkTail = false
-        let report = Verifier(source: source, options: options).run()
-        _ = ProofBuilder(tree: StoreTree(manifests: (try? StoreTree.loadManifests(from: source)) ?? [], read: source.read),
-                         source: source).newestProvable()
-        _ = VerifiedSegments(source: source, trustedKeys: [key.publicKey]).segments
-        _ = report.intact
+        let file = files[Int(first) % files.count]
+        source.files[file] = Array(bytes.dropFirst())
+        switch Int(first) / files.count % 3 {
+        case 0:
+            var options = Verifier.Options(trustedKeys: [key.publicKey])
+            options.checkTail = false
+            options.parallelism = 1
+            let report = Verifier(source: source, options: options).run()
+            // Differential: a file the signed manifests commit to, byte for byte, cannot change
+            // and still verify.
+            let committed = [".jsonl.gz", ".manifest.json", ".leaves", ".nodes"].contains { file.hasSuffix($0) }
+            if report.intact && committed && source.files[file] != storeInMemory.files[file] {
+                fatalError("verify called the store intact with \(file) changed")
+            }
+        case 1:
+            _ = ProofBuilder(tree: StoreTree(manifests: (try? StoreTree.loadManifests(from: source)) ?? [], read: source.read),
+                             source: source).newestProvable()
+        default:
+            _ = VerifiedSegments(source: source, trustedKeys: [key.publicKey]).segments
+        }
     }
 
     static let storeInMemory = MemorySource(loading: store)
@@ -131,7 +146,7 @@ enum FuzzTargets {
         return dir
     }()
 
-    /// A small sealed store (2 segments, a heartbeat), made once per process.
+    /// A small sealed store (2 segments of 20 events, a heartbeat), made once per process.
     static let store: String = {
         let dir = scratch + "/store"
         let semaphore = DispatchSemaphore(value: 0)
@@ -140,7 +155,7 @@ enum FuzzTargets {
             config.segmentMaxBytes = 1 << 30
             let s = try! AuditStore(configuration: config, signingKey: key)
             for b in 0..<2 {
-                let text = (0..<300).map { #"{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"f\#(b)-\#($0)","stage":"ResponseComplete","verb":"get"}"# }.joined(separator: "\n")
+                let text = (0..<20).map { #"{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"f\#(b)-\#($0)","stage":"ResponseComplete","verb":"get"}"# }.joined(separator: "\n")
                 _ = try! await s.append(try! EventScanner(mode: .stream).scan(Array(text.utf8)))
                 try! await s.sealNow()
             }
@@ -175,8 +190,12 @@ func writeSeeds(_ out: String) {
         let bytes = (try? FileIO.readAll(path: store + "/segments/" + name)) ?? []
         if name.hasSuffix(".manifest.json") { put("manifest", name, bytes) }
         if name.hasSuffix(".checkpoint") { put("note", name, bytes) }
-        if let i = FuzzTargets.storeFiles.firstIndex(of: "segments/" + name), bytes.count < 64 << 10 {
-            put("verifier", name, [UInt8(i)] + bytes)
+        // One seed per file and reader (the first byte picks both; see `FuzzTargets.verifier`).
+        let files = FuzzTargets.storeFiles
+        if let i = files.firstIndex(of: "segments/" + name), bytes.count < 64 << 10 {
+            for (reader, suffix) in ["", ".proofbuilder", ".segments"].enumerated() {
+                put("verifier", name + suffix, [UInt8(i + reader * files.count)] + bytes)
+            }
         }
     }
     // An open write-ahead segment with records.
@@ -197,7 +216,7 @@ func writeSeeds(_ out: String) {
     let source = DirectorySource(root: store)
     let tree = StoreTree(manifests: (try? StoreTree.loadManifests(from: source)) ?? [], read: source.read)
     let builder = ProofBuilder(tree: tree, source: source)
-    if let target = builder.newestProvable(), let proof = try? builder.inclusion(indexes: [3, 400], at: target), let bytes = try? proof.encoded() {
+    if let target = builder.newestProvable(), let proof = try? builder.inclusion(indexes: [3, 30], at: target), let bytes = try? proof.encoded() {
         put("proof", "inclusion.json", bytes)
         if let note = try? builder.checkpointNote(sequence: target.sequence) {
             put("note", "add-checkpoint.txt", Array(AddCheckpointRequest(oldSize: 0, proof: [], checkpoint: note).body.utf8))

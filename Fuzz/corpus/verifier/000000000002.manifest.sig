@@ -1,2 +1,2 @@
 
-zzdhCp1tbh6E9N/yR8aihAY8mXFBlTfb1F6m8qayZEF1IRU58zi27az1cHWMhlwd6psHS97IU8XDMCwt0a8UDg==
+iywpIqr0ckyQ0txBujl5Q8YljrlLDQPSOYegmIVvjJ1hcXrqj10z7ZkLg4gl4HFs8mN6k/8kWJ7wDakHwh9yDQ==

@@ -1,1 +1,1 @@
-GqwU5ngxTOxEOYYzS4h8f42prHvj1/sXbS//d3aSRWHdNImyrXYb55WFwrEi1My/7JwJfV4ri/7z6BIEYUBrCA==
+E1z/ndVszy7cxW7khpsrX15PfQM/Iz75SPiTX77xn2E86Ginea3sg3N4Zb+jjxy3icU5M/DAioFdEQxKdE9OBA==
