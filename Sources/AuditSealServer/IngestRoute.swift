@@ -52,7 +52,7 @@ public struct IngestRoute: Sendable {
                 }
                 let appendStarted = ContinuousClock.now
                 do {
-                    return (batch, try await store.append(batch), appendStarted)
+                    return (batch, try await lane.append(batch, bodyBytes: body.count, to: store), appendStarted)
                 } catch {
                     logger.error("storage could not make the batch durable", metadata: ["error": "\(error)", "events": "\(batch.count)"])
                     throw Refusal(status: .serviceUnavailable, reason: "storage unavailable: \(error)", retryAfter: true)

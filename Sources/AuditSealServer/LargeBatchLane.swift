@@ -1,3 +1,4 @@
+import AuditSealCore
 import NIOConcurrencyHelpers
 
 /// Large batches are scanned, chained and made durable one at a time, in arrival order, while
@@ -6,6 +7,12 @@ import NIOConcurrencyHelpers
 /// one large batch's share of the CPU and of each commit group, and the API servers' ordinary
 /// batches (400 events, well under a megabyte) keep their latency. The memory budget still bounds
 /// what the waiting batches hold.
+///
+/// A large batch is also appended in slices of about `sliceBytes` of stored lines, each its own
+/// commit, so that an ordinary batch arriving meanwhile shares its fsync with one slice, not with
+/// the whole batch. If a slice fails, the slices before it stay stored but the batch is refused
+/// (503) and never acknowledged; the API server's retry stores the rest, and the duplicate filter
+/// drops what is already stored (docs/FORMAT.md §1).
 final class LargeBatchLane: Sendable {
     private struct State {
         var busy = false
@@ -17,7 +24,45 @@ final class LargeBatchLane: Sendable {
     let threshold: Int
     private let state = NIOLockedValueBox(State())
 
-    init(threshold: Int) { self.threshold = threshold }
+    /// Stored-line bytes per commit for a batch in the lane.
+    let sliceBytes: Int
+
+    init(threshold: Int, sliceBytes: Int = 1 << 20) {
+        self.threshold = threshold
+        self.sliceBytes = sliceBytes
+    }
+
+    /// Appends `batch` (read from a body of `bytes`): whole when it is small, in slices in the lane.
+    func append(_ batch: EventBatch, bodyBytes bytes: Int, to store: AuditStore) async throws -> AppendResult {
+        guard threshold > 0, bytes >= threshold else { return try await store.append(batch) }
+        var total = AppendResult(stored: 0, duplicates: 0, firstIndex: nil)
+        for range in Self.slices(of: batch, maxBytes: sliceBytes) {
+            let part = try await store.append(batch.slice(range))
+            total.stored += part.stored
+            total.duplicates += part.duplicates
+            if total.firstIndex == nil { total.firstIndex = part.firstIndex }
+        }
+        return total
+    }
+
+    /// Consecutive ranges of the batch's events, each holding at most `maxBytes` of stored lines
+    /// (at least one event).
+    static func slices(of batch: EventBatch, maxBytes: Int) -> [Range<Int>] {
+        var ranges = [Range<Int>]()
+        var start = 0
+        var size = 0
+        for i in 0..<batch.count {
+            let length = batch.events[i].line.count + 1
+            if i > start && size + length > maxBytes {
+                ranges.append(start..<i)
+                start = i
+                size = 0
+            }
+            size += length
+        }
+        if start < batch.count { ranges.append(start..<batch.count) }
+        return ranges
+    }
 
     /// Runs body in the lane when `bytes` reaches the threshold, else at once.
     func run<T>(bytes: Int, _ body: () async throws -> T) async throws -> T {

@@ -1,3 +1,5 @@
+import AuditSealCore
+import AuditSealTestSupport
 @testable import AuditSealServer
 import Foundation
 import NIOConcurrencyHelpers
@@ -82,5 +84,50 @@ import Testing
         let result = inside.withLockedValue { $0 }
         #expect(result.most == 1)
         #expect(result.order.count == 21 && result.order.first == 0)
+    }
+
+    static func batch(_ count: Int, prefix: String) throws -> EventBatch {
+        let text = (0..<count).map { #"{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"\#(prefix)-\#($0)","stage":"ResponseComplete","verb":"get","requestURI":"/api/v1/namespaces/default/pods/\#(String(repeating: "p", count: $0 % 97))"}"# }
+        return try EventScanner(mode: .stream).scan(Array(text.joined(separator: "\n").utf8))
+    }
+
+    @Test func slicesCoverTheBatchInOrderWithinTheirSize() throws {
+        let batch = try Self.batch(500, prefix: "s")
+        for maxBytes in [1, 300, 4096, 1 << 20] {
+            let slices = LargeBatchLane.slices(of: batch, maxBytes: maxBytes)
+            #expect(slices.first?.lowerBound == 0 && slices.last?.upperBound == 500)
+            for (a, b) in zip(slices, slices.dropFirst()) { #expect(a.upperBound == b.lowerBound && !a.isEmpty) }
+            for slice in slices {
+                let bytes = slice.reduce(0) { $0 + batch.events[$1].line.count + 1 }
+                #expect(bytes <= maxBytes || slice.count == 1, "slice \(slice) holds \(bytes) bytes, over \(maxBytes)")
+            }
+        }
+        #expect(LargeBatchLane.slices(of: batch, maxBytes: 1).count == 500, "an event larger than a slice is a slice of its own")
+        #expect(LargeBatchLane.slices(of: batch, maxBytes: 1 << 20).count == 1)
+    }
+
+    /// A large batch goes in slices; a retry after a slice failed (the first slices stored, the
+    /// batch refused) stores the rest once and answers the stored ones as duplicates.
+    @Test func aLargeBatchStoredInSlicesAndItsRetryAfterAPartialStore() async throws {
+        let dir = TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try AuditStore(configuration: StoreConfiguration(dataDirectory: dir, nodeName: "lane"),
+                                   signingKey: try Ed25519PrivateKey(seed: [UInt8](repeating: 3, count: 32)))
+        let lane = LargeBatchLane(threshold: 10_000, sliceBytes: 4096)
+        let batch = try Self.batch(400, prefix: "large")
+        let bodyBytes = batch.lines.count
+        #expect(bodyBytes >= 10_000 && LargeBatchLane.slices(of: batch, maxBytes: 4096).count > 10)
+        // What a failure at the fourth slice leaves: the first three slices stored.
+        let slices = LargeBatchLane.slices(of: batch, maxBytes: 4096)
+        for range in slices.prefix(3) { _ = try await store.append(batch.slice(range)) }
+        let storedBefore = slices.prefix(3).reduce(0) { $0 + $1.count }
+        let retry = try await lane.append(batch, bodyBytes: bodyBytes, to: store)
+        #expect(retry.stored == 400 - storedBefore && retry.duplicates == storedBefore)
+        // A small batch is appended whole (one commit), beside it.
+        let small = try await lane.append(try Self.batch(10, prefix: "small"), bodyBytes: 100, to: store)
+        #expect(small == AppendResult(stored: 10, duplicates: 0, firstIndex: 400))
+        try await store.close()
+        let ids = try TestSupport.auditIDs(try TestSupport.storedLines(dir))
+        #expect(ids == (0..<400).map { "large-\($0)" } + (0..<10).map { "small-\($0)" })
     }
 }
