@@ -9,14 +9,20 @@
 # (4 096 connection slots, 256 MiB memory budget), but maxBodyBytes 64 MiB, so that the over-limit
 # bodies and the gzip bomb (64 x maxBodyBytes decoded) stay quick to make. Needs python3. From the repository root:
 #   bash Benchmarks/hostile.sh [BATCHES] [IDLE]
+# AUDITSEAL_BIN=PATH runs that binary instead of building one (to compare two builds in one
+# sitting); SCENARIOS="alone idle large all" picks scenarios (default: all four).
 set -euo pipefail
 batches=${1:-300}
 idle=${2:-10000}
 root=$(pwd)
 work=$(mktemp -d)
 trap 'kill $(cat "$work"/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
-swift build -c release --product auditseal 2>&1 | grep -E "error" || true
-bin=$root/.build/release/auditseal
+bin=${AUDITSEAL_BIN:-}
+if [ -z "$bin" ]; then
+  swift build -c release --product auditseal 2>&1 | grep -E "error" || true
+  bin=$root/.build/release/auditseal
+fi
+scenarios=" ${SCENARIOS:-alone idle large all} "
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 "$bin" certs --out "$work/certs" > /dev/null
@@ -46,14 +52,22 @@ if a: print("%-26s attacks: %s" % ("", json.dumps(a)))
 PY
 }
 
-echo "== ceiling: the well-behaved client alone =="
-run alone --prefix alone
-echo "== $idle idle connections (kept at that size) + a TLS handshake flood (2 threads) =="
-run idle --prefix idle --idle "$idle" --handshakes 2
-echo "== 8 threads of 4.7 MB batches only =="
-run large --prefix large --large 8
-echo "== idle connections + handshake flood + header floods, bodies over each limit, a gzip bomb, 8 threads of 4.7 MB batches =="
-run all --prefix all --idle "$idle" --handshakes 2 --header-floods --limits --max-events 100000 --large 8
+if [[ $scenarios == *" alone "* ]]; then
+  echo "== ceiling: the well-behaved client alone =="
+  run alone --prefix alone
+fi
+if [[ $scenarios == *" idle "* ]]; then
+  echo "== $idle idle connections (kept at that size) + a TLS handshake flood (2 threads) =="
+  run idle --prefix idle --idle "$idle" --handshakes 2
+fi
+if [[ $scenarios == *" large "* ]]; then
+  echo "== 8 threads of 4.7 MB batches only =="
+  run large --prefix large --large 8
+fi
+if [[ $scenarios == *" all "* ]]; then
+  echo "== idle connections + handshake flood + header floods, bodies over each limit, a gzip bomb, 8 threads of 4.7 MB batches =="
+  run all --prefix all --idle "$idle" --handshakes 2 --header-floods --limits --max-events 100000 --large 8
+fi
 echo "receiver peak RSS over the whole run: $(awk '/VmHWM/ {print $2, $3}' /proc/$pid/status)"
 curl -s "$ops/metrics" | grep -E "^auditseal_connections_(evicted_total|open)" || true
 kill -TERM "$pid"; wait "$pid" || true
