@@ -41,8 +41,12 @@ public struct IngestRoute: Sendable {
                 let batch: EventBatch
                 do {
                     // A spooled body's stored lines are spooled too: they are about as large.
-                    let lineSpool = try body.isMapped ? SpoolFile(directory: spoolDirectory) : nil
-                    batch = try EventScanner(mode: .eventList).scan(body, maxEvents: configuration.maxBatchEvents, lineSpool: lineSpool)
+                    let maxEvents = configuration.maxBatchEvents
+                    let spoolDirectory = spoolDirectory
+                    batch = try await lane.scan(bodyBytes: body.count) {
+                        let lineSpool = try body.isMapped ? SpoolFile(directory: spoolDirectory) : nil
+                        return try EventScanner(mode: .eventList).scan(body, maxEvents: maxEvents, lineSpool: lineSpool)
+                    }
                 } catch let error as AuditSealError {
                     switch error.code {
                     case .malformedInput: throw Refusal(status: .badRequest, reason: "invalid EventList: \(error.reason)")

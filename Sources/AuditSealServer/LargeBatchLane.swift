@@ -1,4 +1,5 @@
 import AuditSealCore
+import Dispatch
 import NIOConcurrencyHelpers
 
 /// Large batches are scanned, chained and made durable one at a time, in arrival order, while
@@ -7,6 +8,10 @@ import NIOConcurrencyHelpers
 /// one large batch's share of the CPU and of each commit group, and the API servers' ordinary
 /// batches (400 events, well under a megabyte) keep their latency. The memory budget still bounds
 /// what the waiting batches hold.
+///
+/// The lane has its own thread for scanning: a large body's tens of milliseconds of parsing then
+/// never hold one of the few threads of Swift's concurrency pool, on which every ordinary batch's
+/// handler runs.
 ///
 /// A large batch is also appended in slices of about `sliceBytes` of stored lines, each its own
 /// commit, so that an ordinary batch arriving meanwhile shares its fsync with one slice, not with
@@ -30,6 +35,18 @@ final class LargeBatchLane: Sendable {
     init(threshold: Int, sliceBytes: Int = 1 << 20) {
         self.threshold = threshold
         self.sliceBytes = sliceBytes
+    }
+
+    /// The lane's thread (one large batch at a time is in the lane).
+    private let thread = DispatchQueue(label: "auditseal-large-batch")
+
+    /// Runs `work` (scanning a body of `bytes`) at once when the body is small, else on the lane's
+    /// own thread.
+    func scan<T: Sendable>(bodyBytes bytes: Int, _ work: @escaping @Sendable () throws -> T) async throws -> T {
+        guard threshold > 0, bytes >= threshold else { return try work() }
+        return try await withCheckedThrowingContinuation { continuation in
+            thread.async { continuation.resume(with: Result(catching: work)) }
+        }
     }
 
     /// Appends `batch` (read from a body of `bytes`): whole when it is small, in slices in the lane.
