@@ -51,6 +51,7 @@ let package = Package(
         .target(
             name: "AuditSealServer",
             dependencies: [
+                "AuditSealYAML",
                 "AuditSealCore",
                 "AuditSealShipping",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -100,6 +101,7 @@ let package = Package(
         .target(
             name: "AuditSealReconcile",
             dependencies: [
+                "AuditSealYAML",
                 "AuditSealCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -111,10 +113,18 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // YAML from operators (serve's config, audit policies, kubeconfigs), checked before Yams builds values.
+        .target(
+            name: "AuditSealYAML",
+            dependencies: [
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         // Putting auditseal into a cluster: generated certificates and webhook kubeconfig, audit-policy checks.
         .target(
             name: "AuditSealDeploy",
             dependencies: [
+                "AuditSealYAML",
                 "AuditSealCore",
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -216,6 +226,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
+        ),
+        .testTarget(
+            name: "AuditSealYAMLTests",
+            dependencies: ["AuditSealYAML", "AuditSealServer", "AuditSealDeploy", "AuditSealReconcile"]
         ),
         .testTarget(
             name: "AuditSealServerTests",

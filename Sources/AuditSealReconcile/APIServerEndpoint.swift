@@ -1,6 +1,6 @@
 import AuditSealCore
 import Foundation
-import Yams
+import AuditSealYAML
 
 /// Where an API server's /metrics is and how to authenticate to it: from a kubeconfig (its
 /// current context's cluster and user), or given directly (URL, bearer token file, CA bundle), as
@@ -32,7 +32,7 @@ public struct APIServerEndpoint: Sendable, Equatable {
     /// taken from the kubeconfig's directory, as client-go does.
     public static func kubeconfig(_ path: String, name: String? = nil) throws -> APIServerEndpoint {
         let text = String(decoding: try FileIO.readAll(path: path), as: UTF8.self)
-        guard let root = try Yams.load(yaml: text) as? [String: Any] else { throw AuditSealError(.malformedInput, "\(path) is not a kubeconfig") }
+        guard let root = try YAMLDocument.load(text) as? [String: Any] else { throw AuditSealError(.malformedInput, "\(path) is not a kubeconfig") }
         let directory = FileIO.directory(of: path)
         func named(_ list: String, _ key: String?) -> [String: Any]? {
             let items = root[list] as? [[String: Any]] ?? []

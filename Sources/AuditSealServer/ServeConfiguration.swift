@@ -1,5 +1,6 @@
 import AuditSealCore
 import Foundation
+import AuditSealYAML
 import Yams
 
 /// Everything `auditseal serve` can be told, from the YAML file (`--config`) and flags of the same
@@ -203,7 +204,11 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
 
     /// Reads YAML text; `source` names it in errors.
     public static func load(yaml text: String, source path: String) throws -> ServeConfiguration {
-        if let node = try Yams.compose(yaml: text), case .mapping(let mapping) = node {
+        let root: Node?
+        do { root = try YAMLDocument.compose(text) } catch let error as YAMLDocument.NumberOutOfRange {
+            throw ConfigurationError("\(path): \(error)")
+        }
+        if let node = root, case .mapping(let mapping) = node {
             let known = Set(CodingKeys.allCases.map(\.rawValue))
             for key in mapping.keys {
                 guard let name = key.string else { continue }
@@ -211,7 +216,7 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
             }
         }
         do {
-            return try YAMLDecoder().decode(ServeConfiguration.self, from: text)
+            return try YAMLDecoder().decode(ServeConfiguration.self, from: root ?? Node(""))
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
             throw ConfigurationError("\(path): field \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\" has the wrong type")
         } catch let DecodingError.dataCorrupted(context) {

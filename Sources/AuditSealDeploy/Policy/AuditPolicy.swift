@@ -1,6 +1,6 @@
 import AuditSealCore
 import Foundation
-import Yams
+import AuditSealYAML
 
 /// An `audit.k8s.io/v1` `Policy`, read with the API server's schema: every field it knows, nothing
 /// else (an unknown field, level or stage is an error, as it is for `--audit-policy-file`).
@@ -44,7 +44,7 @@ public struct AuditPolicy: Sendable, Equatable {
     /// Parses a policy; throws `.malformedInput` naming the field that does not fit the schema.
     public init(yaml text: String) throws {
         let root: Any?
-        do { root = try Yams.load(yaml: text) } catch { throw AuditSealError(.malformedInput, "not YAML: \(error)") }
+        do { root = try YAMLDocument.load(text) } catch { throw AuditSealError(.malformedInput, "not YAML: \(error)") }
         guard let doc = root as? [String: Any] else { throw AuditSealError(.malformedInput, "not a YAML mapping") }
         try Self.allowOnly(doc, ["apiVersion", "kind", "metadata", "rules", "omitStages", "omitManagedFields"], at: "policy")
         guard doc["kind"] as? String == "Policy" else { throw AuditSealError(.malformedInput, "kind must be Policy, not \(doc["kind"] ?? "missing")") }
