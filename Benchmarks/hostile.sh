@@ -23,6 +23,7 @@ if [ -z "$bin" ]; then
   bin=$root/.build/release/auditseal
 fi
 scenarios=" ${SCENARIOS:-alone idle large all} "
+want() { [[ $scenarios == *" $1 "* ]]; }
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 "$bin" certs --out "$work/certs" > /dev/null
@@ -52,19 +53,19 @@ if a: print("%-26s attacks: %s" % ("", json.dumps(a)))
 PY
 }
 
-if [[ $scenarios == *" alone "* ]]; then
+if want alone; then
   echo "== ceiling: the well-behaved client alone =="
   run alone --prefix alone
 fi
-if [[ $scenarios == *" idle "* ]]; then
+if want idle; then
   echo "== $idle idle connections (kept at that size) + a TLS handshake flood (2 threads) =="
   run idle --prefix idle --idle "$idle" --handshakes 2
 fi
-if [[ $scenarios == *" large "* ]]; then
+if want large; then
   echo "== 8 threads of 4.7 MB batches only =="
   run large --prefix large --large 8
 fi
-if [[ $scenarios == *" all "* ]]; then
+if want all; then
   echo "== idle connections + handshake flood + header floods, bodies over each limit, a gzip bomb, 8 threads of 4.7 MB batches =="
   run all --prefix all --idle "$idle" --handshakes 2 --header-floods --limits --max-events 100000 --large 8
 fi

@@ -186,12 +186,12 @@ func writeSeeds(_ out: String) {
         try? FileIO.writeAtomically(path: out + "/" + target + "/" + name, bytes: bytes)
     }
     let segments = (try? FileIO.list(store + "/segments")) ?? []
+    let files = FuzzTargets.storeFiles
     for name in segments {
         let bytes = (try? FileIO.readAll(path: store + "/segments/" + name)) ?? []
         if name.hasSuffix(".manifest.json") { put("manifest", name, bytes) }
         if name.hasSuffix(".checkpoint") { put("note", name, bytes) }
         // One seed per file and reader (the first byte picks both; see `FuzzTargets.verifier`).
-        let files = FuzzTargets.storeFiles
         if let i = files.firstIndex(of: "segments/" + name), bytes.count < 64 << 10 {
             for (reader, suffix) in ["", ".proofbuilder", ".segments"].enumerated() {
                 put("verifier", name + suffix, [UInt8(i + reader * files.count)] + bytes)

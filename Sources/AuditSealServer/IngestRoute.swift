@@ -56,7 +56,7 @@ public struct IngestRoute: Sendable {
                 }
                 let appendStarted = ContinuousClock.now
                 do {
-                    return (batch, try await lane.append(batch, bodyBytes: body.count, to: store), appendStarted)
+                    return (batch, try await lane.append(batch, bodyBytes: body.count, using: store.append), appendStarted)
                 } catch {
                     logger.error("storage could not make the batch durable", metadata: ["error": "\(error)", "events": "\(batch.count)"])
                     throw Refusal(status: .serviceUnavailable, reason: "storage unavailable: \(error)", retryAfter: true)

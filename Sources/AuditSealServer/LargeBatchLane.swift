@@ -49,12 +49,14 @@ final class LargeBatchLane: Sendable {
         }
     }
 
-    /// Appends `batch` (read from a body of `bytes`): whole when it is small, in slices in the lane.
-    func append(_ batch: EventBatch, bodyBytes bytes: Int, to store: AuditStore) async throws -> AppendResult {
-        guard threshold > 0, bytes >= threshold else { return try await store.append(batch) }
+    /// Appends `batch` (read from a body of `bytes`) with `append` (the store's): whole when it is
+    /// small, one call per slice in the lane.
+    func append(_ batch: EventBatch, bodyBytes bytes: Int,
+                using append: (EventBatch) async throws -> AppendResult) async throws -> AppendResult {
+        guard threshold > 0, bytes >= threshold else { return try await append(batch) }
         var total = AppendResult(stored: 0, duplicates: 0, firstIndex: nil)
         for range in Self.slices(of: batch, maxBytes: sliceBytes) {
-            let part = try await store.append(batch.slice(range))
+            let part = try await append(batch.slice(range))
             total.stored += part.stored
             total.duplicates += part.duplicates
             if total.firstIndex == nil { total.firstIndex = part.firstIndex }

@@ -56,8 +56,8 @@ public enum YAMLDocument {
     /// SexagesimalConvertible.init(sexagesimal:), for Int and UInt) would overflow.
     static func overflowsAsBase60(_ text: String) -> Bool {
         guard text.contains(":") else { return false }
-        let unsigned = text.replacingOccurrences(of: "_", with: "")
-        return overflows(Int64.self, unsigned) || overflows(UInt64.self, unsigned)
+        let digits = text.replacingOccurrences(of: "_", with: "")  // as Yams: underscores are ignored
+        return overflows(Int64.self, digits) || overflows(UInt64.self, digits)
     }
 
     private static func overflows<T: FixedWidthInteger>(_: T.Type, _ text: String) -> Bool {

@@ -106,8 +106,9 @@ import Testing
         #expect(LargeBatchLane.slices(of: batch, maxBytes: 1 << 20).count == 1)
     }
 
-    /// A large batch goes in slices; a retry after a slice failed (the first slices stored, the
-    /// batch refused) stores the rest once and answers the stored ones as duplicates.
+    /// A large batch goes to the store one slice per append (each its own commit), a small one
+    /// whole; a retry after a slice failed (the first slices stored, the batch refused) stores the
+    /// rest once and answers the stored ones as duplicates.
     @Test func aLargeBatchStoredInSlicesAndItsRetryAfterAPartialStore() async throws {
         let dir = TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -121,11 +122,19 @@ import Testing
         let slices = LargeBatchLane.slices(of: batch, maxBytes: 4096)
         for range in slices.prefix(3) { _ = try await store.append(batch.slice(range)) }
         let storedBefore = slices.prefix(3).reduce(0) { $0 + $1.count }
-        let retry = try await lane.append(batch, bodyBytes: bodyBytes, to: store)
+        let appended = NIOLockedValueBox([Int]())
+        let append = { (part: EventBatch) async throws -> AppendResult in
+            appended.withLockedValue { $0.append(part.count) }
+            return try await store.append(part)
+        }
+        let retry = try await lane.append(batch, bodyBytes: bodyBytes, using: append)
         #expect(retry.stored == 400 - storedBefore && retry.duplicates == storedBefore)
+        #expect(appended.withLockedValue { $0 } == slices.map(\.count), "one append per slice, in order")
         // A small batch is appended whole (one commit), beside it.
-        let small = try await lane.append(try Self.batch(10, prefix: "small"), bodyBytes: 100, to: store)
+        appended.withLockedValue { $0.removeAll() }
+        let small = try await lane.append(try Self.batch(10, prefix: "small"), bodyBytes: 100, using: append)
         #expect(small == AppendResult(stored: 10, duplicates: 0, firstIndex: 400))
+        #expect(appended.withLockedValue { $0 } == [10])
         try await store.close()
         let ids = try TestSupport.auditIDs(try TestSupport.storedLines(dir))
         #expect(ids == (0..<400).map { "large-\($0)" } + (0..<10).map { "small-\($0)" })
