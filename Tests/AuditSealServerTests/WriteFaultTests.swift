@@ -137,6 +137,55 @@ import Testing
         #expect(o.unavailable >= 1)
     }
 
+    /// A disk that takes no new file and no sealed segment while the open segment is past its age:
+    /// the store tries again about once a second, not in a busy loop (it once retried creating the
+    /// next file as fast as it could, at 100 % of a core), and SIGTERM still stops it (a closing
+    /// seal queued behind a failing one once waited for it forever). Started again on a good disk,
+    /// the store holds every acknowledged event and verifies.
+    @Test(.enabled(if: library != nil, "needs the fault-injection library (a C compiler)"))
+    func aDiskThatTakesNoNewFileNeitherSpinsNorHangsTheStop() throws {
+        let library = try #require(Self.library)
+        let dir = TestSupport.temporaryDirectory("faults-nonewfile")
+        var environment = ProcessInfo.processInfo.environment
+        environment["LD_PRELOAD"] = library
+        // After the first write-ahead file, no new one can be made (its header's fdatasync fails),
+        // and no segment can be sealed (every rename into segments/ fails).
+        environment["AUDITSEAL_FAULTS"] = "fdatasync:.wal.tmp:2+:EIO,rename:/segments/:1+:EIO"
+        environment["AUDITSEAL_FAULT_LOG"] = dir + "/faults.log"
+        let launched = Date()
+        let daemon = try ReceiverEndToEndTests.Daemon(dir: dir, arguments: ["--segment-max-age-seconds", "0.2"], environment: environment)
+        let body = String(decoding: TestSupport.eventList(count: 50, prefix: "n0"), as: UTF8.self)
+        #expect(try ReceiverEndToEndTests.post(daemon.url, body: body, dir: dir, curlOptions: ["-H", "Content-Type: application/json"]).0 == 200)
+        // The segment is old at once; wait until the store has tried and failed to replace it a few times.
+        func failedCreations() -> Int {
+            ((try? String(contentsOfFile: dir + "/faults.log", encoding: .utf8)) ?? "").split(separator: "\n")
+                .filter { $0.hasPrefix("fdatasync ") && $0.contains(".wal.tmp") && $0.hasSuffix(" EIO") }.count
+        }
+        let patience = Date().addingTimeInterval(120)
+        while failedCreations() < 3 && Date() < patience { usleep(20_000) }
+        #expect(failedCreations() >= 3, "the store never tried to replace its old segment")
+
+        daemon.process.terminate()
+        let stopDeadline = Date().addingTimeInterval(120)
+        while daemon.process.isRunning && Date() < stopDeadline { usleep(20_000) }
+        let stopped = !daemon.process.isRunning
+        #expect(stopped, "SIGTERM did not stop the daemon within 120 s: \(String(decoding: FileManager.default.contents(atPath: daemon.stderrPath) ?? Data(), as: UTF8.self).suffix(1500))")
+        if !stopped { kill(daemon.process.processIdentifier, SIGKILL) }
+        daemon.process.waitUntilExit()
+        #expect(daemon.process.terminationReason == .exit, "the daemon died of signal \(daemon.process.terminationStatus)")
+        // At most about one attempt a second over the daemon's life (a busy loop makes thousands).
+        let lifetime = Date().timeIntervalSince(launched)
+        #expect(Double(failedCreations()) <= 2 * lifetime + 5, "\(failedCreations()) failed creations of a new write-ahead file in \(Int(lifetime)) s")
+
+        // On a good disk again: the acknowledged batch is there once, and the store verifies.
+        let second = try ReceiverEndToEndTests.Daemon(dir: dir, arguments: [])
+        #expect(second.stop() == 0)
+        let verified = try TestSupport.run(TestSupport.product("auditseal"), ["verify", dir + "/data", "--public-key", dir + "/data/signing.key.pub"])
+        #expect(verified.status == 0, "\(verified.stdout)")
+        let ids = try TestSupport.auditIDs(try TestSupport.storedLines(dir + "/data"))
+        #expect(ids.count == 50 && Set(ids).count == 50, "\(ids.count) stored")
+    }
+
     @Test(.enabled(if: library != nil, "needs the fault-injection library (a C compiler)"))
     func aCrashBeforeTheFailedFileIsSealedRecoversWithoutItsTail() throws {
         let library = try #require(Self.library)

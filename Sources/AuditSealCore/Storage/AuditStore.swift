@@ -60,6 +60,9 @@ public final class AuditStore: @unchecked Sendable {
     private var duplicates: DuplicateFilter
     private var stopping = false
     private var committerDone = false
+    /// After a failed attempt to open the next write-ahead segment, the next attempt waits until
+    /// then: a disk that takes no new file must not turn the committer into a busy loop.
+    private var rotationRetryAt = Date.distantPast
 
     // Sealer state (guarded by `condition`).
     private var sealQueue: [(path: String, leaves: [SHA256Digest]?, closing: Bool, continuations: [CheckedContinuation<Void, Error>], limit: Int?)] = []
@@ -265,7 +268,7 @@ public final class AuditStore: @unchecked Sendable {
             let filter = duplicates
             // A file with a failed write takes nothing more: continue in a new one first (under
             // the lock already held, so the common path pays nothing for it).
-            if active.failed && !group.isEmpty { abandonFailedSegment() }
+            if active.failed && (!group.isEmpty || segmentIsOld()) { abandonFailedSegment() }
             let unwritable = active.failed ? "the write-ahead log cannot take writes: \(lastError ?? "a failed write")" : nil
             condition.unlock()
 
@@ -353,8 +356,23 @@ public final class AuditStore: @unchecked Sendable {
         return out
     }
 
+    /// The open segment holds events, is past its age, and no failed attempt to replace it is
+    /// waiting out its pause.
     private func segmentIsOld() -> Bool {
-        active.eventCount > 0 && Date().timeIntervalSince(active.openedAt) >= configuration.segmentMaxAge
+        guard active.eventCount > 0 else { return false }
+        let now = Date()
+        return now.timeIntervalSince(active.openedAt) >= configuration.segmentMaxAge && now >= rotationRetryAt
+    }
+
+    /// Queues a segment for the sealer; a segment already queued (a closing seal that could not
+    /// open a next segment, then abandoned) gets the new waiters instead of a second job.
+    private func queueSeal(path: String, leaves: [SHA256Digest]?, closing: Bool, continuations: [CheckedContinuation<Void, Error>], limit: Int?) {
+        if let i = sealQueue.firstIndex(where: { $0.path == path }) {
+            sealQueue[i].continuations += continuations
+            sealQueue[i].closing = sealQueue[i].closing || closing
+            return
+        }
+        sealQueue.append((path, leaves, closing, continuations, limit))
     }
 
     /// Closes the active segment and hands it to the sealer when it is full, old, or asked for.
@@ -365,6 +383,12 @@ public final class AuditStore: @unchecked Sendable {
         let full = active.durableLength >= configuration.segmentMaxBytes
         guard full || segmentIsOld() || !requests.isEmpty else { return }
         let closing = requests.contains { $0.closing }
+        if active.failed && sealQueue.contains(where: { $0.path == active.path }) {
+            // Already queued by a closing seal that could not open a next segment: wait for that seal.
+            queueSeal(path: active.path, leaves: nil, closing: closing, continuations: requests.map(\.continuation), limit: nil)
+            condition.broadcast()
+            return
+        }
         if active.eventCount == 0 {
             // Nothing to seal: a closing request still gets a signed closing heartbeat.
             for request in requests {
@@ -375,16 +399,17 @@ public final class AuditStore: @unchecked Sendable {
         }
         do {
             let next = try ActiveSegment.create(layout: layout, state: durable, chainID: identity.chainID)
-            sealQueue.append((active.path, activeLeaves, closing, requests.map(\.continuation), nil))
+            queueSeal(path: active.path, leaves: activeLeaves, closing: closing, continuations: requests.map(\.continuation), limit: nil)
             activeLeaves = []
             active = next
             writeError = nil
         } catch {
             writeError = "cannot open a new write-ahead segment: \(error)"
+            rotationRetryAt = Date().addingTimeInterval(1)
             if closing {
                 // Stopping: seal what is durable here without a next segment (the disk may be
                 // failing); nothing more is written to this file.
-                sealQueue.append((active.path, activeLeaves, true, requests.map(\.continuation), active.eventCount))
+                queueSeal(path: active.path, leaves: activeLeaves, closing: true, continuations: requests.map(\.continuation), limit: active.eventCount)
                 activeLeaves = []
                 active.stopAppends()
             } else {
@@ -405,7 +430,7 @@ public final class AuditStore: @unchecked Sendable {
             let next = try ActiveSegment.create(layout: layout, state: durable, chainID: identity.chainID)
             if active.eventCount > 0 {
                 // Same name only when it held nothing: then the new file replaced it by rename.
-                sealQueue.append((active.path, activeLeaves, false, [], active.eventCount))
+                queueSeal(path: active.path, leaves: activeLeaves, closing: false, continuations: [], limit: active.eventCount)
             }
             activeLeaves = []
             active = next
@@ -413,6 +438,7 @@ public final class AuditStore: @unchecked Sendable {
             condition.broadcast()
         } catch {
             writeError = "a write-ahead write failed and no new write-ahead segment can be created: \(error)"
+            rotationRetryAt = Date().addingTimeInterval(1)
         }
     }
 
@@ -432,9 +458,14 @@ public final class AuditStore: @unchecked Sendable {
                 condition.unlock()
                 let outcome = Result { try sealer.seal(walPath: job.path, knownLeaves: job.leaves, recordLimit: job.limit, after: currentTip, closing: job.closing) }
                 condition.lock()
-                finishSealJob(outcome, continuations: job.continuations, isSegment: true)
+                // Waiters may have joined the job while it was being sealed.
+                finishSealJob(outcome, continuations: sealQueue[0].continuations, isSegment: true)
                 if case .success = outcome { sealQueue.removeFirst() } else {
                     sealQueue[0].continuations = []  // already told of the failure
+                    // Nothing behind it can be written before it (manifests are chained): whoever
+                    // waits for a later seal, a heartbeat or a handover hears of the failure now
+                    // rather than waiting for a disk that may not come back (a stop asks again).
+                    if case .failure(let error) = outcome { failWaitersBehindFailedSeal(error) }
                     // Stopping: a few more tries, then leave it to the next start (it stays a
                     // write-ahead segment, recovered and sealed then).
                     if stopping && committerDone {
@@ -490,6 +521,18 @@ public final class AuditStore: @unchecked Sendable {
     private func nextHeartbeat() -> Date? {
         if tip.closing && durable.nextIndex == tip.committedTreeSize { return nil }
         return (tip.sealedAt ?? openedAt).addingTimeInterval(configuration.heartbeatInterval)
+    }
+
+    /// Called with the lock held, after the first queued segment failed to seal.
+    private func failWaitersBehindFailedSeal(_ error: Error) {
+        for i in sealQueue.indices.dropFirst() {
+            for c in sealQueue[i].continuations { c.resume(throwing: error) }
+            sealQueue[i].continuations = []
+        }
+        for request in heartbeatRequests { request.continuation.resume(throwing: error) }
+        heartbeatRequests.removeAll()
+        for request in handoverRequests { request.continuation.resume(throwing: error) }
+        handoverRequests.removeAll()
     }
 
     private func finishSealJob(_ outcome: Result<ManifestTip, Error>, continuations: [CheckedContinuation<Void, Error>], isSegment: Bool) {
