@@ -10,7 +10,9 @@
 # bodies and the gzip bomb (64 x maxBodyBytes decoded) stay quick to make. Needs python3. From the repository root:
 #   bash Benchmarks/hostile.sh [BATCHES] [IDLE]
 # AUDITSEAL_BIN=PATH runs that binary instead of building one (to compare two builds in one
-# sitting); SCENARIOS="alone idle large all" picks scenarios (default: all four).
+# sitting); SCENARIOS="alone idle large all" picks scenarios (default: all four);
+# ATTACKERS_NICE=N runs the attackers (not the well-behaved client) at nice N, as attackers on other
+# machines would be: their CPU is not the receiver's (default 0: they share its cores as equals).
 set -euo pipefail
 batches=${1:-300}
 idle=${2:-10000}
@@ -41,7 +43,7 @@ run() { # label, hostile.py arguments...
   local label=$1; shift
   python3 "$root/Tests/HostileClients/hostile.py" --url "$url" --ca "$work/certs/ca.crt" \
     --cert "$work/certs/apiserver.crt" --key "$work/certs/apiserver.key" --pid "$pid" \
-    --good-batches "$batches" --good-events 400 --max-body $((64 << 20)) "$@" > "$work/$label.json"
+    --good-batches "$batches" --good-events 400 --max-body $((64 << 20)) --attackers-nice "${ATTACKERS_NICE:-0}" "$@" > "$work/$label.json"
   python3 - "$work/$label.json" "$label" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1])); g = d["good"]

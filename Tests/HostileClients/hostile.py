@@ -19,6 +19,8 @@ keep-alive connection (as the API server's webhook sender does), retrying a 503 
 and a dropped connection at once; every attempt's latency is recorded. It runs in a process of its
 own: beside the attack threads, in one interpreter, its latencies would include waits for Python's
 global interpreter lock (a 4.7 MB batch is built while holding it), which are not the receiver's.
+--attackers-nice N runs the attackers at that nice value and the well-behaved client at 0: attackers
+on other machines, whose CPU is not the receiver's (here they share its cores). Needs root.
 """
 import argparse
 import gzip
@@ -285,6 +287,8 @@ def good_client(target, prefix, batches, events, result):
 
 def good_client_process(args, results):
     """The well-behaved client in its own process (spawned, not forked from a process with threads)."""
+    if args.attackers_nice:
+        os.setpriority(os.PRIO_PROCESS, 0, 0)  # inherited from the reniced attackers; back to normal
     good = {}
     good_client(Target(args), args.prefix, args.good_batches, args.good_events, good)
     results.put(good)
@@ -318,7 +322,10 @@ def main():
     p.add_argument("--good-batches", type=int, default=50)
     p.add_argument("--good-events", type=int, default=400)
     p.add_argument("--prefix", default="good")
+    p.add_argument("--attackers-nice", type=int, default=0)
     args = p.parse_args()
+    if args.attackers_nice:
+        os.nice(args.attackers_nice)  # before any thread starts: Linux keeps a nice value per thread
     target = Target(args)
     tally, stop, threads = Tally(), threading.Event(), []
 
