@@ -8,7 +8,7 @@ set -euo pipefail
 mb=${1:-2.5}
 root=$(pwd)
 work=$(mktemp -d)
-trap 'kill $(cat "$work"/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill $(cat "$work"/*.pid 2>/dev/null) 2>/dev/null || true; wait; rm -rf "$work"' EXIT  # wait: a daemon still stopping must not lose its directory
 swift build -c release --product auditseal 2>&1 | grep -E "error" || true
 bin=$root/.build/release
 

@@ -18,7 +18,7 @@ batches=${1:-300}
 idle=${2:-10000}
 root=$(pwd)
 work=$(mktemp -d)
-trap 'kill $(cat "$work"/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill $(cat "$work"/*.pid 2>/dev/null) 2>/dev/null || true; wait; rm -rf "$work"' EXIT  # wait: a daemon still stopping must not lose its directory
 bin=${AUDITSEAL_BIN:-}
 if [ -z "$bin" ]; then
   swift build -c release --product auditseal 2>&1 | grep -E "error" || true

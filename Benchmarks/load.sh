@@ -11,7 +11,7 @@ set -euo pipefail
 secs=${1:-20}
 root=$(pwd)
 work=$(mktemp -d)
-trap 'kill $(cat "$work"/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill $(cat "$work"/*.pid 2>/dev/null) 2>/dev/null || true; wait; rm -rf "$work"' EXIT  # wait: a daemon still stopping must not lose its directory
 
 for product in auditseal auditseal-bench auditseal-load; do
   swift build -c release --product "$product" 2>&1 | grep -E "error" || true
