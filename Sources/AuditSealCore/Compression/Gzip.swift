@@ -9,7 +9,10 @@ public final class GzipCompressor {
         case isal(OpaquePointer)
     }
     private let backend: Backend
-    private var scratch = [UInt8](repeating: 0, count: 256 * 1024)
+    /// Output buffer, left uninitialized: only the bytes the codec wrote are read, and a small
+    /// stream touches only its first pages (zeroing all of it took 12 % of the verifier fuzz
+    /// target's time).
+    private var scratch = [UInt8](unsafeUninitializedCapacity: 256 * 1024) { _, count in count = 256 * 1024 }
     /// ISA-L is fed in large pieces: the sealer hands over one line at a time.
     private var pending = [UInt8]()
     private var finished = false
@@ -110,7 +113,10 @@ public final class GzipCompressor {
 /// member's CRC-32 and size are checked at its end.
 public final class GzipDecompressor {
     private let state: OpaquePointer
-    private var scratch = [UInt8](repeating: 0, count: 256 * 1024)
+    /// Output buffer, left uninitialized: only the bytes the codec wrote are read, and a small
+    /// stream touches only its first pages (zeroing all of it took 12 % of the verifier fuzz
+    /// target's time).
+    private var scratch = [UInt8](unsafeUninitializedCapacity: 256 * 1024) { _, count in count = 256 * 1024 }
     private var memberEnded = false
 
     public init() throws {
