@@ -23,6 +23,7 @@ global interpreter lock (a 4.7 MB batch is built while holding it), which are no
 on other machines, whose CPU is not the receiver's (here they share its cores). Needs root.
 """
 import argparse
+import ctypes
 import gzip
 import http.client
 import json
@@ -30,6 +31,7 @@ import multiprocessing
 import os
 import queue
 import selectors
+import signal
 import socket
 import ssl
 import threading
@@ -287,6 +289,11 @@ def good_client(target, prefix, batches, events, result):
 
 def good_client_process(args, results):
     """The well-behaved client in its own process (spawned, not forked from a process with threads)."""
+    # It ends with its parent (Linux PR_SET_PDEATHSIG): an attack process killed midway must not
+    # leave it retrying against a receiver that is gone.
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() == 1:
+        return  # the parent is already gone
     if args.attackers_nice:
         os.setpriority(os.PRIO_PROCESS, 0, 0)  # inherited from the reniced attackers; back to normal
     good = {}
