@@ -25,6 +25,15 @@ import Testing
         return nil
     }()
 
+    /// This process's environment with the interposer preloaded, failing `faults`, logging to `log`.
+    static func environment(faults: String, log: String? = nil) throws -> [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        environment["LD_PRELOAD"] = try #require(library)
+        environment["AUDITSEAL_FAULTS"] = faults
+        if let log { environment["AUDITSEAL_FAULT_LOG"] = log }
+        return environment
+    }
+
     struct Outcome {
         var unavailable = 0
         var retryAfterMissing = 0
@@ -35,12 +44,8 @@ import Testing
     /// Sends `batches` batches of 50 events through a receiver running with `faults`, each retried
     /// (as the API server does) until it is stored; then stops it and checks the store.
     static func drive(_ faults: String, batches: Int = 10, label: String) throws -> Outcome {
-        let library = try #require(Self.library)
         let dir = TestSupport.temporaryDirectory("faults-" + label)
-        var environment = ProcessInfo.processInfo.environment
-        environment["LD_PRELOAD"] = library
-        environment["AUDITSEAL_FAULTS"] = faults
-        environment["AUDITSEAL_FAULT_LOG"] = dir + "/faults.log"
+        let environment = try environment(faults: faults, log: dir + "/faults.log")
         // Small segments: every batch or two rotates and seals, so sealing's writes, fsyncs and
         // renames meet the faults too.
         var outcome = Outcome()
@@ -144,14 +149,10 @@ import Testing
     /// the store holds every acknowledged event and verifies.
     @Test(.enabled(if: library != nil, "needs the fault-injection library (a C compiler)"))
     func aDiskThatTakesNoNewFileNeitherSpinsNorHangsTheStop() throws {
-        let library = try #require(Self.library)
         let dir = TestSupport.temporaryDirectory("faults-nonewfile")
-        var environment = ProcessInfo.processInfo.environment
-        environment["LD_PRELOAD"] = library
         // After the first write-ahead file, no new one can be made (its header's fdatasync fails),
         // and no segment can be sealed (every rename into segments/ fails).
-        environment["AUDITSEAL_FAULTS"] = "fdatasync:.wal.tmp:2+:EIO,rename:/segments/:1+:EIO"
-        environment["AUDITSEAL_FAULT_LOG"] = dir + "/faults.log"
+        let environment = try Self.environment(faults: "fdatasync:.wal.tmp:2+:EIO,rename:/segments/:1+:EIO", log: dir + "/faults.log")
         let launched = Date()
         let daemon = try ReceiverEndToEndTests.Daemon(dir: dir, arguments: ["--segment-max-age-seconds", "0.2"], environment: environment)
         let body = String(decoding: TestSupport.eventList(count: 50, prefix: "n0"), as: UTF8.self)
@@ -188,13 +189,10 @@ import Testing
 
     @Test(.enabled(if: library != nil, "needs the fault-injection library (a C compiler)"))
     func aCrashBeforeTheFailedFileIsSealedRecoversWithoutItsTail() throws {
-        let library = try #require(Self.library)
         let dir = TestSupport.temporaryDirectory("faults-crash")
-        var environment = ProcessInfo.processInfo.environment
-        environment["LD_PRELOAD"] = library
         // Batch 1's fdatasync fails and cutting its records off fails too, so they stay in the
         // file's tail; nothing can be sealed (renames in segments/ fail) when the process is killed.
-        environment["AUDITSEAL_FAULTS"] = "fdatasync:/wal/:3:EIO,ftruncate:/wal/:1:EIO,rename:/segments/:1+:EIO"
+        let environment = try Self.environment(faults: "fdatasync:/wal/:3:EIO,ftruncate:/wal/:1:EIO,rename:/segments/:1+:EIO")
         let first = try ReceiverEndToEndTests.Daemon(dir: dir, arguments: [], environment: environment)
         let bodies = (0..<3).map { String(decoding: TestSupport.eventList(count: 50, prefix: "c\($0)"), as: UTF8.self) }
         let json = ["-H", "Content-Type: application/json"]
