@@ -43,6 +43,14 @@ import Testing
 
     /// Sends `batches` batches of 50 events through a receiver running with `faults`, each retried
     /// (as the API server does) until it is stored; then stops it and checks the store.
+    /// After the daemon has stopped: `auditseal verify` on its data directory must be green; returns
+    /// the stored events' auditIDs, in store order, for the caller's exactly-once checks.
+    static func verifiedAuditIDs(_ dir: String, label: String = "") throws -> [String] {
+        let verified = try TestSupport.run(TestSupport.product("auditseal"), ["verify", dir + "/data", "--public-key", dir + "/data/signing.key.pub"])
+        #expect(verified.status == 0, "\(label): \(verified.stdout)")
+        return try TestSupport.auditIDs(try TestSupport.storedLines(dir + "/data"))
+    }
+
     static func drive(_ faults: String, batches: Int = 10, label: String) throws -> Outcome {
         let dir = TestSupport.temporaryDirectory("faults-" + label)
         let environment = try environment(faults: faults, log: dir + "/faults.log")
@@ -79,9 +87,7 @@ import Testing
         outcome.faultLog = ((try? String(contentsOfFile: dir + "/faults.log", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
 
         // Whatever was acknowledged is there exactly once, and the store verifies.
-        let verified = try TestSupport.run(TestSupport.product("auditseal"), ["verify", dir + "/data", "--public-key", dir + "/data/signing.key.pub"])
-        #expect(verified.status == 0, "\(faults): \(verified.stdout)")
-        let ids = try TestSupport.auditIDs(try TestSupport.storedLines(dir + "/data"))
+        let ids = try Self.verifiedAuditIDs(dir, label: faults)
         #expect(ids.count == Set(ids).count, "\(faults): an event stored twice")
         let batchesStored = Set(ids.map { $0.prefix { $0 != "-" } })
         for b in batchesStored { #expect(ids.filter { $0.hasPrefix(b + "-") }.count == 50, "\(faults): batch \(b) partly stored") }
@@ -181,9 +187,7 @@ import Testing
         // On a good disk again: the acknowledged batch is there once, and the store verifies.
         let second = try ReceiverEndToEndTests.Daemon(dir: dir, arguments: [])
         #expect(second.stop() == 0)
-        let verified = try TestSupport.run(TestSupport.product("auditseal"), ["verify", dir + "/data", "--public-key", dir + "/data/signing.key.pub"])
-        #expect(verified.status == 0, "\(verified.stdout)")
-        let ids = try TestSupport.auditIDs(try TestSupport.storedLines(dir + "/data"))
+        let ids = try Self.verifiedAuditIDs(dir)
         #expect(ids.count == 50 && Set(ids).count == 50, "\(ids.count) stored")
     }
 
@@ -211,9 +215,7 @@ import Testing
         #expect(second.stop() == 0)
         let log = String(decoding: FileManager.default.contents(atPath: second.stderrPath) ?? Data(), as: UTF8.self)
         #expect(log.contains("goes on past the start of the next write-ahead segment"), "\(log.suffix(2000))")
-        let verified = try TestSupport.run(TestSupport.product("auditseal"), ["verify", dir + "/data", "--public-key", dir + "/data/signing.key.pub"])
-        #expect(verified.status == 0, "\(verified.stdout)")
-        let ids = try TestSupport.auditIDs(try TestSupport.storedLines(dir + "/data"))
+        let ids = try Self.verifiedAuditIDs(dir)
         #expect(ids.count == 150 && Set(ids).count == 150, "\(ids.count) stored")
     }
 
