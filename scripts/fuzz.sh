@@ -5,6 +5,8 @@
 # A crash leaves crash-* in the current directory and exits non-zero. Targets that write files (wal,
 # verifier) write them under $FUZZ_TMPDIR (default /dev/shm: no disk I/O in the loop).
 #   bash scripts/fuzz.sh [RUNS] [TARGET...]       default: 10000000 runs, every target
+# CI runs every target briefly (.ci/run, AUDITSEAL_FUZZ_RUNS) with FUZZ_SEED=1, so that a fresh clone
+# makes the same run each time; without FUZZ_SEED libFuzzer picks a seed.
 # Targets: scanner (differential: stored lines re-parsed by Foundation), wal, manifest, note, proof,
 # verifier (a sealed store with one file replaced by the input), config (serve's YAML loader), s3xml
 # (S3 answers), reconcile (API-server /metrics text, completeness reports, audit-log lines).
@@ -15,16 +17,24 @@ targets=("${@:-scanner wal manifest note proof verifier config s3xml reconcile}"
 targets=(${targets[@]})
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-swift build -c release --scratch-path .build-fuzz --product auditseal-fuzz \
-  -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING 2>&1 | grep -E "error|Compiling auditseal_fuzz|Build complete" || true
+mkdir -p .build-fuzz
+if ! swift build -c release --scratch-path .build-fuzz --product auditseal-fuzz \
+  -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING > .build-fuzz/build.log 2>&1; then
+  grep -E "error:" .build-fuzz/build.log | head -40 || tail -40 .build-fuzz/build.log
+  echo "fuzz build FAILED (.build-fuzz/build.log)"
+  exit 1
+fi
 bin=.build-fuzz/release/auditseal-fuzz
+scratch=${FUZZ_TMPDIR:-/dev/shm}
+[ -d "$scratch" ] && [ -w "$scratch" ] || scratch=${TMPDIR:-/tmp}
 for t in "${targets[@]}"; do
   mkdir -p ".build-fuzz/corpus/$t"
   start=$(date +%s)
   # Under the verifier target LeakSanitizer's heap scans took about 60 % of the time (perf), for a
   # few hundred executions a second; it runs without leak detection. ASan's memory checks stay on.
   leaks=(); [ "$t" = verifier ] && leaks=(-detect_leaks=0)
-  AUDITSEAL_FUZZ_TARGET=$t TMPDIR=${FUZZ_TMPDIR:-/dev/shm} "$bin" "${leaks[@]}" -runs="$runs" -max_len=65536 -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
+  seed=(); [ -n "${FUZZ_SEED:-}" ] && seed=(-seed="$FUZZ_SEED")
+  AUDITSEAL_FUZZ_TARGET=$t TMPDIR=$scratch "$bin" "${leaks[@]}" -runs="$runs" -max_len=65536 -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 "${seed[@]}" \
     ".build-fuzz/corpus/$t" "Fuzz/corpus/$t" 2> ".build-fuzz/$t.log" || { tail -40 ".build-fuzz/$t.log"; echo "fuzz target $t FAILED"; exit 1; }
   end=$(date +%s)
   execs=$(grep -E "stat::number_of_executed_units" ".build-fuzz/$t.log" | awk '{print $2}')
