@@ -48,9 +48,11 @@ public final class StoreTree {
         self.read = read
     }
 
-    /// A segment's place, from its manifest (nil for heartbeats and empty segments).
+    /// A segment's place, from its manifest (nil for heartbeats, empty segments, and a manifest whose
+    /// tree size is smaller than its event count: a store is hostile input, and such a manifest has
+    /// no place in the tree; the verifier reports it).
     public static func segment(of m: Manifest) -> Segment? {
-        guard m.type == "segment", m.eventCount > 0, let file = m.file else { return nil }
+        guard m.type == "segment", m.eventCount > 0, let file = m.file, m.treeSize >= UInt64(m.eventCount) else { return nil }
         return Segment(sequence: m.sequence, first: m.treeSize - UInt64(m.eventCount), count: UInt64(m.eventCount),
                        file: "segments/" + file, nodesFile: m.treeNodesFile.map { "segments/" + $0 })
     }
@@ -60,10 +62,7 @@ public final class StoreTree {
         var segments = [Segment]()
         for m in manifests.sorted(by: { $0.sequence < $1.sequence }) {
             bySequence[m.sequence] = m
-            if m.type == "segment", m.eventCount > 0, let file = m.file {
-                segments.append(Segment(sequence: m.sequence, first: m.treeSize - UInt64(m.eventCount), count: UInt64(m.eventCount),
-                                        file: "segments/" + file, nodesFile: m.treeNodesFile.map { "segments/" + $0 }))
-            }
+            if let segment = Self.segment(of: m) { segments.append(segment) }
         }
         self.segments = segments
         self.manifests = bySequence
