@@ -35,7 +35,10 @@ for t in "${targets[@]}"; do
   leaks=(); [ "$t" = verifier ] && leaks=(-detect_leaks=0)
   seed=(); [ -n "${FUZZ_SEED:-}" ] && seed=(-seed="$FUZZ_SEED")
   AUDITSEAL_FUZZ_TARGET=$t TMPDIR=$scratch "$bin" "${leaks[@]}" -runs="$runs" -max_len=65536 -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 "${seed[@]}" \
-    ".build-fuzz/corpus/$t" "Fuzz/corpus/$t" 2> ".build-fuzz/$t.log" || { tail -40 ".build-fuzz/$t.log"; echo "fuzz target $t FAILED"; exit 1; }
+    ".build-fuzz/corpus/$t" "Fuzz/corpus/$t" 2> ".build-fuzz/$t.log" || {
+    # The first report (Swift's trap and its stack, or ASan's), then the end (libFuzzer's input).
+    grep -m1 -A25 -E "Swift runtime failure|Fatal error|ERROR: (Address|Leak)Sanitizer|deadly signal" ".build-fuzz/$t.log" || true
+    tail -15 ".build-fuzz/$t.log"; echo "fuzz target $t FAILED"; exit 1; }
   end=$(date +%s)
   execs=$(grep -E "stat::number_of_executed_units" ".build-fuzz/$t.log" | awk '{print $2}')
   echo "$t: $execs executions in $((end - start)) s, 0 crashes ($(ls ".build-fuzz/corpus/$t" | wc -l) corpus inputs)"

@@ -41,8 +41,6 @@ import Testing
         var faultLog: [String] = []
     }
 
-    /// Sends `batches` batches of 50 events through a receiver running with `faults`, each retried
-    /// (as the API server does) until it is stored; then stops it and checks the store.
     /// After the daemon has stopped: `auditseal verify` on its data directory must be green; returns
     /// the stored events' auditIDs, in store order, for the caller's exactly-once checks.
     static func verifiedAuditIDs(_ dir: String, label: String = "") throws -> [String] {
@@ -51,6 +49,8 @@ import Testing
         return try TestSupport.auditIDs(try TestSupport.storedLines(dir + "/data"))
     }
 
+    /// Sends `batches` batches of 50 events through a receiver running with `faults`, each retried
+    /// (as the API server does) until it is stored; then stops it and checks the store.
     static func drive(_ faults: String, batches: Int = 10, label: String) throws -> Outcome {
         let dir = TestSupport.temporaryDirectory("faults-" + label)
         let environment = try environment(faults: faults, log: dir + "/faults.log")

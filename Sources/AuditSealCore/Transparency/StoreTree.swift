@@ -69,12 +69,18 @@ public final class StoreTree {
         self.read = read
     }
 
-    /// Reads every manifest of a store (they are small; the segments are not read).
+    /// Reads every manifest of a store (they are small; the segments are not read). A manifest that
+    /// breaks the structural rules (docs/FORMAT.md §5) is an error, as one that does not decode is:
+    /// no tree arithmetic runs on its fields.
     public static func loadManifests(from source: StoreSource) throws -> [Manifest] {
         var out = [Manifest]()
-        for name in try source.list("segments") where Manifest.sequence(ofFileName: name) != nil {
-            guard let bytes = try source.read("segments/" + name) else { continue }
-            out.append(try StableJSON.decode(Manifest.self, from: bytes))
+        for name in try source.list("segments") {
+            guard let sequence = Manifest.sequence(ofFileName: name), let bytes = try source.read("segments/" + name) else { continue }
+            let manifest = try StableJSON.decode(Manifest.self, from: bytes)
+            if let problem = manifest.structuralProblem(fileSequence: sequence) {
+                throw AuditSealError(.malformedInput, "segments/\(name): \(problem)")
+            }
+            out.append(manifest)
         }
         return out
     }
