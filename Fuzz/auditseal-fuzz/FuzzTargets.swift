@@ -12,6 +12,10 @@ import Foundation
 enum FuzzTargets {
     static let key = try! Ed25519PrivateKey(seed: [UInt8](repeating: 7, count: 32))
 
+    /// The target libFuzzer drives, read once: Foundation builds the whole environment dictionary
+    /// on every `ProcessInfo.environment` read.
+    static let selected = ProcessInfo.processInfo.environment["AUDITSEAL_FUZZ_TARGET"] ?? "scanner"
+
     static func run(_ target: String, _ bytes: [UInt8]) {
         switch target {
         case "scanner": scanner(bytes)
@@ -174,7 +178,7 @@ enum FuzzTargets {
 @_cdecl("LLVMFuzzerTestOneInput")
 public func auditsealFuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let bytes = data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? []
-    FuzzTargets.run(ProcessInfo.processInfo.environment["AUDITSEAL_FUZZ_TARGET"] ?? "scanner", bytes)
+    FuzzTargets.run(FuzzTargets.selected, bytes)
     return 0
 }
 

@@ -76,12 +76,14 @@ struct Cat: AsyncParsableCommand {
             cleanup = opened.cleanup
             for local in opened.stores {
                 let segments = VerifiedSegments(source: DirectorySource(root: local.dir), trustedKeys: keys, verify: !noVerify)
+                warnRefused(segments, in: local.name)
                 streams.append(EventStream(name: local.name, segments: segments, filter: filter, fetch: local.fetch))
             }
         } else {
             guard FileIO.exists(store) else { throw ValidationError("\(store) does not exist") }
             let source = DirectorySource(root: store)
             let segments = VerifiedSegments(source: source, trustedKeys: keys, verify: !noVerify)
+            warnRefused(segments, in: store)
             streams.append(EventStream(name: store, segments: segments, filter: filter, fetch: { try source.read($0) }))
         }
         for s in streams { s.parseAlways = output != "json" }
@@ -92,6 +94,13 @@ struct Cat: AsyncParsableCommand {
             throw error
         }
         await cleanup?()
+    }
+
+    /// Without verification, a manifest that cannot be used leaves its segment out: said on stderr.
+    func warnRefused(_ segments: VerifiedSegments, in store: String) {
+        for line in segments.refused {
+            FileHandle.standardError.write(Data("auditseal: \(store): left out: \(line) (run auditseal verify)\n".utf8))
+        }
     }
 
     /// Merges the streams to standard output.

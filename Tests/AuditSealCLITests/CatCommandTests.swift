@@ -148,4 +148,27 @@ import Testing
         #expect((o["keyIDs"] as? [String])?.count == 1)
         #expect(o["firstEventTime"] is String && o["lastEventTime"] is String)
     }
+
+    /// A manifest that is not JSON: `status` and `cat --no-verify` show the other segments and name
+    /// it; `cat` (verifying) stops before that segment, naming it.
+    @Test func anUnreadableManifestIsNamedAndTheRestShown() async throws {
+        let (dir, _) = try await Self.store()
+        let manifest = dir + "/data/segments/000000000002.manifest.json"
+        chmod(manifest, 0o644)
+        try FileIO.writeAtomically(path: manifest, bytes: Array("{\"format\":".utf8))
+        let status = try TestSupport.run(Self.auditseal, ["status", dir + "/data"])
+        #expect(status.status == 0)
+        #expect(status.stdout.contains("2 segments") && status.stdout.contains("left out:      1 manifest(s)"), "\(status.stdout)")
+        #expect(status.stdout.contains("segments/000000000002.manifest.json: "))
+        let unchecked = try Self.cat(dir, ["--no-verify"])
+        #expect(unchecked.status == 0)
+        #expect(unchecked.stderr.contains("left out: segments/000000000002.manifest.json: "), "\(unchecked.stderr)")
+        let lines = { (n: Int) throws in
+            String(decoding: try GzipDecompressor.gunzip(try FileIO.readAll(path: dir + "/data/segments/00000000000\(n).jsonl.gz")), as: UTF8.self)
+                .split(separator: "\n").map(String.init)
+        }
+        #expect(Set(unchecked.stdout.split(separator: "\n").map(String.init)) == Set(try lines(1) + lines(3)))
+        let checked = try Self.cat(dir, [])
+        #expect(checked.status == 1 && checked.stderr.contains("000000000002"), "\(checked.stderr)")
+    }
 }

@@ -123,4 +123,38 @@ import Testing
         #expect(report.findings.contains { $0.code == "leaf-hints-modified" && $0.sequence == segments[0].sequence })
         #expect(report.findings.contains { $0.code == "leaf-hints-missing" && $0.sequence == segments[1].sequence })
     }
+
+    /// One manifest that breaks the structural rules (or does not decode) leaves `status` and
+    /// `cat --no-verify` with the rest of the store, naming it; they showed an empty store. Proofs
+    /// still refuse the store: they need every manifest.
+    @Test(arguments: ["eventCount beyond treeSize", "not JSON"])
+    func oneUnusableManifestLeavesTheRestReadable(damage: String) async throws {
+        let (path, _) = try await Self.store()
+        let segments = try Self.segments(path)
+        #expect(segments.count >= 2)
+        let (first, firstManifest) = segments[0]
+        if damage == "not JSON" {
+            try FileIO.writeAtomically(path: StoreLayout(root: path).manifestPath(first), bytes: Array("{\"format\":".utf8))
+        } else {
+            try Self.rewrite(path, first, signWith: nil) { $0.treeSize = UInt64($0.eventCount) - 1 }
+        }
+        let name = "segments/" + Manifest.stem(first) + ".manifest.json"
+        let source = DirectorySource(root: path)
+
+        let summary = StoreSummary(source: source)
+        let refused = try #require(summary.refusedManifests)
+        #expect(refused.count == 1 && refused[0].hasPrefix(name + ": "), "\(refused)")
+        #expect(summary.segments == segments.count - 1)
+        #expect(summary.events == segments.last!.manifest.treeSize)
+        #expect(summary.text.contains("left out:      1 manifest(s)"))
+        #expect(summary.text.contains(name))
+
+        let reading = VerifiedSegments(source: source, trustedKeys: nil, verify: false)
+        #expect(reading.refused.count == 1 && reading.refused[0].hasPrefix(name + ": "))
+        #expect(reading.segments.map(\.sequence) == segments.dropFirst().map(\.sequence))
+        #expect(!reading.segments.contains { $0.sequence == first })
+        #expect(firstManifest.eventCount > 0)
+
+        #expect(throws: AuditSealError.self) { try StoreTree.loadManifests(from: source) }
+    }
 }

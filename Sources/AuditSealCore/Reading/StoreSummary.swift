@@ -33,6 +33,9 @@ public struct StoreSummary: Codable, Sendable {
     public var backfilledEvents: UInt64 = 0
     /// The receiver's reconciliation record (`reconcile/report.json`), when there is one.
     public var completeness: CompletenessReport?
+    /// Manifests left out of this summary because they do not decode or break the structural
+    /// rules ("segments/NAME: why"); nil when there are none. `auditseal verify` locates the damage.
+    public var refusedManifests: [String]?
 
     /// `shipped`: the store-relative files the shipping ledger records (nil: no ledger).
     public init(source: StoreSource, shipped: Set<String>? = nil, now: Date = Date()) {
@@ -41,7 +44,9 @@ public struct StoreSummary: Codable, Sendable {
             node = identity.node
             chainID = identity.chainID
         }
-        let manifests = ((try? StoreTree.loadManifests(from: source)) ?? []).sorted { $0.sequence < $1.sequence }
+        let read = StoreTree.readManifests(from: source)
+        let manifests = read.manifests.sorted { $0.sequence < $1.sequence }
+        refusedManifests = read.refused.isEmpty ? nil : read.refused
         var keys = [String]()
         for m in manifests {
             if !keys.contains(m.keyID) { keys.append(m.keyID) }
@@ -111,6 +116,11 @@ public struct StoreSummary: Codable, Sendable {
         out.append("  event times:   \(firstEventTime ?? "-") ... \(lastEventTime ?? "-")")
         out.append("  manifests:     \(segments) segments, \(heartbeats) heartbeats; last \(lastManifestAt ?? "never")\(lastManifestClosing == true ? " (closing: stopped cleanly)" : ""); last heartbeat \(lastHeartbeatAt ?? "never")")
         out.append("  signing keys:  \(keyIDs.map { String($0.prefix(16)) + "…" }.joined(separator: ", "))")
+        if let refused = refusedManifests {
+            out.append("  left out:      \(refused.count) manifest(s) that do not decode or break the format's rules (run auditseal verify)")
+            for line in refused.prefix(5) { out.append("                 " + line) }
+            if refused.count > 5 { out.append("                 …") }
+        }
         if let v = lastVerification {
             out.append("  verified:      \(v.at): \(v.intact ? "INTACT" : "TAMPERED (\(v.errors) errors; first: \(v.firstError ?? "?"))"), tree size \(v.treeSize)\(v.fromSegment > 1 ? " (segments from \(v.fromSegment))" : "")")
         } else {

@@ -21,6 +21,10 @@ public struct VerifiedSegments: Sendable {
 
     /// Trusted segment manifests with events, in chain order.
     public let segments: [Manifest]
+    /// Without verification: manifests left out because they do not decode or break the structural
+    /// rules ("segments/NAME: why"), so that the reader can say so. With it, such manifests stop
+    /// reading (below).
+    public let refused: [String]
     /// Manifest-level errors: reading stops at the first segment at or after the sequence of one.
     let stops: [(sequence: Int, finding: Finding)]
     let verify: Bool
@@ -34,9 +38,11 @@ public struct VerifiedSegments: Sendable {
             let (trusted, report) = verifier.checkManifests()
             segments = trusted.filter { $0.type == "segment" && $0.eventCount > 0 }
             stops = report.findings.filter { $0.severity == .error }.map { ($0.sequence ?? 0, $0) }
+            refused = []
         } else {
-            segments = ((try? StoreTree.loadManifests(from: source)) ?? [])
-                .filter { $0.type == "segment" && $0.eventCount > 0 }.sorted { $0.sequence < $1.sequence }
+            let read = StoreTree.readManifests(from: source)
+            segments = read.manifests.filter { $0.type == "segment" && $0.eventCount > 0 }.sorted { $0.sequence < $1.sequence }
+            refused = read.refused
             stops = []
         }
     }

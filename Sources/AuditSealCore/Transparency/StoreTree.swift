@@ -71,18 +71,39 @@ public final class StoreTree {
 
     /// Reads every manifest of a store (they are small; the segments are not read). A manifest that
     /// breaks the structural rules (docs/FORMAT.md §5) is an error, as one that does not decode is:
-    /// no tree arithmetic runs on its fields.
+    /// no tree arithmetic runs on its fields. Proofs need every manifest; `readManifests` is the
+    /// lenient reading for views that can show the rest.
     public static func loadManifests(from source: StoreSource) throws -> [Manifest] {
-        var out = [Manifest]()
-        for name in try source.list("segments") {
-            guard let sequence = Manifest.sequence(ofFileName: name), let bytes = try source.read("segments/" + name) else { continue }
-            let manifest = try StableJSON.decode(Manifest.self, from: bytes)
-            if let problem = manifest.structuralProblem(fileSequence: sequence) {
-                throw AuditSealError(.malformedInput, "segments/\(name): \(problem)")
+        let read = readManifests(names: try source.list("segments"), from: source)
+        if let refused = read.refused.first { throw AuditSealError(.malformedInput, refused) }
+        return read.manifests
+    }
+
+    /// Every manifest that can be read, decodes and meets the structural rules, and for each one
+    /// that does not, "segments/NAME: why" (what `status` and `cat --no-verify` show instead of
+    /// nothing; `verify` locates the damage). A store without a segments folder has no manifests.
+    public static func readManifests(from source: StoreSource) -> (manifests: [Manifest], refused: [String]) {
+        readManifests(names: (try? source.list("segments")) ?? [], from: source)
+    }
+
+    private static func readManifests(names: [String], from source: StoreSource) -> (manifests: [Manifest], refused: [String]) {
+        var manifests = [Manifest]()
+        var refused = [String]()
+        for name in names {
+            guard let sequence = Manifest.sequence(ofFileName: name) else { continue }
+            do {
+                guard let bytes = try source.read("segments/" + name) else { continue }
+                let manifest = try StableJSON.decode(Manifest.self, from: bytes)
+                if let problem = manifest.structuralProblem(fileSequence: sequence) {
+                    refused.append("segments/\(name): \(problem)")
+                } else {
+                    manifests.append(manifest)
+                }
+            } catch {
+                refused.append("segments/\(name): \(error)")
             }
-            out.append(manifest)
         }
-        return out
+        return (manifests, refused)
     }
 
     /// Events sealed in segments: proofs reach up to here.
