@@ -74,36 +74,56 @@ public final class StoreTree {
     /// no tree arithmetic runs on its fields. Proofs need every manifest; `readManifests` is the
     /// lenient reading for views that can show the rest.
     public static func loadManifests(from source: StoreSource) throws -> [Manifest] {
-        let read = readManifests(names: try source.list("segments"), from: source)
-        if let refused = read.refused.first { throw AuditSealError(.malformedInput, refused) }
-        return read.manifests
+        var manifests = [Manifest]()
+        for name in try source.list("segments") {
+            switch try manifest(named: name, in: source) {
+            case .manifest(let m): manifests.append(m)
+            case .refused(let why): throw AuditSealError(.malformedInput, why)
+            case .none: continue
+            }
+        }
+        return manifests
     }
 
     /// Every manifest that can be read, decodes and meets the structural rules, and for each one
     /// that does not, "segments/NAME: why" (what `status` and `cat --no-verify` show instead of
     /// nothing; `verify` locates the damage). A store without a segments folder has no manifests.
     public static func readManifests(from source: StoreSource) -> (manifests: [Manifest], refused: [String]) {
-        readManifests(names: (try? source.list("segments")) ?? [], from: source)
-    }
-
-    private static func readManifests(names: [String], from source: StoreSource) -> (manifests: [Manifest], refused: [String]) {
         var manifests = [Manifest]()
         var refused = [String]()
-        for name in names {
-            guard let sequence = Manifest.sequence(ofFileName: name) else { continue }
+        for name in (try? source.list("segments")) ?? [] {
             do {
-                guard let bytes = try source.read("segments/" + name) else { continue }
-                let manifest = try StableJSON.decode(Manifest.self, from: bytes)
-                if let problem = manifest.structuralProblem(fileSequence: sequence) {
-                    refused.append("segments/\(name): \(problem)")
-                } else {
-                    manifests.append(manifest)
+                switch try manifest(named: name, in: source) {
+                case .manifest(let m): manifests.append(m)
+                case .refused(let why): refused.append(why)
+                case .none: continue
                 }
             } catch {
-                refused.append("segments/\(name): \(error)")
+                refused.append("segments/\(name): cannot be read: \(error)")
             }
         }
         return (manifests, refused)
+    }
+
+    private enum ManifestFile {
+        case manifest(Manifest)
+        /// "segments/NAME: why".
+        case refused(String)
+        /// Not a manifest's name, or gone since the listing.
+        case none
+    }
+
+    /// One file of the segments folder; throws only when it cannot be read.
+    private static func manifest(named name: String, in source: StoreSource) throws -> ManifestFile {
+        guard let sequence = Manifest.sequence(ofFileName: name), let bytes = try source.read("segments/" + name) else { return .none }
+        let manifest: Manifest
+        do {
+            manifest = try StableJSON.decode(Manifest.self, from: bytes)
+        } catch {
+            return .refused("segments/\(name): \(error)")
+        }
+        if let problem = manifest.structuralProblem(fileSequence: sequence) { return .refused("segments/\(name): \(problem)") }
+        return .manifest(manifest)
     }
 
     /// Events sealed in segments: proofs reach up to here.
