@@ -68,6 +68,41 @@ import Testing
         #expect(cases == 2000)
     }
 
+    /// The run docs/FORMAT.md §8 step 3(b) says is taken when several are longest, written from
+    /// its words in O(n²): the run ends at the last line with the greatest `len`, and each earlier
+    /// member is the last line before it whose `len` is one less.
+    static func documentedRun(_ values: [Int?]) -> Set<Int> {
+        var len = [Int](repeating: 0, count: values.count)
+        for (i, v) in values.enumerated() {
+            guard let v else { continue }
+            len[i] = 1 + ((0..<i).filter { values[$0].map { $0 < v } ?? false }.map { len[$0] }.max() ?? 0)
+        }
+        guard let best = len.max(), best > 0 else { return [] }
+        var run: Set<Int> = []
+        var i = len.lastIndex(of: best)!
+        run.insert(i)
+        while len[i] > 1 {
+            i = (0..<i).last { len[$0] == len[i] - 1 }!
+            run.insert(i)
+        }
+        return run
+    }
+
+    /// The documented tie rule is what `verify` does, over seeded positions with many equally long
+    /// runs (few distinct values, unmapped lines between), and on a swap: of lines holding events
+    /// 1 then 0, the second is in order and the first moved.
+    @Test func tiesAmongLongestRunsFollowTheFormat() {
+        var g = SplitMix64(seed: 1129)
+        for _ in 0..<2000 {
+            let values: [Int?] = (0..<Int.random(in: 0...40, using: &g)).map { _ in
+                Int.random(in: 0..<4, using: &g) == 0 ? nil : Int.random(in: 0..<12, using: &g)
+            }
+            #expect(LineAlignment.longestIncreasing(values) == Self.documentedRun(values), "positions \(values)")
+        }
+        #expect(LineAlignment.differences(actual: [20, 10], expected: [10, 20]) == [.moved(line: 0, expected: 1)])
+        #expect(LineAlignment.differences(actual: [10, 10, 20], expected: [10, 20]) == [.duplicated(line: 1, expected: 0)])
+    }
+
     /// Hostile sizes the old alignment took quadratic time on, each a deterministic answer. Every
     /// line rewritten: no line maps, so the first is a change in place and the rest are insertions
     /// beside the deleted events (it scanned back over every earlier line for each unknown one).
