@@ -34,7 +34,8 @@ public struct StoreSummary: Codable, Sendable {
     /// The receiver's reconciliation record (`reconcile/report.json`), when there is one.
     public var completeness: CompletenessReport?
     /// Manifests left out of this summary because they do not decode or break the structural
-    /// rules ("segments/NAME: why"); nil when there are none. `auditseal verify` locates the damage.
+    /// rules ("segments/NAME: why"); nil when there are none. Every other figure leaves them out
+    /// (`events` is the newest usable manifest's tree size). `auditseal verify` locates the damage.
     public var refusedManifests: [String]?
 
     /// `shipped`: the store-relative files the shipping ledger records (nil: no ledger).
@@ -117,7 +118,7 @@ public struct StoreSummary: Codable, Sendable {
         out.append("  manifests:     \(segments) segments, \(heartbeats) heartbeats; last \(lastManifestAt ?? "never")\(lastManifestClosing == true ? " (closing: stopped cleanly)" : ""); last heartbeat \(lastHeartbeatAt ?? "never")")
         out.append("  signing keys:  \(keyIDs.map { String($0.prefix(16)) + "…" }.joined(separator: ", "))")
         if let refused = refusedManifests {
-            out.append("  left out:      \(refused.count) manifest(s) that do not decode or break the format's rules (run auditseal verify)")
+            out.append("  left out:      \(refused.count) manifest(s) that do not decode or break the format's rules; the figures above do not count them (run auditseal verify)")
             for line in refused.prefix(5) { out.append("                 " + line) }
             if refused.count > 5 { out.append("                 …") }
         }
