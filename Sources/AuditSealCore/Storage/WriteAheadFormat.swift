@@ -153,6 +153,11 @@ public struct WriteAheadReader {
             throw AuditSealError.storage("\(path) has a corrupt header (checksum mismatch)")
         }
         let header = try StableJSON.decode(WriteAheadHeader.self, from: headerBytes)
+        // A CRC is no defence against a crafted file: a first index near 2^64 made the next-index
+        // arithmetic (here, in recovery and in verify) overflow and trap. Manifests have the same bound.
+        guard header.firstIndex <= Manifest.maximumTreeSize else {
+            throw AuditSealError.storage("\(path) has a header whose firstIndex \(header.firstIndex) is beyond any real chain (at most \(Manifest.maximumTreeSize))")
+        }
         var offset = 16 + headerLength
         var expected = header.firstIndex
         if let resumeAt, !mapped, resumeAt.offset > offset, resumeAt.index > expected {

@@ -1,0 +1,48 @@
+@testable import AuditSealCore
+import AuditSealTestSupport
+import Foundation
+import Testing
+
+/// A write-ahead segment is hostile input too: its CRC and check values stop accidents, not a
+/// crafted file, which carries correct ones. A first index near 2^64 made the next-index
+/// arithmetic trap in the reader, and so stopped both `verify` and the daemon's start.
+@Suite struct HostileWriteAheadTests {
+    /// A write-ahead file with a correct header CRC and one correctly checked record at `firstIndex`.
+    static func crafted(firstIndex: UInt64, chainID: String = String(repeating: "ab", count: 16)) throws -> [UInt8] {
+        let header = WriteAheadHeader(chainID: chainID, firstIndex: firstIndex, chainHashBefore: String(repeating: "00", count: 32),
+                                      treeFrontier: [], createdAt: "2026-11-29T09:00:00Z")
+        var bytes = try WriteAheadFormat.encodeHeader(header)
+        let line = Array(#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":"x","stage":"ResponseComplete"}"#.utf8)
+        line.withUnsafeBytes { WriteAheadFormat.appendRecordForVectors(index: firstIndex, line: $0, to: &bytes) }
+        return bytes
+    }
+
+    @Test(arguments: [UInt64.max, Manifest.maximumTreeSize + 1])
+    func aFirstIndexBeyondAnyRealChainIsRefusedNotATrap(_ firstIndex: UInt64) throws {
+        let path = TestSupport.temporaryDirectory("hostile-wal") + "/crafted.wal"
+        try FileIO.writeAtomically(path: path, bytes: try Self.crafted(firstIndex: firstIndex))
+        #expect(throws: AuditSealError.self) { try WriteAheadReader(path: path).read { _, _, _ in } }
+        // At the bound it is read as any other file: one record, no damage.
+        try FileIO.writeAtomically(path: path, bytes: try Self.crafted(firstIndex: Manifest.maximumTreeSize))
+        let outcome = try WriteAheadReader(path: path).read { _, _, _ in }
+        #expect(outcome.recordCount == 1 && outcome.damage == nil)
+    }
+
+    /// Dropped into a sealed store: verify reports the file and goes on (exit 1, not a crash), and
+    /// the store refuses to open rather than guess (as for a header whose CRC fails).
+    @Test func aCraftedSegmentInAStoreIsAFindingAndTheStoreRefusesToOpen() async throws {
+        let (path, key) = try await HostileManifestTests.store()
+        let layout = StoreLayout(root: path)
+        let chainID = try StableJSON.decode(ChainIdentity.self, from: try FileIO.readAll(path: path + "/chain.json")).chainID
+        try FileIO.writeAtomically(path: layout.walPath(firstIndex: UInt64.max), bytes: try Self.crafted(firstIndex: UInt64.max, chainID: chainID))
+
+        let report = HostileManifestTests.verify(path, key)
+        #expect(!report.intact)
+        #expect(report.findings.contains { $0.code == "wal-unreadable" && ($0.file ?? "").hasSuffix("18446744073709551615.wal") }, "\(report.findings)")
+
+        var config = StoreConfiguration(dataDirectory: path, nodeName: "cp-1")
+        config.segmentMaxAge = 86_400
+        config.heartbeatInterval = 86_400
+        await #expect(throws: AuditSealError.self) { _ = try AuditStore(configuration: config, signingKey: key) }
+    }
+}
