@@ -80,11 +80,20 @@ enum FuzzTargets {
         }
     }
 
-    /// Write-ahead recovery: any file content reads (or fails) cleanly.
+    /// Write-ahead recovery: any file content reads (or fails) cleanly, as it is and resealed (its
+    /// header CRC and record check values recomputed, as a crafted file carries them).
     static func wal(_ bytes: [UInt8]) {
         let path = scratch + "/fuzz.wal"
         try? FileIO.writeAtomically(path: path, bytes: bytes)
-        _ = try? WriteAheadReader(path: path).read { _, _, _ in }
+        let raw = try? WriteAheadReader(path: path).read { _, _, _ in }
+        try? FileIO.writeAtomically(path: path, bytes: Resealing.writeAhead(bytes))
+        let resealed = try? WriteAheadReader(path: path).read { _, _, _ in }
+        // The harness's own check: resealed, no record fails its check value, and a file that read
+        // cleanly as it was reads the same.
+        if case .checksumMismatch = resealed?.damage { fatalError("a resealed record failed its check value") }
+        if let raw, raw.damage == nil, resealed?.recordCount != raw.recordCount || resealed?.damage != nil {
+            fatalError("resealing changed a clean write-ahead file")
+        }
     }
 
     /// Manifests: decoding and the structural rules.
@@ -111,27 +120,42 @@ enum FuzzTargets {
     }
 
     /// The verifier over a mutated store: the first byte picks a file of a small sealed store
-    /// (`first % files`) and which reader checks the store (`first / files % 3`: the verifier, the
-    /// proof builder, or the verified-segment reader that `cat` uses); the rest replaces the file.
-    /// A store is hostile input: verify reports, it never crashes. The store is held in memory
-    /// (`MemorySource`) and small (two segments of 20 events), so an execution does no file I/O and
-    /// little hashing.
+    /// (`first % files`), which reader checks the store (`first / files % 3`: the verifier, the
+    /// proof builder, or the verified-segment reader that `cat` uses) and whether a replaced
+    /// manifest or checkpoint is signed again with the store's key (`first / files / 3 % 2`: a
+    /// stolen key, so the fuzzer reaches what lies behind the signature check); the rest replaces
+    /// the file. A store is hostile input: verify reports, it never crashes. The store is held in
+    /// memory (`MemorySource`) and small (two segments of 20 events), so an execution does no file
+    /// I/O and little hashing.
     static func verifier(_ bytes: [UInt8]) {
         guard let first = bytes.first else { return }
         let files = storeFiles
         var source = storeInMemory
         let file = files[Int(first) % files.count]
-        source.files[file] = Array(bytes.dropFirst())
-        switch Int(first) / files.count % 3 {
+        let mode = Int(first) / files.count
+        let replaced = Array(bytes.dropFirst())
+        source.files[file] = replaced
+        let signedAgain = mode / 3 % 2 == 1 && (file.hasSuffix(".manifest.json") || file.hasSuffix(".checkpoint"))
+        if signedAgain && file.hasSuffix(".manifest.json") {
+            source.files[String(file.dropLast(".json".count)) + ".sig"] = Resealing.manifestSignature(replaced, key: key)
+        } else if signedAgain {
+            source.files[file] = Resealing.checkpoint(replaced, key: key)
+        }
+        switch mode % 3 {
         case 0:
             var options = Verifier.Options(trustedKeys: [key.publicKey])
             options.checkTail = false
             options.parallelism = 1
             let report = Verifier(source: source, options: options).run()
             // Differential: a file the signed manifests commit to, byte for byte, cannot change
-            // and still verify.
+            // and still verify (unless the key holder signed the change).
             let committed = [".jsonl.gz", ".manifest.json", ".leaves", ".nodes"].contains { file.hasSuffix($0) }
-            if report.intact && committed && source.files[file] != storeInMemory.files[file] {
+            // The harness's own check: a manifest signed again with the trusted key cannot fail
+            // its signature (it may name another key: unknown-key).
+            if signedAgain && report.findings.contains(where: { $0.code == "bad-signature" && $0.file == file }) {
+                fatalError("resealing left \(file) with a bad signature")
+            }
+            if report.intact && committed && !signedAgain && source.files[file] != storeInMemory.files[file] {
                 fatalError("verify called the store intact with \(file) changed")
             }
         case 1:
@@ -199,6 +223,16 @@ func writeSeeds(_ out: String) {
         if let i = files.firstIndex(of: "segments/" + name), bytes.count < 64 << 10 {
             for (reader, suffix) in ["", ".proofbuilder", ".segments"].enumerated() {
                 put("verifier", name + suffix, [UInt8(i + reader * files.count)] + bytes)
+                // The same file, signed again with the store's key when changed.
+                if name.hasSuffix(".manifest.json") || name.hasSuffix(".checkpoint") {
+                    put("verifier", name + suffix + ".signed", [UInt8(i + (reader + 3) * files.count)] + bytes)
+                }
+                // A changed manifest signed again: its signature holds, its counts do not.
+                let text = String(decoding: bytes, as: UTF8.self)
+                if reader == 0, name.hasSuffix(".manifest.json"), text.contains(#""eventCount":20"#) {
+                    let changed = Array(text.replacingOccurrences(of: #""eventCount":20"#, with: #""eventCount":21"#).utf8)
+                    put("verifier", name + ".changed.signed", [UInt8(i + 3 * files.count)] + changed)
+                }
             }
         }
     }

@@ -1,0 +1,56 @@
+import AuditSealCore
+
+/// Makes a mutated store file carry the checks a crafted one would carry. A CRC, a check value or
+/// a signature stops a random mutation at the first check, so without this the fuzzer never
+/// reaches what lies behind it: an attacker who writes the file computes them (and one who holds
+/// the signing key signs it). The write-ahead target reads each input raw and resealed; the
+/// verifier target reseals the manifest or checkpoint it replaced in half its modes.
+enum Resealing {
+    static let magic = Array("ASWAL002".utf8)
+
+    /// A write-ahead segment with its header CRC and the check value of every whole record
+    /// recomputed (docs/FORMAT.md §4); lengths, indexes and everything else are left as they are.
+    static func writeAhead(_ input: [UInt8]) -> [UInt8] {
+        var bytes = input
+        guard bytes.count >= 16, Array(bytes.prefix(8)) == magic else { return bytes }
+        let headerLength = Int(be32(bytes, 8))
+        guard headerLength <= bytes.count - 16 else { return bytes }
+        let crc = bytes.withUnsafeBytes { CRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[16..<(16 + headerLength)])) }
+        put32(crc, into: &bytes, at: 12)
+        let sha = SHA256()
+        var offset = 16 + headerLength
+        while offset + 16 <= bytes.count {
+            let length = Int(be32(bytes, offset) & 0x7fff_ffff)
+            guard length <= bytes.count - offset - 16 else { break }
+            let leaf = bytes.withUnsafeBytes { MerkleHash.leaf(UnsafeRawBufferPointer(rebasing: $0[(offset + 16)..<(offset + 16 + length)]), using: sha) }
+            bytes.replaceSubrange((offset + 4)..<(offset + 8), with: leaf.bytes.prefix(4))
+            offset += 16 + length
+        }
+        return bytes
+    }
+
+    /// The `.manifest.sig` file for manifest bytes: base64 of the Ed25519 signature, a newline.
+    static func manifestSignature(_ manifest: [UInt8], key: Ed25519PrivateKey) -> [UInt8] {
+        guard let signature = try? key.signature(for: manifest) else { return [] }
+        return Array((Base64.encode(signature) + "\n").utf8)
+    }
+
+    /// A checkpoint note signed again: its body (up to the first blank line) under a signature line
+    /// named by its first line, as `Checkpoint.signedNote` writes one.
+    static func checkpoint(_ note: [UInt8], key: Ed25519PrivateKey) -> [UInt8] {
+        let text = String(decoding: note, as: UTF8.self)
+        let body = text.range(of: "\n\n").map { String(text[..<$0.lowerBound]) + "\n" } ?? text
+        let origin = String(body.prefix { $0 != "\n" })
+        guard let signature = try? key.signature(for: Array(body.utf8)) else { return note }
+        let blob = Checkpoint.noteKeyHash(name: origin, publicKey: key.publicKey) + signature
+        return Array((body + "\n\u{2014} \(origin) \(Base64.encode(blob))\n").utf8)
+    }
+
+    static func be32(_ b: [UInt8], _ i: Int) -> UInt32 {
+        UInt32(b[i]) << 24 | UInt32(b[i + 1]) << 16 | UInt32(b[i + 2]) << 8 | UInt32(b[i + 3])
+    }
+
+    static func put32(_ v: UInt32, into b: inout [UInt8], at i: Int) {
+        for k in 0..<4 { b[i + k] = UInt8(truncatingIfNeeded: v >> (24 - 8 * k)) }
+    }
+}
