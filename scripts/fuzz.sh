@@ -8,7 +8,8 @@
 # CI runs every target briefly (.ci/run, AUDITSEAL_FUZZ_RUNS) with FUZZ_SEED=1, so that a fresh clone
 # makes the same run each time; without FUZZ_SEED libFuzzer picks a seed.
 # Targets: scanner (differential: stored lines re-parsed by Foundation), wal (each input as it is and
-# resealed: header CRC and record check values recomputed), manifest, note, proof, verifier (a sealed
+# resealed: header CRC and record check values recomputed), manifest, note, proof (also with its
+# checkpoints signed again by the log key), verifier (a sealed
 # store with one file replaced by the input; in half the modes a replaced manifest or checkpoint is
 # signed again with the store's key, as a stolen key would), config (serve's YAML loader), s3xml
 # (S3 answers), reconcile (API-server /metrics text, completeness reports, audit-log lines).

@@ -113,10 +113,23 @@ enum FuzzTargets {
         _ = try? WitnessKey(verifierKey: text)
     }
 
-    /// Proof files: any JSON is checked without crashing.
+    /// Proof files: any JSON is checked without crashing, as it is and with its checkpoints signed
+    /// again by the log key (so hostile tree sizes and roots reach the proof arithmetic).
     static func proof(_ bytes: [UInt8]) {
         guard let file = try? JSONDecoder().decode(ProofFile.self, from: Data(bytes)) else { return }
-        _ = ProofVerifier.verify(file, logKeys: [key.publicKey], policy: WitnessPolicy(witnesses: [WitnessKey(name: "w", publicKey: key.publicKey)], quorum: 1))
+        let policy = WitnessPolicy(witnesses: [WitnessKey(name: "w", publicKey: key.publicKey)], quorum: 1)
+        _ = ProofVerifier.verify(file, logKeys: [key.publicKey], policy: policy)
+        var resealed = file
+        for path in [\ProofFile.checkpoint, \.from, \.to] {
+            resealed[keyPath: path] = file[keyPath: path].map { Resealing.checkpoint($0, key: key) }
+        }
+        let result = ProofVerifier.verify(resealed, logKeys: [key.publicKey], policy: policy)
+        // The harness's own check: a resealed checkpoint whose name can carry a signature line
+        // never fails its log signature.
+        let mustHold = [resealed.checkpoint, resealed.from, resealed.to].compactMap { $0 }.allSatisfy(Resealing.signatureMustHold)
+        if mustHold, let problem = result.problems.first(where: { $0.contains("no valid signature by a trusted key") }) {
+            fatalError("resealing left a checkpoint unsigned: \(problem)")
+        }
     }
 
     /// The verifier over a mutated store: the first byte picks a file of a small sealed store
@@ -151,9 +164,14 @@ enum FuzzTargets {
             // and still verify (unless the key holder signed the change).
             let committed = [".jsonl.gz", ".manifest.json", ".leaves", ".nodes"].contains { file.hasSuffix($0) }
             // The harness's own check: a manifest signed again with the trusted key cannot fail
-            // its signature (it may name another key: unknown-key).
+            // its signature (it may name another key: unknown-key), nor a checkpoint whose name can
+            // carry a signature line.
             if signedAgain && report.findings.contains(where: { $0.code == "bad-signature" && $0.file == file }) {
                 fatalError("resealing left \(file) with a bad signature")
+            }
+            if signedAgain, file.hasSuffix(".checkpoint"), Resealing.signatureMustHold(String(decoding: source.files[file] ?? [], as: UTF8.self)),
+               report.findings.contains(where: { $0.file == file && $0.message.contains("no valid signature") }) {
+                fatalError("resealing left \(file) unsigned")
             }
             if report.intact && committed && !signedAgain && source.files[file] != storeInMemory.files[file] {
                 fatalError("verify called the store intact with \(file) changed")

@@ -36,14 +36,32 @@ enum Resealing {
     }
 
     /// A checkpoint note signed again: its body (up to the first blank line) under a signature line
-    /// named by its first line, as `Checkpoint.signedNote` writes one.
+    /// named by its first line, as `Checkpoint.signedNote` writes one, in place of the old one; the
+    /// note's other signature lines (witness cosignatures) follow it.
     static func checkpoint(_ note: [UInt8], key: Ed25519PrivateKey) -> [UInt8] {
-        let text = String(decoding: note, as: UTF8.self)
-        let body = text.range(of: "\n\n").map { String(text[..<$0.lowerBound]) + "\n" } ?? text
-        let origin = String(body.prefix { $0 != "\n" })
-        guard let signature = try? key.signature(for: Array(body.utf8)) else { return note }
-        let blob = Checkpoint.noteKeyHash(name: origin, publicKey: key.publicKey) + signature
-        return Array((body + "\n\u{2014} \(origin) \(Base64.encode(blob))\n").utf8)
+        Array(checkpoint(String(decoding: note, as: UTF8.self), key: key).utf8)
+    }
+
+    static func checkpoint(_ text: String, key: Ed25519PrivateKey) -> String {
+        let split = text.range(of: "\n\n")
+        let body = split.map { String(text[..<$0.lowerBound]) + "\n" } ?? text
+        // Keep the other signers' lines (witness cosignatures), not the old log signature.
+        let name = origin(of: body)
+        let others = split.map { text[$0.upperBound...].split(separator: "\n").filter { !$0.hasPrefix("\u{2014} \(name) ") }.map { $0 + "\n" }.joined() } ?? ""
+        guard let signature = try? key.signature(for: Array(body.utf8)) else { return text }
+        let blob = Checkpoint.noteKeyHash(name: origin(of: body), publicKey: key.publicKey) + signature
+        return body + "\n\u{2014} \(origin(of: body)) \(Base64.encode(blob))\n" + others
+    }
+
+    /// The note's first line: the key name its log signature goes under.
+    static func origin(of body: String) -> String { String(body.prefix { $0 != "\n" }) }
+
+    /// Whether a resealed note's signature line must verify: its name is printable ASCII without
+    /// spaces (a signature line is split at spaces), so a note with such an origin that fails its
+    /// log signature after resealing is the harness's error.
+    static func signatureMustHold(_ note: String) -> Bool {
+        let name = origin(of: note)
+        return !name.isEmpty && name.utf8.allSatisfy { (0x21...0x7e).contains($0) }
     }
 
     static func be32(_ b: [UInt8], _ i: Int) -> UInt32 {
