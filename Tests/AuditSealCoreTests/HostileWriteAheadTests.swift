@@ -3,9 +3,11 @@ import AuditSealTestSupport
 import Foundation
 import Testing
 
-/// A write-ahead segment is hostile input too: its CRC and check values stop accidents, not a
-/// crafted file, which carries correct ones. A first index near 2^64 made the next-index
-/// arithmetic trap in the reader, and so stopped both `verify` and the daemon's start.
+/// The files the daemon reads at its start are hostile input too. A write-ahead segment's CRC and
+/// check values stop accidents, not a crafted file, which carries correct ones: a first index near
+/// 2^64 made the next-index arithmetic trap in the reader, and so stopped both `verify` and the
+/// daemon's start. Recovery read manifests without the structural rules: an event count near 2^63
+/// trapped its sum. Both are now refused with the file named.
 @Suite struct HostileWriteAheadTests {
     /// A write-ahead file with a correct header CRC and one correctly checked record at `firstIndex`.
     static func crafted(firstIndex: UInt64, chainID: String = String(repeating: "ab", count: 16)) throws -> [UInt8] {
@@ -43,6 +45,23 @@ import Testing
         var config = StoreConfiguration(dataDirectory: path, nodeName: "cp-1")
         config.segmentMaxAge = 86_400
         config.heartbeatInterval = 86_400
-        await #expect(throws: AuditSealError.self) { _ = try AuditStore(configuration: config, signingKey: key) }
+        #expect(throws: AuditSealError.self) { _ = try AuditStore(configuration: config, signingKey: key) }
+    }
+
+    /// Recovery reads the manifests for the duplicate window and the chain's tip; one that breaks
+    /// the format's rules (docs/FORMAT.md §5) stops the start, named, and verify reports it.
+    @Test func aManifestBreakingTheRulesStopsTheStartNamedNotATrap() async throws {
+        let (path, key) = try await HostileManifestTests.store()
+        let (first, _) = try HostileManifestTests.segments(path)[0]
+        // Unsigned: recovery does not check signatures (verify does); the newest segment keeps
+        // its count, so the window's sum went on to this one and overflowed.
+        try HostileManifestTests.rewrite(path, first, signWith: nil) { $0.eventCount = Int.max }
+
+        var config = StoreConfiguration(dataDirectory: path, nodeName: "cp-1")
+        config.segmentMaxAge = 86_400
+        config.heartbeatInterval = 86_400
+        let error = #expect(throws: AuditSealError.self) { _ = try AuditStore(configuration: config, signingKey: key) }
+        #expect(String(describing: error).contains(Manifest.stem(first) + ".manifest.json"), "\(String(describing: error))")
+        #expect(!HostileManifestTests.verify(path, key).intact)
     }
 }

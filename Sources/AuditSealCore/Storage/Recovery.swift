@@ -145,11 +145,10 @@ enum Recovery {
         guard let latest = sequences.last else {
             return ManifestTip(sequence: 0, manifestSHA256: nil, sealed: ChainState(chainID: chainID, using: sha), sealedAt: nil)
         }
-        let latestBytes = try FileIO.readAll(path: layout.manifestPath(latest))
-        let latestManifest = try StableJSON.decode(Manifest.self, from: latestBytes)
+        let (latestManifest, latestBytes) = try manifest(latest, layout: layout)
         var sealed = ChainState(chainID: chainID, using: sha)
         for sequence in sequences.reversed() {
-            let manifest = sequence == latest ? latestManifest : try StableJSON.decode(Manifest.self, from: try FileIO.readAll(path: layout.manifestPath(sequence)))
+            let manifest = sequence == latest ? latestManifest : try manifest(sequence, layout: layout).manifest
             guard manifest.type == "segment" else { continue }
             sealed = try state(of: manifest, chainID: chainID)
             break
@@ -157,6 +156,19 @@ enum Recovery {
         return ManifestTip(sequence: latest, manifestSHA256: SHA256.digest(latestBytes).hex, sealed: sealed,
                            sealedAt: Timestamp.parse(latestManifest.sealedAt), closing: latestManifest.closing,
                            committedTreeSize: latestManifest.treeSize)
+    }
+
+    /// One manifest of the store, decoded and held to the format's structural rules (docs/FORMAT.md
+    /// §5) before any field is used: the data directory is input too, and an event count near 2^63
+    /// trapped the duplicate window's sum and so the start.
+    static func manifest(_ sequence: Int, layout: StoreLayout) throws -> (manifest: Manifest, bytes: [UInt8]) {
+        let path = layout.manifestPath(sequence)
+        let bytes = try FileIO.readAll(path: path)
+        let manifest = try StableJSON.decode(Manifest.self, from: bytes)
+        if let problem = manifest.structuralProblem(fileSequence: sequence) {
+            throw AuditSealError.storage("\(path) breaks the format's rules (\(problem)); refusing to start on it: auditseal verify locates the damage")
+        }
+        return (manifest, bytes)
     }
 
     /// The chain state a segment manifest ends with.
@@ -176,7 +188,7 @@ enum Recovery {
         var total = 0
         var sequence = tip.sequence
         while sequence > 0 && total < filter.capacity {
-            let manifest = try StableJSON.decode(Manifest.self, from: try FileIO.readAll(path: layout.manifestPath(sequence)))
+            let manifest = try manifest(sequence, layout: layout).manifest
             if manifest.type == "segment" && manifest.eventCount > 0 {
                 wanted.append(sequence)
                 total += manifest.eventCount
