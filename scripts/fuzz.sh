@@ -12,11 +12,13 @@
 # checkpoints signed again by the log key), verifier (a sealed
 # store with one file replaced by the input; in half the modes a replaced manifest or checkpoint is
 # signed again with the store's key, as a stolen key would), config (serve's YAML loader), s3xml
-# (S3 answers), reconcile (API-server /metrics text, completeness reports, audit-log lines).
+# (S3 answers), reconcile (API-server /metrics text, completeness reports, audit-log lines),
+# recovery (the daemon's start over a data directory with one file replaced; differential: a store
+# recovered from a replaced write-ahead file verifies intact after it is closed).
 set -euo pipefail
 runs=${1:-10000000}
 shift || true
-targets=("${@:-scanner wal manifest note proof verifier config s3xml reconcile}")
+targets=("${@:-scanner wal manifest note proof verifier config s3xml reconcile recovery}")
 targets=(${targets[@]})
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"

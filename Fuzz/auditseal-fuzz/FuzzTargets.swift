@@ -6,7 +6,7 @@ import Foundation
 
 /// libFuzzer targets over everything auditseal parses from outside (docs: scripts/fuzz.sh).
 /// `AUDITSEAL_FUZZ_TARGET` picks one: scanner, wal, manifest, note, proof, verifier, config, s3xml,
-/// reconcile.
+/// reconcile, recovery.
 /// Built normally, the same binary replays files through a target (`auditseal-fuzz TARGET FILE...`):
 /// the tests run the seed corpus that way.
 enum FuzzTargets {
@@ -27,7 +27,8 @@ enum FuzzTargets {
         case "config": config(bytes)
         case "s3xml": s3xml(bytes)
         case "reconcile": reconcile(bytes)
-        default: fatalError("unknown fuzz target \(target): scanner, wal, manifest, note, proof, verifier, config, s3xml, reconcile")
+        case "recovery": recovery(bytes)
+        default: fatalError("unknown fuzz target \(target): scanner, wal, manifest, note, proof, verifier, config, s3xml, reconcile, recovery")
         }
     }
 
@@ -268,6 +269,7 @@ func writeSeeds(_ out: String) {
         semaphore.signal()
     }
     semaphore.wait()
+    FuzzTargets.recoverySeeds { put("recovery", $0, $1) }
     // A proof file and an add-checkpoint body.
     let source = DirectorySource(root: store)
     let tree = StoreTree(manifests: (try? StoreTree.loadManifests(from: source)) ?? [], read: source.read)

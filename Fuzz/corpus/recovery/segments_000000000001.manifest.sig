@@ -1,0 +1,1 @@
+s/hMSCMFDLyBd+lLzJqmqrGL7mGYFiGZ6Oxn+6EM46OABDvpss+tjoyJmxpmMcJbz5X0AlT+tJWXdvZWo+34DA==

@@ -1,0 +1,1 @@
+DNDyXfGtDm9fVLaX/USaSVi/yaqc2xVIOr7s/Gv5/m+xoA9mWCuLyRCSSIJ1Th1lv69Ur2fv7xzbHZYVelsbCw==
