@@ -48,9 +48,8 @@ enum Resealing {
         // Keep the other signers' lines (witness cosignatures), not the old log signature.
         let name = origin(of: body)
         let others = split.map { text[$0.upperBound...].split(separator: "\n").filter { !$0.hasPrefix("\u{2014} \(name) ") }.map { $0 + "\n" }.joined() } ?? ""
-        guard let signature = try? key.signature(for: Array(body.utf8)) else { return text }
-        let blob = Checkpoint.noteKeyHash(name: origin(of: body), publicKey: key.publicKey) + signature
-        return body + "\n\u{2014} \(origin(of: body)) \(Base64.encode(blob))\n" + others
+        guard let line = try? Checkpoint.signatureLine(body: body, name: name, key: key) else { return text }
+        return body + "\n" + line + others
     }
 
     /// The note's first line: the key name its log signature goes under.

@@ -131,10 +131,14 @@ public struct Checkpoint: Sendable, Equatable {
 
     /// The signed note: body, a blank line, and one signature line (key name = origin).
     public func signedNote(with key: Ed25519PrivateKey) throws -> String {
-        let text = body
-        let signature = try key.signature(for: Array(text.utf8))
-        let blob = Checkpoint.noteKeyHash(name: origin, publicKey: key.publicKey) + signature
-        return text + "\n\u{2014} \(origin) \(Base64.encode(blob))\n"
+        body + "\n" + (try Checkpoint.signatureLine(body: body, name: origin, key: key))
+    }
+
+    /// One signed-note signature line over `body` under key name `name` (with its newline).
+    public static func signatureLine(body: String, name: String, key: Ed25519PrivateKey) throws -> String {
+        let signature = try key.signature(for: Array(body.utf8))
+        let blob = noteKeyHash(name: name, publicKey: key.publicKey) + signature
+        return "\u{2014} \(name) \(Base64.encode(blob))\n"
     }
 
     /// Parses a signed checkpoint note and checks a signature line by one of the keys.
