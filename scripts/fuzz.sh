@@ -3,7 +3,8 @@
 # into .build-fuzz, then runs each target RUNS times from its seed corpus (Fuzz/corpus/TARGET, made
 # from real events and real store files), growing a working corpus in .build-fuzz/corpus/TARGET.
 # A crash leaves crash-* in the current directory and exits non-zero. Targets that write files (wal,
-# verifier) write them under $FUZZ_TMPDIR (default /dev/shm: no disk I/O in the loop).
+# verifier, recovery) write them in a directory of their own under $FUZZ_TMPDIR (default /dev/shm:
+# no disk I/O in the loop), removed when the script ends.
 #   bash scripts/fuzz.sh [RUNS] [TARGET...]       default: 10000000 runs, every target
 # CI runs every target briefly (.ci/run, AUDITSEAL_FUZZ_RUNS) with FUZZ_SEED=1, so that a fresh clone
 # makes the same run each time; without FUZZ_SEED libFuzzer picks a seed.
@@ -32,6 +33,14 @@ fi
 bin=.build-fuzz/release/auditseal-fuzz
 scratch=${FUZZ_TMPDIR:-/dev/shm}
 [ -d "$scratch" ] && [ -w "$scratch" ] || scratch=${TMPDIR:-/tmp}
+scratch=$(mktemp -d "$scratch/auditseal-fuzz.XXXXXX")
+trap 'rm -rf "$scratch"' EXIT
+# AddressSanitizer keeps freed memory in a quarantine (256 MB by default) to catch uses after free;
+# the fuzz loop frees far more than that, so each allocation got memory that had gone cold:
+# OSS-Fuzz and ClusterFuzz run their fuzzers with 10 MB (oss-fuzz's base-runner ASAN_OPTIONS).
+# Measured here, 150 s each with seed 7 over the same corpus: verifier 35 760 -> 41 707 executions
+# (peak RSS 590 -> 188 MB), recovery 49 377 -> 53 890. An ASAN_OPTIONS of the caller wins.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-quarantine_size_mb=10}
 for t in "${targets[@]}"; do
   mkdir -p ".build-fuzz/corpus/$t"
   start=$(date +%s)
