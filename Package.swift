@@ -158,7 +158,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-            ]
+            ],
+            plugins: ["BuildInfo"]
         ),
         // Throughput harness: `swift run -c release auditseal-bench`.
         .executableTarget(
@@ -178,6 +179,8 @@ let package = Package(
             dependencies: ["AuditSealCore", "AuditSealServer", "AuditSealShipping", "AuditSealReconcile"],
             path: "Fuzz/auditseal-fuzz"
         ),
+        // `auditseal --version`: writes the git commit into the build (a prebuild command).
+        .plugin(name: "BuildInfo", capability: .buildTool(), path: "Plugins/BuildInfo"),
         // Test helper: appends numbered batches and prints each acknowledgement (for kill -9 tests).
         .executableTarget(
             name: "auditseal-crashwriter",

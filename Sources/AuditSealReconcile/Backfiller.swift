@@ -107,6 +107,7 @@ public final class Backfiller: @unchecked Sendable {
         let whole: [UInt8]? = file.compressed ? try GzipDecompressor.gunzip(try FileIO.readAll(path: file.path)) : nil
         var limit = settings.chunkBytes
         while true {
+            try Task.checkCancellation()  // between chunks: the position of every chunk before is saved
             let data: [UInt8]
             if let whole {
                 data = offset < whole.count ? Array(whole[Int(offset)..<min(whole.count, Int(offset) + limit)]) : []

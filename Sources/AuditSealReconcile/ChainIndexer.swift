@@ -50,6 +50,7 @@ public struct ChainIndexer: Sendable {
         var progress = Progress()
         let sha = SHA256()
         for sequence in try layout.manifestSequences() where sequence >= nextSequence {
+            try Task.checkCancellation()  // between segments: each one's entries are stored with its cursor
             let manifest = try StableJSON.decode(Manifest.self, from: try FileIO.readAll(path: layout.manifestPath(sequence)))
             var entries = [(EventKey, UInt64, [UInt8])]()
             if manifest.type == "segment", let first = manifest.firstIndex, let last = manifest.lastIndex, last >= nextIndex {

@@ -31,7 +31,13 @@ public final class ReconcileService: Service, @unchecked Sendable {
         let passes = Counter(label: "auditseal_reconcile_passes_total")
         let failures = Counter(label: "auditseal_reconcile_failures_total")
         let indexed = Gauge(label: "auditseal_reconcile_indexed_events")
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+        // A stop cancels the pass between chunks (each chunk's position is saved with its
+        // appends, so the next start resumes there) and the sleep: never a wait of an interval.
+        await cancelWhenGracefulShutdown { await self.passes(passes, failures, indexed) }
+    }
+
+    private func passes(_ passes: Counter, _ failures: Counter, _ indexed: Gauge) async {
+        while !Task.isCancelled {
             do {
                 let r = try await backfiller.pass()
                 passes.increment()
@@ -40,6 +46,8 @@ public final class ReconcileService: Service, @unchecked Sendable {
                     logger.notice("reconcile pass: \(r.read) log events read, \(r.backfilled) backfilled, \(r.mismatched) differ")
                 }
                 Self.announce("reconcile-pass read=\(r.read) backfilled=\(r.backfilled) mismatched=\(r.mismatched)")
+            } catch is CancellationError {
+                return
             } catch {
                 failures.increment()
                 logger.error("reconcile pass failed: \(error)")

@@ -41,9 +41,12 @@ public final class SourceMetricsScraper: Service, @unchecked Sendable {
     }
 
     public func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            await scrapeAll()
-            try? await Task.sleep(for: .seconds(interval))  // the scrape interval, not a synchronization
+        // A stop cancels a scrape in flight and the sleep: never a wait of an interval.
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                await self.scrapeAll()
+                try? await Task.sleep(for: .seconds(self.interval))  // the scrape interval, not a synchronization
+            }
         }
         await shutdown()
     }

@@ -138,6 +138,8 @@ public final class Receiver: Sendable {
                                             interval: configuration.verifyIntervalSeconds, metrics: metrics, logger: logger))
         if let shipper { services.append(ShippingService(shipper: shipper, pollInterval: 5)) }
         services += extraServices
+        // Last in the list, so the first told of a stop (services stop in reverse order).
+        services.append(StopAnnouncer(logger: logger))
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
@@ -151,15 +153,31 @@ public final class Receiver: Sendable {
         let status = store.status
         logger.notice("sealed and stopped", metadata: ["events": "\(status.nextIndex)", "manifest": "\(status.manifestSequence)"])
         if let shipper {
-            // Ship the closing segment now; what does not make it is shipped by the next start (or `auditseal ship`).
+            // Ship the closing segment now, for at most `finalShippingSeconds`: a bucket that does not
+            // answer must not hold the stop. What does not make it is shipped by the next start (or `auditseal ship`).
             do {
-                try await shipper.shipPending()
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await shipper.shipPending() }
+                    group.addTask {
+                        try await Task.sleep(for: .seconds(Self.finalShippingSeconds))
+                        throw ShippingDeadline()
+                    }
+                    try await group.next()
+                    group.cancelAll()
+                }
                 logger.notice("shipped everything sealed to s3://\(shipper.configuration.endpoint.bucket)")
             } catch {
-                logger.error("final shipping round failed; the next start ships the rest: \(error)")
+                logger.error("final shipping round did not finish; the next start ships the rest: \(error)")
             }
             try? await shipper.client.shutdown()
         }
+    }
+
+    /// The longest a stop waits for the bucket to take the closing segment.
+    static let finalShippingSeconds = 10.0
+
+    struct ShippingDeadline: Error, CustomStringConvertible {
+        var description: String { "no answer from the bucket within \(Int(Receiver.finalShippingSeconds)) s" }
     }
 
     /// Server TLS: the certificate and key, and the client CA (certificates are asked for, checked
@@ -190,5 +208,16 @@ extension Optional {
     func unwrap(_ field: String) throws -> Wrapped {
         guard let value = self else { throw ConfigurationError("\(field): not HOST:PORT") }
         return value
+    }
+}
+
+/// Says when a stop begins (services are told in reverse order, and this one is last): the rest of
+/// the stop, in-flight batches and the closing seal, is logged as it happens.
+struct StopAnnouncer: Service {
+    let logger: Logger
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        logger.notice("stopping: no new connections; finishing in-flight batches, then sealing")
     }
 }

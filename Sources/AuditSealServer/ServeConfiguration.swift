@@ -129,6 +129,10 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
             public var caFile: String?
             public var insecureSkipTLSVerify: Bool?
             public init() {}
+
+            enum CodingKeys: String, CodingKey, CaseIterable {
+                case name, kubeconfig, url, tokenFile, caFile, insecureSkipTLSVerify
+            }
         }
 
         enum CodingKeys: String, CodingKey, CaseIterable {
@@ -163,6 +167,8 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
             self.url = url
             self.key = key
         }
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case url, key }
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -197,30 +203,100 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
         self = d
     }
 
-    /// Reads a YAML file; unknown fields and wrong types are errors that name the field.
+    /// Reads a YAML file, or every `*.yaml`/`*.yml` file of a directory in name order (a mounted
+    /// ConfigMap: the base's `auditseal.yaml`, then what an overlay adds beside it); unknown fields
+    /// and wrong types are errors that name the file and the field.
     public static func load(yamlFile path: String) throws -> ServeConfiguration {
-        try load(yaml: String(decoding: try FileIO.readAll(path: path), as: UTF8.self), source: path)
+        try load(yamlFiles: [path])
+    }
+
+    /// Reads several files (or directories, expanded as above) in order: a later file's top-level
+    /// field replaces the same field of an earlier one whole; fields it does not name are kept.
+    public static func load(yamlFiles paths: [String]) throws -> ServeConfiguration {
+        var sources = [(text: String, source: String)]()
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+                let names = try FileIO.list(path).filter { !$0.hasPrefix(".") && ($0.hasSuffix(".yaml") || $0.hasSuffix(".yml")) }.sorted()
+                guard !names.isEmpty else { throw ConfigurationError("\(path): a directory without *.yaml files") }
+                for name in names { sources.append((String(decoding: try FileIO.readAll(path: path + "/" + name), as: UTF8.self), path + "/" + name)) }
+            } else {
+                sources.append((String(decoding: try FileIO.readAll(path: path), as: UTF8.self), path))
+            }
+        }
+        return try load(yamlDocuments: sources)
     }
 
     /// Reads YAML text; `source` names it in errors.
     public static func load(yaml text: String, source path: String) throws -> ServeConfiguration {
-        let root: Node?
-        do { root = try YAMLDocument.compose(text) } catch let error as YAMLDocument.NumberOutOfRange {
-            throw ConfigurationError("\(path): \(error)")
-        }
-        if let node = root, case .mapping(let mapping) = node {
-            let known = Set(CodingKeys.allCases.map(\.rawValue))
-            for key in mapping.keys {
+        try load(yamlDocuments: [(text, path)])
+    }
+
+    /// Documents merged by top-level field, later ones winning, then decoded once.
+    static func load(yamlDocuments documents: [(text: String, source: String)]) throws -> ServeConfiguration {
+        var merged = Node.Mapping([])
+        var sourceOf = [String: String]()
+        for (text, path) in documents {
+            let root: Node?
+            do { root = try YAMLDocument.compose(text) } catch let error as YAMLDocument.NumberOutOfRange {
+                throw ConfigurationError("\(path): \(error)")
+            }
+            guard let root else { continue }
+            guard case .mapping(let mapping) = root else { throw ConfigurationError("\(path): not a mapping of fields") }
+            try checkFields(mapping, schema: Self.schema, path: "", source: path)
+            for (key, value) in mapping {
                 guard let name = key.string else { continue }
-                if !known.contains(name) { throw ConfigurationError("\(path): unknown field \"\(name)\"") }
+                merged[name] = value
+                sourceOf[name] = path
             }
         }
         do {
-            return try YAMLDecoder().decode(ServeConfiguration.self, from: root ?? Node(""))
+            return try YAMLDecoder().decode(ServeConfiguration.self, from: Node.mapping(merged))
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
-            throw ConfigurationError("\(path): field \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\" has the wrong type")
+            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw ConfigurationError("\(Self.source(of: field, sourceOf, documents)): field \"\(field)\" has the wrong type")
         } catch let DecodingError.dataCorrupted(context) {
-            throw ConfigurationError("\(path): field \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\": \(context.debugDescription)")
+            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw ConfigurationError("\(Self.source(of: field, sourceOf, documents)): field \"\(field)\": \(context.debugDescription)")
+        }
+    }
+
+    private static func source(of field: String, _ sourceOf: [String: String], _ documents: [(text: String, source: String)]) -> String {
+        sourceOf[String(field.prefix { $0 != "." })] ?? documents.map(\.source).joined(separator: ", ")
+    }
+
+    /// The fields a mapping may hold, and the schemas of its nested mappings (or lists of mappings).
+    struct FieldSchema {
+        var known: Set<String>
+        var nested: [String: FieldSchema] = [:]
+    }
+
+    /// Every level of the file is checked as the top level is: a typo inside `reconcile:` is as
+    /// much an error as one at the top.
+    static let schema = FieldSchema(known: Set(CodingKeys.allCases.map(\.rawValue)), nested: [
+        "reconcile": FieldSchema(known: Set(ReconcileSettings.CodingKeys.allCases.map(\.rawValue)), nested: [
+            "apiServers": FieldSchema(known: Set(ReconcileSettings.APIServer.CodingKeys.allCases.map(\.rawValue))),
+        ]),
+        "witnesses": FieldSchema(known: Set(WitnessEndpoint.CodingKeys.allCases.map(\.rawValue))),
+    ])
+
+    /// Refuses a field that is not known at its level, naming it with its full path.
+    private static func checkFields(_ mapping: Node.Mapping, schema: FieldSchema, path: String, source: String) throws {
+        for (key, value) in mapping {
+            guard let name = key.string else { continue }
+            let full = path.isEmpty ? name : path + "." + name
+            guard schema.known.contains(name) else { throw ConfigurationError("\(source): unknown field \"\(full)\"") }
+            guard let inner = schema.nested[name] else { continue }
+            switch value {
+            case .mapping(let m):
+                try checkFields(m, schema: inner, path: full, source: source)
+            case .sequence(let items):
+                for (i, item) in items.enumerated() {
+                    if case .mapping(let m) = item { try checkFields(m, schema: inner, path: "\(full)[\(i)]", source: source) }
+                }
+            default:
+                continue
+            }
         }
     }
 

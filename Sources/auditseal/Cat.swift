@@ -13,7 +13,8 @@ struct Cat: AsyncParsableCommand {
             a segment that fails stops the output with an error naming it (exit 1), unless --no-verify. Time filters skip \
             whole segments by the event times in their manifests (with 5 minutes of slack for arrival order) without \
             downloading or decompressing them. Filters combine (AND); a filter given twice matches either value. \
-            Events still in the write-ahead log (at most about a minute) are not shown: they are not sealed yet.
+            Events still in the write-ahead log (at most about a minute) are not shown, not being sealed yet: \
+            their number is said on stderr.
             """)
 
     @Argument(help: "The data directory, or s3://BUCKET/PREFIX.")
@@ -71,6 +72,7 @@ struct Cat: AsyncParsableCommand {
         else if keys == nil { FileHandle.standardError.write(Data("auditseal: no --public-key: checked against the store's own key copies (internal consistency only)\n".utf8)) }
         var streams = [EventStream]()
         var cleanup: (() async -> Void)?
+        var unsealed: UInt64 = 0
         if store.hasPrefix("s3://") {
             let opened = try await BucketStores.open(store, s3: s3, node: node)
             cleanup = opened.cleanup
@@ -85,6 +87,7 @@ struct Cat: AsyncParsableCommand {
             let segments = VerifiedSegments(source: source, trustedKeys: keys, verify: !noVerify)
             warnRefused(segments, in: store)
             streams.append(EventStream(name: store, segments: segments, filter: filter, fetch: { try source.read($0) }))
+            unsealed = StoreSummary.openSegment(of: source).events
         }
         for s in streams { s.parseAlways = output != "json" }
         do {
@@ -94,6 +97,13 @@ struct Cat: AsyncParsableCommand {
             throw error
         }
         await cleanup?()
+        if unsealed > 0 {
+            // Never silent about what it leaves out: a live node's newest events are in the write-ahead log.
+            FileHandle.standardError.write(Data("""
+                auditseal: \(unsealed) newer event(s) in the open segment (write-ahead log) not shown: not sealed yet; \
+                the receiver seals them within segmentMaxAgeSeconds (60 s by default), `auditseal seal` on a stopped store now\n
+                """.utf8))
+        }
     }
 
     /// Without verification, a manifest that cannot be used leaves its segment out: said on stderr.

@@ -44,10 +44,7 @@ struct Prove: AsyncParsableCommand {
             guard let aroundDate else { return tree.segments }
             return tree.segments.filter { seg in
                 guard let m = tree.manifests[seg.sequence] else { return true }
-                var window = EventFilter()
-                window.since = aroundDate
-                window.until = aroundDate
-                return window.mayMatch(m)
+                return Self.aroundWindow(aroundDate).mayMatch(m)
             }
         }
         let store = try await out.open(self.store) { tree in
@@ -63,9 +60,15 @@ struct Prove: AsyncParsableCommand {
         guard let target = try target(store.tree) else { throw ValidationError("the store has no sealed checkpoint to prove against") }
         var all = indexes
         if let auditId {
-            let found = try builder.find(auditID: auditId, stage: stage, in: candidates(store.tree).filter { $0.first < target.treeSize })
+            let searched = candidates(store.tree).filter { $0.first < target.treeSize }
+            let found = try builder.find(auditID: auditId, stage: stage, in: searched)
             if found.isEmpty {
-                FileHandle.standardError.write(Data("auditseal: no sealed event with auditID \(auditId)\(stage.map { " and stage \($0)" } ?? "") in \(self.store)\n".utf8))
+                // Say what was searched: a miss in a narrowed search is not a proof of absence.
+                let scope = aroundDate.map { d -> String in
+                    let w = Self.aroundWindow(d)
+                    return "the \(searched.count) of \(store.tree.segments.count) sealed segment(s) whose event times cover \(Timestamp.format(w.since!))...\(Timestamp.format(w.until!)) (--around; drop it to search them all)"
+                } ?? "all \(searched.count) sealed segment(s) up to checkpoint \(target.sequence) (tree size \(target.treeSize)); events still in the write-ahead log are not sealed yet"
+                FileHandle.standardError.write(Data("auditseal: no sealed event with auditID \(auditId)\(stage.map { " and stage \($0)" } ?? "") in \(self.store): searched \(scope)\n".utf8))
                 throw ExitCode(1)
             }
             all += found
@@ -73,6 +76,16 @@ struct Prove: AsyncParsableCommand {
         let proof = try builder.inclusion(indexes: all, at: target)
         try out.write(proof)
         FileHandle.standardError.write(Data("auditseal: proof of \(all.count) event(s) to checkpoint \(target.sequence) (tree size \(target.treeSize)); \(store.tree.segmentsRead.count) segment(s) decompressed\n".utf8))
+    }
+
+    /// The time window of `--around T`: the whole second T names (a time cut to the second, as
+    /// `cat -o table` prints it, covers every event stamped within that second).
+    static func aroundWindow(_ date: Date) -> EventFilter {
+        var window = EventFilter()
+        let second = date.timeIntervalSince1970.rounded(.down)
+        window.since = Date(timeIntervalSince1970: second)
+        window.until = Date(timeIntervalSince1970: second + 1)
+        return window
     }
 
     func target(_ tree: StoreTree) throws -> Manifest? {

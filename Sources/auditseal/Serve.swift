@@ -17,13 +17,14 @@ struct Serve: AsyncParsableCommand {
         discussion: """
             With no options it starts a development receiver on http://127.0.0.1:8080/v1/audit with its data in \
             ./auditseal-data and a signing key created there (with a warning). Every option can also be set in the \
-            YAML file given with --config, under the name shown in brackets; flags win over the file.
+            YAML file given with --config, under the name shown in brackets; flags win over the file. \
+            --config DIR reads every *.yaml in DIR in name order (a mounted ConfigMap: the base's auditseal.yaml, then an overlay's additions).
             Answers: 200 stored (or already stored), 400 not an EventList, 401/403 not authenticated/allowed, \
             408 body too slow, 413 body over --max-body-bytes or --max-batch-events, 415 not JSON, 503 + Retry-After: 1 storage unable to \
             make the batch durable. SIGTERM/SIGINT: finish in-flight batches, seal, exit 0.
             """)
 
-    @Option(help: "YAML configuration file.") var config: String?
+    @Option(help: "YAML configuration file, or a directory of them (*.yaml in name order); repeatable, a later file's top-level fields replacing an earlier one's.") var config: [String] = []
     @Option(help: "Listen address HOST:PORT [listen]. Default 127.0.0.1:8080; plain HTTP is refused off loopback without TLS.") var listen: String?
     @Option(help: "Extra plain-HTTP listener for /healthz, /readyz, /metrics [opsListen].") var opsListen: String?
     @Option(help: "Data directory [dataDir]. Default ./auditseal-data.") var dataDir: String?
@@ -59,7 +60,7 @@ struct Serve: AsyncParsableCommand {
     func resolved() throws -> ServeConfiguration {
         var c: ServeConfiguration
         do {
-            c = try config.map(ServeConfiguration.load(yamlFile:)) ?? ServeConfiguration()
+            c = config.isEmpty ? ServeConfiguration() : try ServeConfiguration.load(yamlFiles: config)
         } catch let error as ConfigurationError {
             throw ValidationError(error.description)
         }

@@ -79,12 +79,27 @@ import Yams
         let resources = container["resources"] as? [String: [String: String]]
         #expect(resources?["requests"]?["memory"] != nil && resources?["limits"]?["memory"] != nil)
 
-        // The config map's file is one the receiver loads and accepts, and every path in it is mounted.
+        // The config map's files are what the receiver loads (--config on the mounted directory), and every path in them is mounted.
         let configMap = try #require(Self.first(documents, kind: "ConfigMap"))
-        let configText = try #require((configMap["data"] as? [String: String])?["auditseal.yaml"])
-        let configFile = TestSupport.temporaryDirectory("kustomize-config") + "/auditseal.yaml"
-        try FileIO.writeAtomically(path: configFile, bytes: Array(configText.utf8))
-        var configuration = try ServeConfiguration.load(yamlFile: configFile)
+        let files = try #require(configMap["data"] as? [String: String])
+        #expect(files["auditseal.yaml"] != nil, "\(files.keys)")
+        let configDir = TestSupport.temporaryDirectory("kustomize-config")
+        for (name, text) in files { try FileIO.writeAtomically(path: configDir + "/" + name, bytes: Array(text.utf8)) }
+        var configuration = try ServeConfiguration.load(yamlFile: configDir)
+        // Every setting of the base reaches the receiver unchanged, unless the overlay's own file names it.
+        let baseText = String(decoding: try FileIO.readAll(path: Self.root + "/deploy/base/auditseal.yaml"), as: UTF8.self)
+        let base = try ServeConfiguration.load(yaml: baseText, source: "base")
+        let overlayKeys = Set(try files.filter { $0.key != "auditseal.yaml" }.flatMap { ((try Yams.load(yaml: $0.value) as? [String: Any]) ?? [:]).keys })
+        let baseKeys = try #require(try Yams.load(yaml: baseText) as? [String: Any]).keys
+        let encodedBase = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(base)) as? [String: Any])
+        let encodedOverlay = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(configuration)) as? [String: Any])
+        for key in baseKeys where !overlayKeys.contains(key) {
+            func canonical(_ v: Any?) throws -> String {
+                String(decoding: try JSONSerialization.data(withJSONObject: [key: v ?? NSNull()], options: [.sortedKeys, .fragmentsAllowed]), as: UTF8.self)
+            }
+            #expect(try canonical(encodedBase[key]) == canonical(encodedOverlay[key]), "\(overlay) overlay changes the base's \(key)")
+        }
+        #expect(configuration.reconcile != nil && configuration.maxConnections == 1024 && configuration.segmentMaxAgeSeconds == 60)
         configuration.opsListen = "10.0.0.1:9443"  // what --ops-listen $(NODE_IP):9443 gives
         try configuration.validate()
         #expect(configuration.listen == "127.0.0.1:8443")  // the port `auditseal certs` writes into the kubeconfig
@@ -104,7 +119,8 @@ import Yams
             #expect(mounts.contains { path == $0 || path.hasPrefix($0 + "/") }, "\(path) is not under a volume mount: \(mounts)")
         }
         let args = container["args"] as? [String] ?? []
-        #expect(args.starts(with: ["serve", "--config", "/etc/auditseal/auditseal.yaml"]))
+        #expect(args.starts(with: ["serve", "--config", "/etc/auditseal/config"]))
+        #expect(mounts.contains("/etc/auditseal/config"))
     }
 
     @Test(.enabled(if: kubectl != nil))

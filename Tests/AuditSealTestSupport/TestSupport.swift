@@ -58,14 +58,24 @@ public enum TestSupport {
     /// n synthetic events as the API server's log backend writes them (`--audit-log-path`: one
     /// `Event` a line, in Go's encoding, map keys sorted), with stageTimestamp `time`: what the
     /// webhook sender delivers of these lines is stored byte for byte the same.
-    public static func apiServerLogLines(count: Int, prefix: String, start: Int = 0, time: String = "2026-11-25T10:00:00.134567Z") -> [UInt8] {
+    ///
+    /// The default stamp is one hour before the test runs, never a calendar date: a fixed date ages
+    /// past the reconciliation horizon (168 h) and turns a backfill test red a week later.
+    public static func apiServerLogLines(count: Int, prefix: String, start: Int = 0, time: String = recentStageTimestamp) -> [UInt8] {
+        let received = String(time.prefix(20)) + "123456Z"
         var out = ""
         for i in start..<(start + count) {
-            out += #"{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"\#(prefix)-\#(i)","stage":"ResponseComplete","requestURI":"/apis/apps/v1/namespaces/prod/deployments/web?timeout=30s","verb":"delete","user":{"username":"alice@example.com","groups":["system:authenticated","oidc:platform-admins"],"extra":{"authentication.kubernetes.io/credential-id":["JTI=4f1c2d3e-5a6b-7c8d-9e0f-112233445566"]}},"sourceIPs":["10.20.30.40"],"userAgent":"kubectl/v1.31.2 (linux/amd64) kubernetes/5864a46","objectRef":{"resource":"deployments","namespace":"prod","name":"web","apiGroup":"apps","apiVersion":"v1"},"responseStatus":{"metadata":{},"status":"Success","code":200},"requestReceivedTimestamp":"2026-11-25T10:00:00.123456Z","stageTimestamp":"\#(time)","annotations":{"apiserver.latency.k8s.io/etcd":"4.123456ms","apiserver.latency.k8s.io/response-write":"1.234µs","apiserver.latency.k8s.io/serialize-response-object":"112.34µs","apiserver.latency.k8s.io/total":"11.111111ms","authorization.k8s.io/decision":"allow","authorization.k8s.io/reason":"RBAC: allowed by ClusterRoleBinding \"platform-admins\" of ClusterRole \"cluster-admin\" to Group \"oidc:platform-admins\"","mutation.webhook.admission.k8s.io/round_0_index_0":"{\"configuration\":\"policy-webhook\",\"webhook\":\"policy.example.com\",\"mutated\":false}","pod-security.kubernetes.io/enforce-policy":"restricted:latest","validation.policy.admission.k8s.io/validation_failure":"[]"}}"#
+            out += #"{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"\#(prefix)-\#(i)","stage":"ResponseComplete","requestURI":"/apis/apps/v1/namespaces/prod/deployments/web?timeout=30s","verb":"delete","user":{"username":"alice@example.com","groups":["system:authenticated","oidc:platform-admins"],"extra":{"authentication.kubernetes.io/credential-id":["JTI=4f1c2d3e-5a6b-7c8d-9e0f-112233445566"]}},"sourceIPs":["10.20.30.40"],"userAgent":"kubectl/v1.31.2 (linux/amd64) kubernetes/5864a46","objectRef":{"resource":"deployments","namespace":"prod","name":"web","apiGroup":"apps","apiVersion":"v1"},"responseStatus":{"metadata":{},"status":"Success","code":200},"requestReceivedTimestamp":"\#(received)","stageTimestamp":"\#(time)","annotations":{"apiserver.latency.k8s.io/etcd":"4.123456ms","apiserver.latency.k8s.io/response-write":"1.234µs","apiserver.latency.k8s.io/serialize-response-object":"112.34µs","apiserver.latency.k8s.io/total":"11.111111ms","authorization.k8s.io/decision":"allow","authorization.k8s.io/reason":"RBAC: allowed by ClusterRoleBinding \"platform-admins\" of ClusterRole \"cluster-admin\" to Group \"oidc:platform-admins\"","mutation.webhook.admission.k8s.io/round_0_index_0":"{\"configuration\":\"policy-webhook\",\"webhook\":\"policy.example.com\",\"mutated\":false}","pod-security.kubernetes.io/enforce-policy":"restricted:latest","validation.policy.admission.k8s.io/validation_failure":"[]"}}"#
             out += "\n"
         }
         return Array(out.utf8)
     }
+
+    /// An API server's stageTimestamp one hour before now, on a whole second with `.134567` after it.
+    public static let recentStageTimestamp: String = {
+        let stamp = Timestamp.format(Date(timeIntervalSince1970: (Date().timeIntervalSince1970 - 3600).rounded(.down)))
+        return String(stamp.prefix(19)) + ".134567Z"
+    }()
 
     /// A signing key written to dir/signing.key (mode 0600).
     public static func signingKey(in dir: String) throws -> (key: Ed25519PrivateKey, path: String) {

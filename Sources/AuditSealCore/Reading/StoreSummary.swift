@@ -38,6 +38,21 @@ public struct StoreSummary: Codable, Sendable {
     /// (`events` is the newest usable manifest's tree size). `auditseal verify` locates the damage.
     public var refusedManifests: [String]?
 
+    /// The events only in the write-ahead log (not sealed yet), its bytes, and how many of those
+    /// events are marked as backfilled; zero for a store without local files (a bucket).
+    public static func openSegment(of source: StoreSource) -> (events: UInt64, bytes: Int, backfilled: UInt64) {
+        var open: (events: UInt64, bytes: Int, backfilled: UInt64) = (0, 0, 0)
+        for name in ((try? source.list("wal")) ?? []).filter({ $0.hasSuffix(".wal") }) {
+            guard let path = source.localPath("wal/" + name) else { continue }
+            open.bytes += Int((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)
+            if let outcome = try? WriteAheadReader(path: path).read({ _, _, _ in }) {
+                open.events += UInt64(outcome.recordCount)
+                open.backfilled += outcome.backfilled.count
+            }
+        }
+        return open
+    }
+
     /// `shipped`: the store-relative files the shipping ledger records (nil: no ledger).
     public init(source: StoreSource, shipped: Set<String>? = nil, now: Date = Date()) {
         store = source.name
@@ -72,14 +87,10 @@ public struct StoreSummary: Codable, Sendable {
             if chainID == nil { chainID = last.chainID }
         }
         events = manifests.last?.treeSize ?? 0
-        for name in ((try? source.list("wal")) ?? []).filter({ $0.hasSuffix(".wal") }) {
-            guard let path = source.localPath("wal/" + name) else { continue }
-            openSegmentBytes += Int((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)
-            if let outcome = try? WriteAheadReader(path: path).read({ _, _, _ in }) {
-                openEvents += UInt64(outcome.recordCount)
-                backfilledEvents += outcome.backfilled.count
-            }
-        }
+        let open = Self.openSegment(of: source)
+        openSegmentBytes = open.bytes
+        openEvents = open.events
+        backfilledEvents += open.backfilled
         events = max(events, sealedEvents + openEvents)
         if let bytes = try? source.read("verify/last.json") { lastVerification = try? StableJSON.decode(LastVerification.self, from: bytes) }
         completeness = CompletenessReport.load(from: source)
