@@ -27,8 +27,10 @@ public final class WatchMetrics: Sendable {
 
     private func labels(_ node: String, _ chain: String) -> [(String, String)] { [("node", node), ("chain", chain)] }
 
-    func store(node: String, chain: String, treeSize: UInt64, secondsSinceManifest: Double?, lag: Double?) {
+    func store(node: String, chain: String, treeSize: UInt64, secondsSinceManifest: Double?, lag: Double?, closed: Bool = false) {
         registry.makeGauge(descriptor: Self.name("tree_size", "", "Events verified, per node and chain."), labels: labels(node, chain)).set(to: Double(treeSize))
+        registry.makeGauge(descriptor: Self.name("chain_closed", "", "1 when the chain's newest manifest is a closing one (the node stopped cleanly, no manifest is due), else 0."),
+                           labels: labels(node, chain)).set(to: closed ? 1 : 0)
         if let secondsSinceManifest {
             registry.makeGauge(descriptor: Self.name("seconds_since_manifest", "", "Age of the newest manifest in the bucket (by its sealedAt), per node and chain."),
                                labels: labels(node, chain)).set(to: secondsSinceManifest)

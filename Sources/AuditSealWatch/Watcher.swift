@@ -255,7 +255,8 @@ public final class Watcher: @unchecked Sendable {
         }
         metrics.store(node: state.node, chain: state.chainID, treeSize: state.treeSize,
                       secondsSinceManifest: lastAt.map { max(0, now.timeIntervalSince($0)) },
-                      lag: newestLanding.flatMap { landed in verifiedAt.map { max(0, $0.timeIntervalSince(landed)) } })
+                      lag: newestLanding.flatMap { landed in verifiedAt.map { max(0, $0.timeIntervalSince(landed)) } },
+                      closed: state.lastManifestClosing)
         let settled = state
         lock.withLock { states[storePrefix] = settled }
         return findings

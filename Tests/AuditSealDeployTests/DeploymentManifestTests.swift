@@ -135,6 +135,38 @@ import Yams
         for arg in args.dropFirst(2) { #expect(help.contains(String(arg.prefix { $0 != "=" })), "\(arg)") }
     }
 
+    /// Each PodMonitor selects pods that exist as shipped: the receiver's DaemonSet and the watcher's
+    /// Deployment (its own namespace), by their pod labels and a port of that name.
+    @Test(.enabled(if: kubectl != nil))
+    func podMonitorsSelectTheReceiverAndTheWatcher() throws {
+        let kubectl = try #require(Self.kubectl)
+        let monitoring = try Yams.load_all(yaml: try TestSupport.run(kubectl, ["kustomize", Self.root + "/deploy/monitoring"]).stdout).compactMap { $0 as? [String: Any] }
+        let monitors = monitoring.filter { $0["kind"] as? String == "PodMonitor" }
+        #expect(monitors.count == 2)
+        for document in monitoring {
+            #expect(((document["metadata"] as? [String: Any])?["labels"] as? [String: String])?["release"] != nil, "kube-prometheus-stack selects by release")
+        }
+        let workloads = [("local-only", "DaemonSet", "auditseal"), ("../watcher", "Deployment", "auditseal-watch")]
+        for (folder, kind, namespace) in workloads {
+            let rendered = try Yams.load_all(yaml: try TestSupport.run(kubectl, ["kustomize", Self.root + "/deploy/overlays/" + folder]).stdout).compactMap { $0 as? [String: Any] }
+            let workload = try #require(Self.first(rendered, kind: kind))
+            let template = try #require((workload["spec"] as? [String: Any])?["template"] as? [String: Any])
+            let podLabels = (template["metadata"] as? [String: Any])?["labels"] as? [String: String] ?? [:]
+            let ports = (((template["spec"] as? [String: Any])?["containers"] as? [[String: Any]])?.first?["ports"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+            let podNamespace = (workload["metadata"] as? [String: Any])?["namespace"] as? String
+            #expect(podNamespace == namespace)
+            let matching = monitors.filter { monitor in
+                let spec = monitor["spec"] as? [String: Any] ?? [:]
+                let selector = (spec["selector"] as? [String: Any])?["matchLabels"] as? [String: String] ?? [:]
+                let namespaces = (spec["namespaceSelector"] as? [String: Any])?["matchNames"] as? [String]
+                    ?? [((monitor["metadata"] as? [String: Any])?["namespace"] as? String ?? "")]
+                let port = ((spec["podMetricsEndpoints"] as? [[String: Any]])?.first?["port"] as? String) ?? ""
+                return selector.allSatisfy { podLabels[$0.key] == $0.value } && namespaces.contains(namespace) && ports.contains(port)
+            }
+            #expect(matching.count == 1, "\(kind) in \(namespace) with labels \(podLabels) and ports \(ports) is scraped by \(matching.count) PodMonitors")
+        }
+    }
+
     @Test(.enabled(if: kubectl != nil))
     func verifyJobRendersAndValidates() throws {
         let documents = try Self.renderAndValidate("deploy/verify-job")
@@ -175,7 +207,7 @@ import Yams
         let promtool = try #require(Self.promtool)
         let check = try TestSupport.run(promtool, ["check", "rules", Self.root + "/deploy/monitoring/auditseal.rules.yml"])
         #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
-        #expect(check.stdout.contains("SUCCESS: 18 rules found"), "\(check.stdout)")
+        #expect(check.stdout.contains("SUCCESS: 19 rules found"), "\(check.stdout)")
         let unit = try TestSupport.run(promtool, ["test", "rules", "auditseal.rules.test.yml"], in: Self.root + "/deploy/monitoring")
         #expect(unit.status == 0, "\(unit.stdout)\(unit.stderr)")
         // The operator's copy is promtool-clean too (its spec is a rule file).
@@ -202,7 +234,15 @@ import Yams
         watch.store(node: "n", chain: "c", treeSize: 1, secondsSinceManifest: 1, lag: 1)
         watch.finding(WatchFinding(kind: "k", node: "n", chainID: "c", file: nil, sequence: nil, message: "", seenAt: Date()))
         let text = String(decoding: metrics.render() + watch.render(), as: UTF8.self)
-        let exported = Set(text.split(separator: "\n").filter { $0.hasPrefix("# TYPE ") }.map { String($0.split(separator: " ")[2]) })
+        var exported = Set(text.split(separator: "\n").filter { $0.hasPrefix("# TYPE ") }.map { String($0.split(separator: " ")[2]) })
+        // And what the services emit through swift-metrics (into the same registry once `serve` bootstraps it).
+        let labelled = try NSRegularExpression(pattern: #"(?:Counter|Gauge|Recorder|Timer)\(label: "(auditseal_[a-z0-9_]+)""#)
+        for file in FileManager.default.enumerator(atPath: Self.root + "/Sources")!.compactMap({ $0 as? String }) where file.hasSuffix(".swift") {
+            let source = String(decoding: try FileIO.readAll(path: Self.root + "/Sources/" + file), as: UTF8.self)
+            for match in labelled.matches(in: source, range: NSRange(source.startIndex..., in: source)) {
+                exported.insert(String(source[Range(match.range(at: 1), in: source)!]))
+            }
+        }
         #expect(exported.count >= 25)
         var used = Set<String>()
         for group in try Self.rules() {
