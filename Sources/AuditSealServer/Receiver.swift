@@ -78,7 +78,9 @@ public final class Receiver: Sendable {
     /// Serves until SIGTERM or SIGINT, then seals and returns.
     /// Serves until SIGTERM/SIGINT; `extraServices` (e.g. witness submission) run beside the
     /// receiver's own and stop with it.
-    public func run(extraServices: [any Service] = []) async throws {
+    /// `afterClosing` runs once the closing manifest is written and before the final shipping
+    /// round, so that what it adds (a witness's cosignature of the closing checkpoint) ships too.
+    public func run(extraServices: [any Service] = [], afterClosing: @Sendable () async -> Void = {}) async throws {
         let token = try configuration.tokenFile.map(BearerToken.init(path:))
         let ingest = IngestRoute(store: store, configuration: configuration, metrics: metrics, token: token, logger: logger,
                                  budget: MemoryBudget(limit: configuration.maxInflightBytes),
@@ -152,19 +154,12 @@ public final class Receiver: Sendable {
         try await store.close()
         let status = store.status
         logger.notice("sealed and stopped", metadata: ["events": "\(status.nextIndex)", "manifest": "\(status.manifestSequence)"])
+        await afterClosing()
         if let shipper {
             // Ship the closing segment now, for at most `finalShippingSeconds`: a bucket that does not
             // answer must not hold the stop. What does not make it is shipped by the next start (or `auditseal ship`).
             do {
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask { try await shipper.shipPending() }
-                    group.addTask {
-                        try await Task.sleep(for: .seconds(Self.finalShippingSeconds))
-                        throw ShippingDeadline()
-                    }
-                    try await group.next()
-                    group.cancelAll()
-                }
+                try await withDeadline(seconds: Self.finalShippingSeconds) { try await shipper.shipPending() }
                 logger.notice("shipped everything sealed to s3://\(shipper.configuration.endpoint.bucket)")
             } catch {
                 logger.error("final shipping round did not finish; the next start ships the rest: \(error)")
@@ -175,10 +170,6 @@ public final class Receiver: Sendable {
 
     /// The longest a stop waits for the bucket to take the closing segment.
     static let finalShippingSeconds = 10.0
-
-    struct ShippingDeadline: Error, CustomStringConvertible {
-        var description: String { "no answer from the bucket within \(Int(Receiver.finalShippingSeconds)) s" }
-    }
 
     /// Server TLS: the certificate and key, and the client CA (certificates are asked for, checked
     /// when presented, and required by the ingest route only). Reloadable: see `ReloadService`.

@@ -4,24 +4,28 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 
-/// The witness's HTTP interface: `POST /add-checkpoint` (C2SP tlog-witness), `/metrics`, `/healthz`.
+/// The witness's HTTP interface: `POST <prefix>/add-checkpoint` (C2SP tlog-witness: a receiver's
+/// `witnesses[].url` is `https://HOST<prefix>`), `/metrics`, `/healthz`.
 public struct WitnessServer: Sendable {
     public let witness: Witness
     public let host: String
     public let port: Int
+    /// The URL path under which add-checkpoint is served ("" or, say, "/audit").
+    public let pathPrefix: String
     public let logger: Logger
 
-    public init(witness: Witness, host: String, port: Int, logger: Logger) {
+    public init(witness: Witness, host: String, port: Int, pathPrefix: String = "", logger: Logger) {
         self.witness = witness
         self.host = host
         self.port = port
+        self.pathPrefix = pathPrefix.hasSuffix("/") ? String(pathPrefix.dropLast()) : pathPrefix
         self.logger = logger
     }
 
     public func run() async throws {
         let router = Router()
         let witness = self.witness
-        router.post("/add-checkpoint") { request, _ -> Response in
+        router.post(RouterPath(pathPrefix + "/add-checkpoint")) { request, _ -> Response in
             let buffer = try await request.body.collect(upTo: 1 << 20)
             let answer = witness.addCheckpoint(body: String(decoding: buffer.readableBytesView, as: UTF8.self))
             var headers = HTTPFields()

@@ -58,6 +58,19 @@ public final class WitnessSubmitter: Service, @unchecked Sendable {
         }
     }
 
+    /// At a stop, after the closing manifest: offers it to every witness once, each for at most
+    /// `seconds`, so that a cleanly stopped store is cosigned to its end (`verify --witness-quorum`).
+    public func offerClosingCheckpoint(seconds: Double) async {
+        for endpoint in endpoints {
+            do {
+                _ = try await withDeadline(seconds: seconds) { try await self.submit(to: endpoint) }
+            } catch {
+                Counter(label: "auditseal_witness_submission_failures_total", dimensions: [("witness", endpoint.key.name)]).increment()
+                logger.warning("the closing checkpoint was not cosigned; the next start offers it again", metadata: ["witness": "\(endpoint.key.name)", "error": "\(error)"])
+            }
+        }
+    }
+
     private func submitLogged(_ endpoint: Endpoint) async -> Bool {
         do { return try await submit(to: endpoint) } catch {
             Counter(label: "auditseal_witness_submission_failures_total", dimensions: [("witness", endpoint.key.name)]).increment()

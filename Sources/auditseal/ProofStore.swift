@@ -10,7 +10,9 @@ struct ProofStore {
     let tree: StoreTree
     let cleanup: () -> Void
 
-    static func open(_ store: String, s3: S3Options, node: String?, needs: (StoreTree) throws -> [String]) async throws -> ProofStore {
+    /// `needs` is given the manifests and the small files (checkpoints, cosignatures, tree-node
+    /// indexes) already fetched, and names the segment files the proof reads.
+    static func open(_ store: String, s3: S3Options, node: String?, needs: (StoreTree, StoreSource) throws -> [String]) async throws -> ProofStore {
         guard store.hasPrefix("s3://") else {
             guard FileIO.exists(store) else { throw ValidationError("\(store) does not exist") }
             let source = DirectorySource(root: store)
@@ -43,7 +45,7 @@ struct ProofStore {
             }
             let source = DirectorySource(root: dir)
             let planning = StoreTree(manifests: try StoreTree.loadManifests(from: source), read: { _ in nil })
-            for file in try needs(planning) { try await fetch(file) }
+            for file in try needs(planning, source) { try await fetch(file) }
             try? await client.shutdown()
             return ProofStore(source: source, tree: StoreTree(manifests: try StoreTree.loadManifests(from: source), read: source.read),
                               cleanup: { try? FileManager.default.removeItem(atPath: dir) })
@@ -65,7 +67,7 @@ struct ProofOutputOptions: ParsableArguments {
 
     @OptionGroup(title: "Reading from S3") var s3: S3Options
 
-    func open(_ store: String, needs: (StoreTree) throws -> [String]) async throws -> ProofStore {
+    func open(_ store: String, needs: (StoreTree, StoreSource) throws -> [String]) async throws -> ProofStore {
         try await ProofStore.open(store, s3: s3, node: node, needs: needs)
     }
 

@@ -34,7 +34,11 @@ struct Prove: AsyncParsableCommand {
 
     @OptionGroup var out: ProofOutputOptions
 
+    @OptionGroup(title: "Witnesses: without --checkpoint, prove to the newest checkpoint these cosigned (what verify-proof --witness accepts)")
+    var witnesses: WitnessOptions
+
     func run() async throws {
+        let policy = try witnesses.policy()
         guard auditId != nil || !indexes.isEmpty else { throw ValidationError("give --audit-id or --index") }
         let aroundDate = try around.map { text -> Date in
             guard let d = Timestamp.parse(text) else { throw ValidationError("--around must be an RFC 3339 time") }
@@ -47,8 +51,8 @@ struct Prove: AsyncParsableCommand {
                 return Self.aroundWindow(aroundDate).mayMatch(m)
             }
         }
-        let store = try await out.open(self.store) { tree in
-            guard let target = try target(tree) else { return [] }
+        let store = try await out.open(self.store) { tree, source in
+            guard let target = try target(tree, source, policy) else { return [] }
             tree.useFrontier(of: target)
             var files = indexes.isEmpty ? candidates(tree).map(\.file) : []
             let ranges = indexes.flatMap { ProofPlan.inclusion(index: $0, size: target.treeSize) }
@@ -57,7 +61,10 @@ struct Prove: AsyncParsableCommand {
         }
         defer { store.cleanup() }
         let builder = ProofBuilder(tree: store.tree, source: store.source)
-        guard let target = try target(store.tree) else { throw ValidationError("the store has no sealed checkpoint to prove against") }
+        guard let target = try target(store.tree, store.source, policy) else {
+            throw ValidationError(policy == nil ? "the store has no sealed checkpoint to prove against"
+                                  : "no sealed checkpoint is cosigned by \(policy!.quorum) of the --witness keys yet (witnesses cosign within witnessIntervalSeconds of a seal)")
+        }
         var all = indexes
         if let auditId {
             let searched = candidates(store.tree).filter { $0.first < target.treeSize }
@@ -88,13 +95,14 @@ struct Prove: AsyncParsableCommand {
         return window
     }
 
-    func target(_ tree: StoreTree) throws -> Manifest? {
+    func target(_ tree: StoreTree, _ source: StoreSource, _ policy: WitnessPolicy?) throws -> Manifest? {
         if let checkpoint {
             guard let m = tree.manifests[checkpoint] else { throw ValidationError("no manifest with sequence \(checkpoint)") }
             guard m.treeSize <= tree.sealedSize else { throw ValidationError("checkpoint \(checkpoint) covers events not sealed yet") }
             return m
         }
-        return ProofBuilder(tree: tree, source: DirectorySource(root: "/nonexistent")).newestProvable()
+        let builder = ProofBuilder(tree: tree, source: source)
+        return policy.map { builder.newestProvable(witnessedBy: $0) } ?? builder.newestProvable()
     }
 }
 
@@ -116,7 +124,7 @@ struct Consistency: AsyncParsableCommand {
     @OptionGroup var out: ProofOutputOptions
 
     func run() async throws {
-        let store = try await out.open(self.store) { tree in
+        let store = try await out.open(self.store) { tree, _ in
             let (old, new) = try ends(tree)
             tree.useFrontier(of: old)
             tree.useFrontier(of: new)

@@ -116,17 +116,20 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError(error.description)
         }
         var extra = [any Service]()
+        var submitter: WitnessSubmitter?
         if !configuration.witnesses.isEmpty {
             let endpoints = try configuration.witnesses.map { WitnessSubmitter.Endpoint(url: $0.url, key: try WitnessKey(verifierKey: $0.key)) }
-            extra.append(WitnessSubmitter(dataDirectory: configuration.dataDir, endpoints: endpoints,
-                                                           interval: configuration.witnessIntervalSeconds, logger: Logger(label: "auditseal-witnessing")))
+            submitter = WitnessSubmitter(dataDirectory: configuration.dataDir, endpoints: endpoints,
+                                         interval: configuration.witnessIntervalSeconds, logger: Logger(label: "auditseal-witnessing"))
+            extra.append(submitter!)
         }
         // Whatever libraries emit through swift-metrics lands in the receiver's own registry.
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: receiver.metrics.registry))
         if let settings = configuration.reconcile {
             extra += try Self.reconciliationServices(settings, receiver: receiver)
         }
-        try await receiver.run(extraServices: extra)
+        // The closing checkpoint goes to the witnesses before the exit (its service has stopped by then).
+        try await receiver.run(extraServices: extra, afterClosing: { [submitter] in await submitter?.offerClosingCheckpoint(seconds: 5) })
     }
 
     /// The completeness services: reconciliation with the log files, and the API servers' drop counters.

@@ -85,7 +85,9 @@ struct Verify: AsyncParsableCommand {
     func output(_ reports: [VerificationReport]) throws {
         if json {
             let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            // A shard's report is one line: `kubectl logs` of the Job's pods keeps it whole (it keeps
+            // 10 lines by default, and a pretty report has hundreds).
+            encoder.outputFormatting = shard == nil ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: reports.count == 1 ? try encoder.encode(reports[0]) : try encoder.encode(reports), as: UTF8.self))
         } else {
             print(reports.map(Self.text).joined(separator: "\n\n"))
@@ -99,15 +101,7 @@ struct Verify: AsyncParsableCommand {
         var byStore = [String: [VerificationReport]]()
         var order = [String]()
         for file in files {
-            let data = Data(try FileIO.readAll(path: file))
-            let reports: [VerificationReport]
-            do {
-                if let one = try? JSONDecoder().decode(VerificationReport.self, from: data) { reports = [one] } else {
-                    reports = try JSONDecoder().decode([VerificationReport].self, from: data)
-                }
-            } catch {
-                throw ValidationError("\(file) is not a verify --json report: \(error)")
-            }
+            let reports = try Self.reports(in: try FileIO.readAll(path: file), file: file)
             for r in reports {
                 let key = "\(r.node ?? "?")/\(r.chainID ?? "?")"
                 if byStore[key] == nil { order.append(key) }
@@ -118,6 +112,22 @@ struct Verify: AsyncParsableCommand {
             return try order.map { try VerificationReport.combine(byStore[$0]!) }
         } catch let error as AuditSealError {
             throw ValidationError(error.reason)
+        }
+    }
+
+    /// The reports in a file: a whole `verify --json` output, or a pod's log in which the report is
+    /// one line among others (`kubectl logs` of a shard: stderr lines are interleaved; the last
+    /// line that is a report wins).
+    static func reports(in bytes: [UInt8], file: String) throws -> [VerificationReport] {
+        func decode(_ data: Data) throws -> [VerificationReport] {
+            if let one = try? JSONDecoder().decode(VerificationReport.self, from: data) { return [one] }
+            return try JSONDecoder().decode([VerificationReport].self, from: data)
+        }
+        do { return try decode(Data(bytes)) } catch {
+            for line in bytes.split(separator: 0x0a).reversed() where line.first == UInt8(ascii: "{") || line.first == UInt8(ascii: "[") {
+                if let found = try? decode(Data(line)) { return found }
+            }
+            throw ValidationError("\(file) is not a verify --json report (nor a log holding one on a line): \(error)")
         }
     }
 

@@ -38,6 +38,9 @@ struct WitnessCommand: AsyncParsableCommand {
     @Option(help: "With --log-key-for: the public key that signs that chain (PEM; default: DATA_DIR/signing.key.pub).")
     var publicKey: String?
 
+    @Option(help: "URL path under which POST .../add-checkpoint is served, e.g. /audit; receivers' witnesses[].url is then https://HOST/audit. Default: the root.")
+    var pathPrefix: String = ""
+
     @Flag(help: "Print this witness's verifier key (for --witness) and exit.")
     var printKey = false
 
@@ -61,7 +64,8 @@ struct WitnessCommand: AsyncParsableCommand {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         let logger = Logger(label: "auditseal-witness")
         let witness = try Witness(name: name, key: privateKey, dataDirectory: dataDir, logs: parsed, metrics: WitnessMetrics(), logger: logger)
-        try await WitnessServer(witness: witness, host: hp.host, port: hp.port, logger: logger).run()
+        guard pathPrefix.isEmpty || pathPrefix.hasPrefix("/") else { throw ValidationError("--path-prefix must start with /") }
+        try await WitnessServer(witness: witness, host: hp.host, port: hp.port, pathPrefix: pathPrefix, logger: logger).run()
     }
 }
 

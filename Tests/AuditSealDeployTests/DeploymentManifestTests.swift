@@ -167,6 +167,42 @@ import Yams
         }
     }
 
+    /// deploy/maintenance runs a one-off command on a node's store with the receiver's own paths: its
+    /// command and the alternatives its kustomization names parse as `auditseal` arguments, every
+    /// path in them is mounted, and the DaemonSet leaves a node labelled for maintenance.
+    @Test(.enabled(if: kubectl != nil))
+    func maintenanceJobRunsCommandsWithTheReceiversMounts() throws {
+        let documents = try Self.renderAndValidate("deploy/maintenance")
+        let job = try #require(Self.first(documents, kind: "Job"))
+        let pod = try #require(((job["spec"] as? [String: Any])?["template"] as? [String: Any])?["spec"] as? [String: Any])
+        #expect(pod["nodeName"] as? String == "cp-1")
+        let container = try #require((pod["containers"] as? [[String: Any]])?.first)
+        let mounts = (container["volumeMounts"] as? [[String: Any]] ?? []).compactMap { $0["mountPath"] as? String }
+        let kustomization = String(decoding: try FileIO.readAll(path: Self.root + "/deploy/maintenance/kustomization.yaml"), as: UTF8.self)
+        var commands = [container["args"] as? [String] ?? []]
+        for line in kustomization.split(separator: "\n") where line.trimmingCharacters(in: .whitespaces).hasPrefix("#   [\"") {
+            let json = line.drop { $0 != "[" }
+            commands.append(try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String]))
+        }
+        #expect(commands.count == 3)
+        let binary = TestSupport.product("auditseal")
+        for command in commands {
+            let help = try TestSupport.run(binary, [command[0], "--help"]).stdout
+            for flag in command.dropFirst() where flag.hasPrefix("--") { #expect(help.contains(flag), "\(command[0]) has no \(flag)") }
+            // Every command names the node: a pod's host name need not be the node's name.
+            #expect(command.contains("--node") && command.contains("$(NODE_NAME)"), "\(command)")
+            for path in command where path.hasPrefix("/") {
+                #expect(mounts.contains { path == $0 || path.hasPrefix($0 + "/") }, "\(path) is not under a mount: \(mounts)")
+            }
+        }
+        // The receiver's DaemonSet steps aside on a node labelled for maintenance.
+        let daemonSet = try #require(Self.first(try Self.render("local-only").documents, kind: "DaemonSet"))
+        let affinity = (((daemonSet["spec"] as? [String: Any])?["template"] as? [String: Any])?["spec"] as? [String: Any])?["affinity"] as? [String: Any]
+        let terms = ((affinity?["nodeAffinity"] as? [String: Any])?["requiredDuringSchedulingIgnoredDuringExecution"] as? [String: Any])?["nodeSelectorTerms"] as? [[String: Any]]
+        let expressions = terms?.first?["matchExpressions"] as? [[String: Any]] ?? []
+        #expect(expressions.contains { $0["key"] as? String == "auditseal.io/maintenance" && $0["operator"] as? String == "DoesNotExist" })
+    }
+
     @Test(.enabled(if: kubectl != nil))
     func verifyJobRendersAndValidates() throws {
         let documents = try Self.renderAndValidate("deploy/verify-job")

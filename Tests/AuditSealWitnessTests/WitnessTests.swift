@@ -11,34 +11,7 @@ import Testing
 /// 100 checkpoints is cosigned; a fork made with the stolen signing key is refused (409/422) and
 /// counted; `verify --witness-quorum 1` flags the forged store; the witness's state survives kill -9.
 @Suite(.serialized) struct WitnessTests {
-    /// A running `auditseal witness`.
-    final class WitnessProcess {
-        let process = Process()
-        let url: String
-        let out = Pipe()
-
-        init(dataDir: String, key: String, name: String, logs: [String]) throws {
-            process.executableURL = URL(fileURLWithPath: TestSupport.product("auditseal"))
-            process.arguments = ["witness", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--key", key, "--name", name] + logs.flatMap { ["--log", $0] }
-            process.standardOutput = out
-            process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-            try process.run()
-            var buffer = Data()
-            while !String(decoding: buffer, as: UTF8.self).contains("\n") {
-                let chunk = out.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                buffer.append(chunk)
-            }
-            let text = String(decoding: buffer, as: UTF8.self)
-            guard let range = text.range(of: "listening on ") else { throw AuditSealError(.io, "witness did not start: \(text)", fileID: #fileID) }
-            url = String(text[range.upperBound...].prefix { $0 != "\n" })
-        }
-
-        /// kill -9 (the test runner's children ignore SIGTERM).
-        func kill() {
-            Glibc.kill(process.processIdentifier, SIGKILL)
-        }
-    }
+    typealias WitnessProcess = AuditSealTestSupport.WitnessProcess
 
     static func post(_ url: String, _ body: String) async throws -> (Int, String) {
         var request = HTTPClientRequest(url: url)
@@ -74,7 +47,7 @@ import Testing
         let store = try AuditStore(configuration: config, signingKey: logKey)
         _ = try await store.append(try Self.batch("first", 3))
         try await store.sealNow()
-        let witness = try WitnessProcess(dataDir: dir + "/witness", key: witnessKeyPath, name: w.name, logs: [try Self.logKey(dir + "/data", logKey)])
+        let witness = try WitnessProcess(arguments: ["--data-dir", dir + "/witness", "--key", witnessKeyPath, "--name", w.name] + ([try Self.logKey(dir + "/data", logKey)]).flatMap { ["--log", $0] })
         defer { witness.kill() }
         let submitter = WitnessSubmitter(dataDirectory: dir + "/data", endpoints: [.init(url: witness.url, key: w)], interval: 1, logger: Logger(label: "test"))
         let endpoint = submitter.endpoints[0]
@@ -163,7 +136,7 @@ import Testing
         config.segmentMaxBytes = 1 << 30
         let store = try AuditStore(configuration: config, signingKey: logKey)
         let logs = [try Self.logKey(dir + "/data", logKey)]
-        var witness = try WitnessProcess(dataDir: dir + "/witness", key: dir + "/witness.key", name: w.name, logs: logs)
+        var witness = try WitnessProcess(arguments: ["--data-dir", dir + "/witness", "--key", dir + "/witness.key", "--name", w.name] + (logs).flatMap { ["--log", $0] })
         let submitter = WitnessSubmitter(dataDirectory: dir + "/data", endpoints: [.init(url: witness.url, key: w)], interval: 1, logger: Logger(label: "test"))
         for round in 0..<5 {
             _ = try await store.append(try Self.batch("k\(round)", 10))
@@ -173,7 +146,7 @@ import Testing
         let size = store.status.nextIndex
         witness.kill()
         witness.process.waitUntilExit()
-        witness = try WitnessProcess(dataDir: dir + "/witness", key: dir + "/witness.key", name: w.name, logs: logs)
+        witness = try WitnessProcess(arguments: ["--data-dir", dir + "/witness", "--key", dir + "/witness.key", "--name", w.name] + (logs).flatMap { ["--log", $0] })
         defer { witness.kill() }
         // An old checkpoint offered as if new is refused: the witness remembers the size it cosigned.
         let first = String(decoding: try FileIO.readAll(path: dir + "/data/segments/000000000001.checkpoint"), as: UTF8.self)

@@ -52,6 +52,16 @@ public struct ProofBuilder {
         tree.manifests.values.filter { $0.treeSize <= tree.sealedSize && $0.treeSize > 0 }.max { $0.sequence < $1.sequence }
     }
 
+    /// The newest checkpoint a proof can lead to that `policy`'s quorum of witnesses cosigned: what
+    /// `verify-proof --witness` accepts (the newest sealed one may not be cosigned yet).
+    public func newestProvable(witnessedBy policy: WitnessPolicy) -> Manifest? {
+        let provable = tree.manifests.values.filter { $0.treeSize <= tree.sealedSize && $0.treeSize > 0 }.sorted { $0.sequence > $1.sequence }
+        return provable.first { m in
+            guard let text = try? checkpointNote(sequence: m.sequence), let note = try? SignedNote(text) else { return false }
+            return policy.cosigners(of: note).count >= policy.quorum
+        }
+    }
+
     /// The signed checkpoint of a manifest with every cosignature stored beside it.
     public func checkpointNote(sequence: Int) throws -> String {
         let stem = Manifest.stem(sequence)
