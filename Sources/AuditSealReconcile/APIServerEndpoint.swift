@@ -11,17 +11,21 @@ public struct APIServerEndpoint: Sendable, Equatable {
     /// The metrics URL (…/metrics).
     public var url: String
     public var bearerToken: String?
+    /// A file holding the token, read again at every request: a projected ServiceAccount token is
+    /// rotated by the kubelet (hourly in the shipped DaemonSet), as client-go's tokenFile is re-read.
+    public var bearerTokenFile: String?
     /// PEM bundles.
     public var caPEM: String?
     public var clientCertificatePEM: String?
     public var clientKeyPEM: String?
     public var insecureSkipTLSVerify = false
 
-    public init(name: String, url: String, bearerToken: String? = nil, caPEM: String? = nil,
+    public init(name: String, url: String, bearerToken: String? = nil, bearerTokenFile: String? = nil, caPEM: String? = nil,
                 clientCertificatePEM: String? = nil, clientKeyPEM: String? = nil, insecureSkipTLSVerify: Bool = false) {
         self.name = name
         self.url = url
         self.bearerToken = bearerToken
+        self.bearerTokenFile = bearerTokenFile
         self.caPEM = caPEM
         self.clientCertificatePEM = clientCertificatePEM
         self.clientKeyPEM = clientKeyPEM
@@ -53,15 +57,21 @@ public struct APIServerEndpoint: Sendable, Equatable {
         func data(_ value: Any?) -> String? {
             (value as? String).flatMap { Base64.decode($0) }.map { String(decoding: $0, as: UTF8.self) }
         }
-        var token = user["token"] as? String
-        if token == nil { token = try file(user["tokenFile"])?.trimmingCharacters(in: .whitespacesAndNewlines) }
+        let tokenFile = (user["token"] == nil ? user["tokenFile"] as? String : nil).map { $0.hasPrefix("/") ? $0 : directory + "/" + $0 }
         let base = server.hasSuffix("/") ? String(server.dropLast()) : server
         return APIServerEndpoint(
-            name: name ?? Self.hostPort(base), url: base + "/metrics", bearerToken: token,
+            name: name ?? Self.hostPort(base), url: base + "/metrics", bearerToken: user["token"] as? String, bearerTokenFile: tokenFile,
             caPEM: try data(cluster["certificate-authority-data"]) ?? file(cluster["certificate-authority"]),
             clientCertificatePEM: try data(user["client-certificate-data"]) ?? file(user["client-certificate"]),
             clientKeyPEM: try data(user["client-key-data"]) ?? file(user["client-key"]),
             insecureSkipTLSVerify: cluster["insecure-skip-tls-verify"] as? Bool ?? false)
+    }
+
+    /// The bearer token to send now: the given one, or the token file's current content.
+    public func currentToken() throws -> String? {
+        if let bearerToken { return bearerToken }
+        guard let bearerTokenFile else { return nil }
+        return String(decoding: try FileIO.readAll(path: bearerTokenFile), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     public static func hostPort(_ url: String) -> String {

@@ -103,14 +103,14 @@ public final class Backfiller: @unchecked Sendable {
         var (offset, lineNumber, complete) = try database.position(of: file)
         var result = PassResult()
         guard !complete else { return result }
-        // A rotated gzip file is decompressed once (--audit-log-maxsize bounds it); a plain one is read in chunks.
-        let whole: [UInt8]? = file.compressed ? try GzipDecompressor.gunzip(try FileIO.readAll(path: file.path)) : nil
+        // A rotated gzip file is decompressed as it is read, a chunk at a time (never whole); a plain one is read in chunks.
+        let compressed: LogFileReader? = file.compressed ? try LogFileReader(path: file.path) : nil
         var limit = settings.chunkBytes
         while true {
             try Task.checkCancellation()  // between chunks: the position of every chunk before is saved
             let data: [UInt8]
-            if let whole {
-                data = offset < whole.count ? Array(whole[Int(offset)..<min(whole.count, Int(offset) + limit)]) : []
+            if let compressed {
+                data = try compressed.read(from: offset, limit: limit)
             } else {
                 data = try AuditLogFiles.read(file, from: offset, limit: limit)
             }

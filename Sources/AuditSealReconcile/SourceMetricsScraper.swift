@@ -79,7 +79,7 @@ public final class SourceMetricsScraper: Service, @unchecked Sendable {
         guard let client = clients[endpoint.name] else { throw AuditSealError(.usage, "no client for \(endpoint.name)") }
         var request = HTTPClientRequest(url: endpoint.url)
         request.headers.add(name: "Accept", value: "text/plain;version=0.0.4")
-        if let token = endpoint.bearerToken { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        if let token = try endpoint.currentToken() { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         let response = try await client.execute(request, timeout: .seconds(20))
         let body = try await response.body.collect(upTo: 64 << 20)
         guard response.status == .ok else {

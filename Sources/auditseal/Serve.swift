@@ -146,12 +146,22 @@ struct Serve: AsyncParsableCommand {
             services.append(ReconcileService(backfiller: backfiller, interval: settings.intervalSeconds, logger: Logger(label: "auditseal-reconcile")))
         }
         if !settings.apiServers.isEmpty {
-            let endpoints = try settings.apiServers.map { s -> APIServerEndpoint in
-                if let kubeconfig = s.kubeconfig { return try APIServerEndpoint.kubeconfig(kubeconfig, name: s.name) }
+            let endpoints = try settings.apiServers.enumerated().map { i, s -> APIServerEndpoint in
+                // A file that cannot be read is named by its config key and by what provides it on Kubernetes.
+                func read(_ path: String, _ key: String, _ provider: String) throws -> String {
+                    do { return String(decoding: try FileIO.readAll(path: path), as: UTF8.self) } catch {
+                        throw ValidationError("reconcile.apiServers[\(i)].\(key): cannot read \(path) (\(error)); \(provider)")
+                    }
+                }
+                if let kubeconfig = s.kubeconfig {
+                    _ = try read(kubeconfig, "kubeconfig", "a kubeconfig readable by the receiver")
+                    return try APIServerEndpoint.kubeconfig(kubeconfig, name: s.name)
+                }
                 let url = s.url!.hasSuffix("/metrics") ? s.url! : s.url! + "/metrics"
-                return APIServerEndpoint(name: s.name ?? APIServerEndpoint.hostPort(url), url: url,
-                                         bearerToken: try s.tokenFile.map { String(decoding: try FileIO.readAll(path: $0), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) },
-                                         caPEM: try s.caFile.map { String(decoding: try FileIO.readAll(path: $0), as: UTF8.self) },
+                let projected = "on Kubernetes the DaemonSet's projected volume apiserver-metrics provides it (deploy/base/daemonset.yaml)"
+                if let tokenFile = s.tokenFile { _ = try read(tokenFile, "tokenFile", "the ServiceAccount token; " + projected) }
+                return APIServerEndpoint(name: s.name ?? APIServerEndpoint.hostPort(url), url: url, bearerTokenFile: s.tokenFile,
+                                         caPEM: try s.caFile.map { try read($0, "caFile", "the API server's CA bundle; " + projected) },
                                          insecureSkipTLSVerify: s.insecureSkipTLSVerify ?? false)
             }
             services.append(try SourceMetricsScraper(endpoints: endpoints, database: database, dataDirectory: dataDir,

@@ -59,4 +59,16 @@ import Testing
         let refused = try TestSupport.run(binary, ["serve", "--config", dir, "--data-dir", dir + "/data"])
         #expect(refused.status == 2 && refused.stderr.contains("unknown field \"reconcile.intervalSecond\""), "\(refused.stderr)")
     }
+
+    @Test func aMissingProjectedTokenIsNamedByItsConfigKey() throws {
+        let dir = TestSupport.temporaryDirectory("config-token")
+        try Self.write(dir, "auditseal.yaml", """
+            reconcile:
+              apiServers:
+                - {name: local, url: "https://127.0.0.1:6443", tokenFile: \(dir)/absent/token}
+            """)
+        let refused = try TestSupport.run(TestSupport.product("auditseal"), ["serve", "--config", dir, "--data-dir", dir + "/data"])
+        #expect(refused.status == 2)
+        #expect(refused.stderr.contains("reconcile.apiServers[0].tokenFile: cannot read \(dir)/absent/token") && refused.stderr.contains("projected volume apiserver-metrics"), "\(refused.stderr)")
+    }
 }
