@@ -106,6 +106,23 @@ public final class Watcher: @unchecked Sendable {
         return fresh
     }
 
+    /// What the last poll saw of one store: `watch --once` prints it.
+    public struct StoreView: Sendable {
+        public var node: String
+        public var chainID: String
+        public var treeSize: UInt64
+        public var lastManifestSequence: Int
+        public var lastManifestSealedAt: String?
+        public var closing: Bool
+    }
+
+    /// Every store seen, by node and chain.
+    public var stores: [StoreView] {
+        lock.withLock { states.values.map { StoreView(node: $0.node, chainID: $0.chainID, treeSize: $0.treeSize, lastManifestSequence: $0.lastManifestSequence,
+                                                       lastManifestSealedAt: $0.lastManifestSealedAt, closing: $0.lastManifestClosing) } }
+            .sorted { ($0.node, $0.chainID) < ($1.node, $1.chainID) }
+    }
+
     /// `PREFIX/NODE/CHAIN-ID/` of every store with a chain.json under the prefix.
     static func storePrefixes(_ versions: [ObjectVersion], under prefix: String) -> [String] {
         Set(versions.filter { $0.key.hasSuffix("/chain.json") && $0.key.hasPrefix(prefix) }.map { String($0.key.dropLast("chain.json".count)) }).sorted()

@@ -34,8 +34,8 @@ struct Cat: AsyncParsableCommand {
 
     @Option(help: "From this time: RFC 3339, or a duration before now (90s, 15m, 2h, 7d).") var since: String?
     @Option(help: "Until this time: RFC 3339, or a duration before now.") var until: String?
-    @Option(help: "user.username (exact).") var user: [String] = []
-    @Option(help: "One of user.groups (exact).") var group: [String] = []
+    @Option(help: "user.username or impersonatedUser.username (exact; table and kubectl output show an impersonated request as \"alice as bob\").") var user: [String] = []
+    @Option(help: "One of user.groups or impersonatedUser.groups (exact).") var group: [String] = []
     @Option(help: "verb: get, list, watch, create, update, patch, delete, deletecollection.") var verb: [String] = []
     @Option(help: "objectRef.namespace.") var namespace: [String] = []
     @Option(help: "Resource, with subresource or group: pods, pods/exec, pods/*, deployments.apps.") var resource: [String] = []

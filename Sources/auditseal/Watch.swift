@@ -83,6 +83,12 @@ struct Watch: AsyncParsableCommand {
         if once {
             let found = try await watcher.pollOnce()
             try? await client.shutdown()
+            // Say what was checked, not only what was found (nothing printed looked like nothing checked).
+            let stores = watcher.stores
+            for s in stores {
+                print("auditseal: checked node=\(s.node) chain=\(s.chainID): \(s.treeSize) events verified, newest manifest \(s.lastManifestSequence) sealed \(s.lastManifestSealedAt ?? "-")\(s.closing ? " (closing: the node stopped cleanly)" : "")")
+            }
+            print("auditseal: \(stores.count) store(s) under \(store): \(found.isEmpty ? "no findings" : "\(found.count) finding(s)")")
             if !found.isEmpty { throw ExitCode(1) }
             return
         }

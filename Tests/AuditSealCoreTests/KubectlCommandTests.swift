@@ -62,6 +62,30 @@ import Testing
         #expect(line == "2026-11-24T10:02:11.000000Z alice@example.com  kubectl delete deployment web -n prod  -> 200")
     }
 
+    /// `kubectl --as bob --as-group ops delete ...` by alice: shown as "alice as bob" with the flags,
+    /// and found by --user/--group for either side.
+    @Test func anImpersonatedRequestShowsAndMatchesBothUsers() throws {
+        let object: [String: Any] = ["kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata", "auditID": "imp", "stage": "ResponseComplete",
+                                     "verb": "delete", "requestURI": "/apis/apps/v1/namespaces/prod/deployments/web",
+                                     "user": ["username": "alice@example.com", "groups": ["admins"]],
+                                     "impersonatedUser": ["username": "bob", "groups": ["ops"]],
+                                     "objectRef": ["resource": "deployments", "namespace": "prod", "name": "web", "apiGroup": "apps"],
+                                     "userAgent": "kubectl/v1.31.2", "responseStatus": ["code": 200], "stageTimestamp": "2026-11-24T10:02:11.000000Z"]
+        let e = try #require(AuditEvent(line: Array(try JSONSerialization.data(withJSONObject: object))))
+        #expect(KubectlCommand.line(e) == "2026-11-24T10:02:11.000000Z alice@example.com as bob  kubectl delete deployment web -n prod --as bob --as-group ops  -> 200")
+        #expect(EventTable.line(e).contains("alice@example.com as bob"))
+        for (users, groups, matches) in [(["bob"], [String](), true), (["alice@example.com"], [], true), (["carol"], [], false),
+                                         ([], ["ops"], true), ([], ["admins"], true), ([], ["dev"], false)] {
+            var filter = EventFilter()
+            filter.users = users
+            filter.groups = groups
+            #expect(filter.matches(e) == matches, "\(users) \(groups)")
+        }
+        // Not impersonated: the user alone, no flags.
+        let plain = Self.event("delete", "/apis/apps/v1/namespaces/prod/deployments/web", resource: "deployments", ns: "prod", name: "web", group: "apps")
+        #expect(plain.actor == "alice@example.com" && !KubectlCommand.line(plain).contains("--as"))
+    }
+
     @Test func realEventsOfTheCorpus() throws {
         let batch = try TestSupport.corpusEvents()
         var rendered = [String: String]()

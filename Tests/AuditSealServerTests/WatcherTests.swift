@@ -87,6 +87,32 @@ struct WatcherTests {
         return line.flatMap { Int($0.split(separator: " ")[1]) } ?? -1
     }
 
+    /// `watch --once` says what it checked; a cleanly stopped node's chain is closed, so its
+    /// growing silence raises nothing (auditseal_watch_chain_closed 1).
+    @Test func watchOnceSaysWhatItCheckedAndAClosedChainIsNotSilent() async throws {
+        let server = try #require(S3TestServer.shared)
+        let (bucket, s3) = try await server.lockedBucket(#function)
+        let dir = TestSupport.temporaryDirectory("watch-once")
+        let key = try TestSupport.signingKey(in: dir).key
+        let store = try AuditStore(configuration: StoreConfiguration(dataDirectory: dir + "/data", nodeName: "cp-1"), signingKey: key)
+        _ = try await store.append(try EventScanner(mode: .eventList).scan(TestSupport.eventList(count: 12, prefix: "once")))
+        try await store.close()
+        var shipping = ShippingConfiguration(endpoint: s3.endpoint, prefix: "prod")
+        shipping.retentionDays = 1
+        try await Shipper(configuration: shipping, client: s3, dataDirectory: dir + "/data", logger: Logger(label: "test")).shipPending()
+        let once = try TestSupport.run(TestSupport.product("auditseal"), ["watch", "s3://\(bucket)/prod", "--once", "--public-key", dir + "/signing.key.pub",
+                                                                          "--data-dir", dir + "/watch", "--s3-endpoint", server.endpoint], environment: server.environment)
+        #expect(once.status == 0, "\(once.stdout)\(once.stderr)")
+        #expect(once.stdout.contains("checked node=cp-1 chain=") && once.stdout.contains(": 12 events verified") && once.stdout.contains("(closing"), "\(once.stdout)")
+        #expect(once.stdout.contains("1 store(s) under s3://\(bucket)/prod: no findings"), "\(once.stdout)")
+        let watcher = try Self.watcher(server, bucket: bucket, prefix: "prod", keys: [dir + "/signing.key.pub"], dir: dir + "/watch2", alerts: nil)
+        #expect(try await watcher.pollOnce() == [])
+        let metrics = String(decoding: watcher.metrics.registry.emitToBuffer(), as: UTF8.self)
+        #expect(metrics.contains(#"auditseal_watch_chain_closed{node="cp-1""#) && metrics.split(separator: "\n").contains { $0.hasPrefix("auditseal_watch_chain_closed{") && $0.hasSuffix(" 1.0") || $0.hasSuffix(" 1") }, "\(metrics)")
+        try await watcher.shutdown()
+        try await s3.shutdown()
+    }
+
     @Test func aForgedVersionIsFlaggedWithinOnePollAndARestartDownloadsNothingAgain() async throws {
         let server = try #require(S3TestServer.shared)
         let (bucket, s3) = try await server.lockedBucket(#function)

@@ -8,6 +8,9 @@ public struct AuditEvent: Sendable {
     public var verb: String
     public var username: String
     public var groups: [String]
+    /// Who the request was made as (`kubectl --as`, `impersonatedUser`), when it was impersonated.
+    public var impersonatedUsername: String?
+    public var impersonatedGroups: [String] = []
     public var userAgent: String
     public var sourceIPs: [String]
     public var requestURI: String
@@ -35,6 +38,9 @@ public struct AuditEvent: Sendable {
         verb = string(object, "verb")
         username = string(user, "username")
         groups = user?["groups"] as? [String] ?? []
+        let impersonated = object["impersonatedUser"] as? [String: Any]
+        impersonatedUsername = impersonated.map { string($0, "username") }
+        impersonatedGroups = impersonated?["groups"] as? [String] ?? []
         userAgent = string(object, "userAgent")
         sourceIPs = object["sourceIPs"] as? [String] ?? []
         requestURI = string(object, "requestURI")
@@ -51,6 +57,13 @@ public struct AuditEvent: Sendable {
         if let attributes = spec?["resourceAttributes"] as? [String: Any] {
             for (k, v) in attributes { if let v = v as? String { reviewAttributes[k] = v } }
         }
+    }
+
+    /// Who did it, as the output shows it: "alice", or "alice as bob" when alice impersonated bob.
+    public var actor: String {
+        let user = username.isEmpty ? "-" : username
+        guard let impersonatedUsername else { return user }
+        return "\(user) as \(impersonatedUsername.isEmpty ? "-" : impersonatedUsername)"
     }
 
     /// "resource/subresource", or the resource alone.

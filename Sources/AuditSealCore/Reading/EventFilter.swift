@@ -108,8 +108,9 @@ public struct EventFilter: Sendable {
             if let since, t < since { return false }
             if let until, t > until { return false }
         }
-        if !users.isEmpty && !users.contains(e.username) { return false }
-        if !groups.isEmpty && !groups.contains(where: e.groups.contains) { return false }
+        // A user or group matches who made the request or whom it impersonated (shown as "alice as bob").
+        if !users.isEmpty && !users.contains(e.username) && !(e.impersonatedUsername.map(users.contains) ?? false) { return false }
+        if !groups.isEmpty && !groups.contains(where: { e.groups.contains($0) || e.impersonatedGroups.contains($0) }) { return false }
         if !verbs.isEmpty && !verbs.contains(e.verb) { return false }
         if !namespaces.isEmpty && !namespaces.contains(e.namespace) { return false }
         if !resources.isEmpty && !resources.contains(where: { Self.resource($0, matches: e) }) { return false }

@@ -5,7 +5,7 @@ public enum EventTable {
     public static func line(_ e: AuditEvent) -> String {
         let where_ = e.namespace.isEmpty ? (e.name.isEmpty ? "-" : e.name) : e.namespace + "/" + (e.name.isEmpty ? "*" : e.name)
         let resource = e.resource.isEmpty ? (e.requestURI.split(separator: "?").first.map(String.init) ?? "-") : e.fullResource
-        return row([e.stageTimestamp, e.username.isEmpty ? "-" : e.username, e.verb, resource, where_,
+        return row([e.stageTimestamp, e.actor, e.verb, resource, where_,
                     e.code.map(String.init) ?? "-", e.sourceIPs.first ?? "-"])
     }
 

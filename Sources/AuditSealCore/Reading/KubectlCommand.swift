@@ -80,7 +80,13 @@ public enum KubectlCommand {
 
     /// One line: time, user, the command, and the outcome.
     public static func line(_ e: AuditEvent) -> String {
-        "\(e.stageTimestamp) \(e.username.isEmpty ? "-" : e.username)  \(render(e))  -> \(e.code.map(String.init) ?? e.stage)"
+        "\(e.stageTimestamp) \(e.actor)  \(render(e))\(impersonation(e))  -> \(e.code.map(String.init) ?? e.stage)"
+    }
+
+    /// `--as USER --as-group G...` of an impersonated request, as kubectl takes them.
+    static func impersonation(_ e: AuditEvent) -> String {
+        guard let user = e.impersonatedUsername, render(e).hasPrefix("kubectl ") else { return "" }
+        return " --as \(user)" + e.impersonatedGroups.map { " --as-group \($0)" }.joined()
     }
 
     static func selector(_ e: AuditEvent) -> String {
