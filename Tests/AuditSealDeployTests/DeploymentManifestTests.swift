@@ -262,7 +262,9 @@ import Yams
         #expect(NSDictionary(dictionary: ["g": groups ?? []]).isEqual(to: ["g": plain]))
     }
 
-    @Test func alertRulesUseOnlyExportedMetrics() throws {
+    /// Every metric name the receiver, shipping and watcher registries export, and those the
+    /// services emit through swift-metrics (into the same registry once `serve` bootstraps it).
+    static func exportedMetrics() throws -> Set<String> {
         let metrics = ReceiverMetrics()
         _ = ShippingMetrics(registry: metrics.registry)
         metrics.countBatch(code: 200)
@@ -271,7 +273,6 @@ import Yams
         watch.finding(WatchFinding(kind: "k", node: "n", chainID: "c", file: nil, sequence: nil, message: "", seenAt: Date()))
         let text = String(decoding: metrics.render() + watch.render(), as: UTF8.self)
         var exported = Set(text.split(separator: "\n").filter { $0.hasPrefix("# TYPE ") }.map { String($0.split(separator: " ")[2]) })
-        // And what the services emit through swift-metrics (into the same registry once `serve` bootstraps it).
         let labelled = try NSRegularExpression(pattern: #"(?:Counter|Gauge|Recorder|Timer)\(label: "(auditseal_[a-z0-9_]+)""#)
         for file in FileManager.default.enumerator(atPath: Self.root + "/Sources")!.compactMap({ $0 as? String }) where file.hasSuffix(".swift") {
             let source = String(decoding: try FileIO.readAll(path: Self.root + "/Sources/" + file), as: UTF8.self)
@@ -279,15 +280,43 @@ import Yams
                 exported.insert(String(source[Range(match.range(at: 1), in: source)!]))
             }
         }
+        return exported
+    }
+
+    /// The auditseal_* names an expression uses.
+    static func metricNames(in expr: String) throws -> Set<String> {
+        let regex = try NSRegularExpression(pattern: "auditseal_[a-z0-9_]+")
+        return Set(regex.matches(in: expr, range: NSRange(expr.startIndex..., in: expr)).map { String(expr[Range($0.range, in: expr)!]) })
+    }
+
+    /// deploy/monitoring's Grafana dashboard loads, and plots only exported metrics.
+    @Test func theGrafanaDashboardPlotsExportedMetrics() throws {
+        let text = try FileIO.readAll(path: Self.root + "/deploy/monitoring/grafana-dashboard.json")
+        let dashboard = try #require(try JSONSerialization.jsonObject(with: Data(text)) as? [String: Any])
+        let panels = try #require(dashboard["panels"] as? [[String: Any]])
+        #expect(panels.count >= 10)
+        var used = Set<String>()
+        for panel in panels {
+            let targets = panel["targets"] as? [[String: Any]] ?? []
+            #expect(!targets.isEmpty, "\(panel["title"] ?? "?")")
+            for target in targets { used.formUnion(try Self.metricNames(in: target["expr"] as? String ?? "")) }
+        }
+        let exported = try Self.exportedMetrics()
+        #expect(used.count >= 15)
+        #expect(used.subtracting(exported).isEmpty, "not exported: \(used.subtracting(exported).sorted())")
+        if let kubectl = Self.kubectl {
+            let rendered = try TestSupport.run(kubectl, ["kustomize", Self.root + "/deploy/monitoring"]).stdout
+            #expect(rendered.contains("grafana_dashboard: \"1\"") && rendered.contains("grafana-dashboard.json:"))
+        }
+    }
+
+    @Test func alertRulesUseOnlyExportedMetrics() throws {
+        let exported = try Self.exportedMetrics()
         #expect(exported.count >= 25)
         var used = Set<String>()
         for group in try Self.rules() {
             for rule in group["rules"] as? [[String: Any]] ?? [] {
-                let expr = rule["expr"] as? String ?? ""
-                let regex = try NSRegularExpression(pattern: "auditseal_[a-z0-9_]+")
-                for match in regex.matches(in: expr, range: NSRange(expr.startIndex..., in: expr)) {
-                    used.insert(String(expr[Range(match.range, in: expr)!]))
-                }
+                used.formUnion(try Self.metricNames(in: rule["expr"] as? String ?? ""))
                 #expect((rule["labels"] as? [String: String])?["severity"] != nil)
             }
         }

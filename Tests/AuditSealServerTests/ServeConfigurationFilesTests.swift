@@ -54,6 +54,11 @@ import Testing
         let binary = TestSupport.product("auditseal")
         let version = try TestSupport.run(binary, ["--version"])
         #expect(version.status == 0 && version.stdout.hasPrefix("auditseal ") && version.stdout.contains("(commit "), "\(version.stdout)")
+        // Shell completion, as OPERATIONS.md documents it.
+        for shell in ["bash", "zsh", "fish"] {
+            let script = try TestSupport.run(binary, ["--generate-completion-script", shell])
+            #expect(script.status == 0 && script.stdout.contains("auditseal") && script.stdout.contains("verify"), "\(shell)")
+        }
         let dir = TestSupport.temporaryDirectory("config-serve")
         try Self.write(dir, "auditseal.yaml", "reconcile:\n  intervalSecond: 3\n")
         let refused = try TestSupport.run(binary, ["serve", "--config", dir, "--data-dir", dir + "/data"])
