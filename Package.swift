@@ -236,7 +236,8 @@ let package = Package(
         ),
         .testTarget(
             name: "AuditSealServerTests",
-            dependencies: ["AuditSealServer", "AuditSealCore", "AuditSealShipping", "AuditSealWatch", "AuditSealTestSupport"]
+            dependencies: ["AuditSealServer", "AuditSealCore", "AuditSealShipping", "AuditSealWatch", "AuditSealTestSupport",
+                           .product(name: "Yams", package: "Yams")]
         ),
     ]
 )

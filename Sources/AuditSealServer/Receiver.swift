@@ -65,6 +65,8 @@ public final class Receiver: Sendable {
         shipper = try configuration.makeShipper(logger: logger)
         // Progress for scripts and tests, beside the "listening" line: one line per confirmed object.
         shipper?.onShipped = { relative, _ in Receiver.announce("shipped \(relative)") }
+        // And one per manifest (off the store's lock: standard output may be a slow pipe).
+        store.observeManifests { sequence, segment in Task { Receiver.announce("sealed \(segment ? "segment" : "heartbeat") \(sequence)") } }
         shippingMetrics = shipper == nil ? nil : ShippingMetrics(registry: metrics.registry)
     }
 

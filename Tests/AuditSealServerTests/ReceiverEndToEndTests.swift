@@ -49,12 +49,14 @@ import Testing
         let out = Pipe()
         var pending = Data()
 
-        init(dir: String, arguments: [String], fileSizeLimitKB: Int? = nil, environment: [String: String]? = nil) throws {
+        /// `serve` with `arguments` after the test defaults (an ephemeral port, DIR/data, no scheduled
+        /// verification), or after `serve` alone when `defaults` is false (a deployment's own arguments).
+        init(dir: String, arguments: [String], defaults: Bool = true, fileSizeLimitKB: Int? = nil, environment: [String: String]? = nil) throws {
             self.dir = dir
             stderrPath = dir + "/serve.err"
             FileManager.default.createFile(atPath: stderrPath, contents: nil)
             let binary = TestSupport.product("auditseal")
-            let serveArguments = ["serve", "--listen", "127.0.0.1:0", "--data-dir", dir + "/data", "--verify-interval-seconds", "0"] + arguments
+            let serveArguments = ["serve"] + (defaults ? ["--listen", "127.0.0.1:0", "--data-dir", dir + "/data", "--verify-interval-seconds", "0"] : []) + arguments
             if let limit = fileSizeLimitKB {
                 // A full disk, as far as the receiver can tell: writes past the limit fail (EFBIG).
                 process.executableURL = URL(fileURLWithPath: "/bin/bash")

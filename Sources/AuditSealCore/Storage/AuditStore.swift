@@ -80,6 +80,8 @@ public final class AuditStore: @unchecked Sendable {
     private var arrivals = ArrivalLog()
     private var segmentsSealed = 0
     private var sealFailures = 0
+    /// Told of each manifest made durable (guarded by `condition`; see `observeManifests`).
+    private var manifestObserver: (@Sendable (_ sequence: Int, _ segment: Bool) -> Void)?
     /// The latest unresolved problems (readiness): of the write-ahead log, and of sealing; each
     /// is cleared by the next success of its kind.
     private var writeError: String?
@@ -535,12 +537,22 @@ public final class AuditStore: @unchecked Sendable {
         handoverRequests.removeAll()
     }
 
+    /// `observer` is told of every manifest the store makes durable from now on (its sequence, and
+    /// whether it sealed a segment), on the sealer's thread with the store's lock held: it must
+    /// return at once and never call into the store.
+    public func observeManifests(_ observer: @escaping @Sendable (_ sequence: Int, _ segment: Bool) -> Void) {
+        condition.lock()
+        manifestObserver = observer
+        condition.unlock()
+    }
+
     private func finishSealJob(_ outcome: Result<ManifestTip, Error>, continuations: [CheckedContinuation<Void, Error>], isSegment: Bool) {
         switch outcome {
         case .success(let newTip):
             tip = newTip
             sealError = nil
             if isSegment { segmentsSealed += 1 }
+            manifestObserver?(newTip.sequence, isSegment)
             for c in continuations { c.resume() }
         case .failure(let error):
             sealFailures += 1
