@@ -33,13 +33,28 @@ struct VerificationService: Service {
             guard !Task.isShuttingDownGracefully else { return }
             let latest = store.status.manifestSequence
             if Date().timeIntervalSince(lastFull) >= interval {
-                runOnce(from: 1)
+                await runOffPool(from: 1)
                 lastFull = Date()
                 verifiedThrough = latest
             } else if latest > verifiedThrough {
-                runOnce(from: verifiedThrough + 1)
+                await runOffPool(from: verifiedThrough + 1)
                 verifiedThrough = latest
             }
+        }
+    }
+
+    /// Runs a verification on a thread of its own, not on the cooperative pool that ingest uses
+    /// (a whole-store run takes seconds to minutes), and returns when it ends or when a stop
+    /// begins: a stop never waits for a run, which only reads the store and is left to finish or
+    /// to end with the process.
+    func runOffPool(from: Int) async {
+        let (finished, done) = AsyncStream<Void>.makeStream()
+        Thread.detachNewThread {
+            runOnce(from: from)
+            done.finish()
+        }
+        await cancelWhenGracefulShutdown {
+            for await _ in finished {}
         }
     }
 

@@ -67,21 +67,22 @@ import Yams
         let now = String(Timestamp.format(Date()).prefix(19)) + ".134567Z"
         let log = TestSupport.apiServerLogLines(count: events, prefix: "day1", time: now)
         try FileIO.writeAtomically(path: root + "/var/log/kubernetes/audit/audit.log", bytes: log)
-        var environment = ProcessInfo.processInfo.environment
+        // The bucket (s3 overlay): this test's own on the RGW.
+        let bucket = S3TestServer.bucketName("dayone")
+        if let s3Server {
+            let client = try s3Server.client(bucket: bucket)
+            try await client.createBucket(objectLock: true)
+            try await client.shutdown()
+        }
         for (name, text) in try #require(configMap["data"] as? [String: String]) {
             var relocated = Self.relocate(text, into: root)
             if let s3Server {
-                // The bucket: this test's own on the RGW, and credentials for it where the Secret puts them.
-                let bucket = S3TestServer.bucketName("dayone")
-                let client = try s3Server.client(bucket: bucket)
-                try await client.createBucket(objectLock: true)
-                try await client.shutdown()
                 relocated = relocated.replacingOccurrences(of: "https://s3.eu-west-1.amazonaws.com", with: s3Server.endpoint)
                     .replacingOccurrences(of: "acme-k8s-audit", with: bucket)
-                environment["DAYONE_BUCKET"] = bucket
             }
             try FileIO.writeAtomically(path: root + configDir + "/" + name, bytes: Array(relocated.utf8))
         }
+        let environment = ProcessInfo.processInfo.environment
         if let s3Server {
             try FileIO.writeAtomically(path: root + "/etc/auditseal/s3/credentials", bytes: Array("""
                 [default]
@@ -135,14 +136,16 @@ import Yams
 
         // Readable with cat once the shipped segment age (a minute) has passed: the seal comes by age.
         #expect(daemon.waitFor("auditseal: sealed segment "))
+        let sealedLine = String(decoding: daemon.pending, as: UTF8.self).components(separatedBy: "auditseal: sealed segment ").dropFirst().first ?? ""
+        let sealedSequence = try #require(Int(sealedLine.prefix { $0.isNumber }), "\(sealedLine.prefix(40))")
         let sealedAfter = Date().timeIntervalSince(sentAt)
         #expect(sealedAfter < 90, "sealed \(Int(sealedAfter)) s after the events arrived: the shipped config must seal within about a minute")
         let cat = try Self.run(["cat", data, "--public-key", root + "/etc/auditseal/keys/signing.key.pub"])
         #expect(cat.status == 0 && cat.stdout.split(separator: "\n").count == events, "\(cat.stderr)")
         if s3Server != nil {
             // And in the bucket: the sealed segment's manifest is shipped right after its seal.
-            #expect(daemon.waitFor("auditseal: shipped ") && daemon.waitFor(".manifest.json"))
-            let fromBucket = try Self.run(["cat", "s3://\(environment["DAYONE_BUCKET"]!)/prod-eu1", "--s3-endpoint", s3Server!.endpoint,
+            #expect(daemon.waitFor("auditseal: shipped segments/" + Manifest.stem(sealedSequence) + ".manifest.json"))
+            let fromBucket = try Self.run(["cat", "s3://\(bucket)/prod-eu1", "--s3-endpoint", s3Server!.endpoint,
                                            "--public-key", root + "/etc/auditseal/keys/signing.key.pub"], environment: s3Server!.environment)
             #expect(fromBucket.status == 0 && fromBucket.stdout.split(separator: "\n").count == events, "\(fromBucket.stderr)")
         }
@@ -176,7 +179,7 @@ import Yams
                                      "--witness", witnessKey, "--witness-quorum", "1"])
         #expect(verified.status == 0 && verified.stdout.contains("INTACT"), "\(verified.stdout)")
         if let s3Server {
-            let fromBucket = try Self.run(["verify", "s3://\(environment["DAYONE_BUCKET"]!)/prod-eu1", "--s3-endpoint", s3Server.endpoint,
+            let fromBucket = try Self.run(["verify", "s3://\(bucket)/prod-eu1", "--s3-endpoint", s3Server.endpoint,
                                            "--public-key", root + "/etc/auditseal/keys/signing.key.pub", "--witness", witnessKey, "--witness-quorum", "1"], environment: s3Server.environment)
             #expect(fromBucket.status == 0 && fromBucket.stdout.contains("INTACT"), "\(fromBucket.stdout)\(fromBucket.stderr.suffix(1000))")
         }

@@ -97,7 +97,7 @@ public final class AuditStore: @unchecked Sendable {
         try FileIO.makeDirectories(layout.root)
         lockFD = open(layout.lockFile, O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
         guard lockFD >= 0 else { throw AuditSealError.io("cannot open \(layout.lockFile)", errno: errno) }
-        guard flock(lockFD, LOCK_EX | LOCK_NB) == 0 else {
+        guard Self.lock(lockFD) else {
             Glibc.close(lockFD)
             throw AuditSealError.storage("\(layout.root) is in use by another auditseal process (lock \(layout.lockFile))")
         }
@@ -131,6 +131,18 @@ public final class AuditStore: @unchecked Sendable {
     }
 
     deinit { Glibc.close(lockFD) }
+
+    /// Takes the directory's lock. Another process's lock is refused at once, but a copy of a
+    /// descriptor this process just closed may live on for a moment in a child being spawned (fork
+    /// before exec keeps the lock): a refusal is tried again for up to 200 ms before it counts.
+    private static func lock(_ fd: Int32) -> Bool {
+        for attempt in 0..<20 {
+            if flock(fd, LOCK_EX | LOCK_NB) == 0 { return true }
+            guard errno == EWOULDBLOCK, attempt < 19 else { return false }
+            usleep(10_000)
+        }
+        return false
+    }
 
     /// Chains and durably stores the batch's events (after dropping duplicates); returns once they
     /// are fsync'd. On failure nothing of the batch is stored and the store stays consistent.
