@@ -17,7 +17,7 @@ struct Import: AsyncParsableCommand {
     }
 
     /// Content read at a time: memory stays near this (plus the events' index) whatever a file's size.
-    static let chunkBytes = 16 << 20
+    static let chunkBytes = 4 << 20
     /// A document that does not fit in this many bytes (a pretty-printed EventList larger than this,
     /// or a line that is not JSON) is an error at its line.
     static let largestDocument = 512 << 20
@@ -57,7 +57,7 @@ struct Import: AsyncParsableCommand {
         var limit = chunkBytes
         var total = (events: 0, stored: 0, duplicates: 0)
         while true {
-            let data = try reader.read(from: offset, limit: limit)
+            var data = try reader.read(from: offset, limit: limit)
             if data.isEmpty { break }
             let atEnd = data.count < limit
             // Whole lines only, unless this is the end of the file.
@@ -65,7 +65,9 @@ struct Import: AsyncParsableCommand {
             let batch: EventBatch
             do {
                 guard end > 0 else { throw AuditSealError(.tooLarge, "a line longer than \(limit) bytes") }
-                batch = try EventScanner(mode: .stream).scan(end == data.count ? data : Array(data[0..<end]))
+                let whole = data.count
+                data.removeLast(whole - end)  // in place: the piece is not copied
+                batch = try EventScanner(mode: .stream).scan(data)
             } catch let error as AuditSealError {
                 // A document may span lines (a pretty-printed EventList): a larger piece, up to a bound.
                 if !atEnd && limit < largestDocument { limit *= 2; continue }
@@ -80,7 +82,7 @@ struct Import: AsyncParsableCommand {
                 start = stop
             }
             total.events += batch.count
-            line += data.withUnsafeBytes { raw in
+            line += data.withUnsafeBytes { raw in  // data now holds exactly the lines taken
                 var count = 0
                 var p = raw.baseAddress!
                 let stop = raw.baseAddress! + end
