@@ -203,7 +203,7 @@ public final class Watcher: @unchecked Sendable {
             var options = Verifier.Options(trustedKeys: configuration.trustedKeys)
             options.segmentsFrom = newSegments.min() ?? Int.max
             // One segment at a time: a segment is gunzipped whole (64 MiB at the default size), and
-            // the watcher shares its machine; it keeps up with one core (README, watch benchmark).
+            // the watcher shares its machine; it keeps up with one core (docs/PERFORMANCE.md, watch benchmark).
             options.parallelism = 1
             options.heartbeatsMayRunAhead = true
             options.checkTail = false

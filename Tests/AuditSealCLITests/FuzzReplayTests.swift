@@ -4,7 +4,7 @@ import Testing
 
 /// The short version of the fuzzing in CI: every libFuzzer target (Fuzz/auditseal-fuzz) replays its
 /// seed corpus (real events, real store files) and must neither crash nor fail its differential
-/// checks. The long runs are `bash scripts/fuzz.sh [RUNS]` (README, "Reliability").
+/// checks. The long runs are `bash scripts/fuzz.sh [RUNS]` (docs/RELIABILITY.md).
 @Suite struct FuzzReplayTests {
     @Test(arguments: ["scanner", "wal", "manifest", "note", "proof", "verifier", "config", "s3xml", "reconcile", "recovery"])
     func seedCorpusReplays(target: String) throws {
