@@ -62,7 +62,7 @@ struct VerificationService: Service {
     func runOnce(from: Int) {
         var options = Verifier.Options(trustedKeys: [publicKey])
         options.segmentsFrom = from
-        options.shippedElsewhere = ShippingLedger.shippedSegmentFiles(dataDirectory: dataDir)
+        options.shippedElsewhere = ShippingLedger.shippedSegmentHashes(dataDirectory: dataDir)
         let report = Verifier(source: DirectorySource(root: dataDir), options: options).run()
         metrics.verificationRuns.increment()
         metrics.lastVerificationIntact.set(to: report.intact ? 1 : 0)

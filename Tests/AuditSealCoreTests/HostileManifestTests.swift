@@ -110,6 +110,75 @@ import Testing
         #expect(!report.findings.contains { ($0.file ?? "").contains("..") }, "\(label)")
     }
 
+    /// Issue 32's verdicts: a last manifest re-signed with a sealedAt that is no time, closing or
+    /// not, verified INTACT at any --now (no time field was a structural rule); a heartbeat carrying
+    /// segment-only fields was accepted. Both are now manifest-invalid, and the store is not intact.
+    @Test(arguments: ["yesterday", "2026-11-25 10:00:00", "2026-13-01T00:00:00Z", "2026-11-25T10:00:00+01:00", ""])
+    func aLastManifestWhoseSealedAtIsNoTimeIsInvalid(_ sealedAt: String) async throws {
+        let (path, key) = try await Self.store()
+        let layout = StoreLayout(root: path)
+        let last = try #require(try layout.manifestSequences().last)
+        for closing in [true, false] {
+            try Self.rewrite(path, last, signWith: key) { $0.sealedAt = sealedAt; $0.closing = closing }
+            let report = Self.verify(path, key)
+            #expect(!report.intact, "\(sealedAt) closing=\(closing)")
+            #expect(report.findings.contains { $0.code == "manifest-invalid" && $0.sequence == last }, "\(sealedAt): \(report.findings)")
+        }
+    }
+
+    @Test(arguments: ["backfilled", "firstIndex", "minEventTime", "fileSHA256", "firstEventTime"])
+    func aHeartbeatWithASegmentOnlyFieldIsInvalid(_ field: String) async throws {
+        let (path, key) = try await Self.store(heartbeatAfterFirst: true)
+        let layout = StoreLayout(root: path)
+        let heartbeat = try #require(try layout.manifestSequences().first {
+            try StableJSON.decode(Manifest.self, from: try FileIO.readAll(path: layout.manifestPath($0))).type == "heartbeat"
+        })
+        try Self.rewrite(path, heartbeat, signWith: key) { m in
+            switch field {
+            case "backfilled": m.backfilled = [[0, 0]]
+            case "firstIndex": m.firstIndex = 0
+            case "minEventTime": m.minEventTime = "2026-11-25T10:00:00.000000Z"
+            case "fileSHA256": m.fileSHA256 = String(repeating: "a", count: 64)
+            default: m.firstEventTime = "2026-11-25T10:00:00.000000Z"
+            }
+        }
+        let report = Self.verify(path, key)
+        #expect(!report.intact, "\(field)")
+        #expect(report.findings.contains { $0.code == "manifest-invalid" && $0.sequence == heartbeat && $0.message.contains(field) }, "\(field): \(report.findings)")
+    }
+
+    /// Issue 32: the shipping ledger is unsigned. A deleted segment with a ledger line whose
+    /// SHA-256 is not the manifest's was a warning (segment-remote-only) and a clean local verify;
+    /// it is segment-missing now. Only a line stating the manifest's fileSHA256 (what local
+    /// retention writes) makes it a warning, which says its events are not verified here.
+    @Test func aLedgerLineThatIsNoRecordOfTheFileLeavesTheSegmentMissing() async throws {
+        let (path, key) = try await Self.store()
+        let layout = StoreLayout(root: path)
+        let (first, manifest) = try Self.segments(path)[0]
+        let file = try #require(manifest.file)
+        #expect(unlink(layout.root + "/segments/" + file) == 0)
+        try FileIO.makeDirectories(path + "/shipping")
+        func verify(ledgerSHA256: String) throws -> (Int32, String) {
+            try FileIO.writeAtomically(path: path + "/shipping/ledger", bytes: Array("b/p/cp-1/c/segments/\(file)\t\(ledgerSHA256)\t-\t2027-01-01T00:00:00Z\n".utf8))
+            let r = try TestSupport.run(TestSupport.product("auditseal"), ["verify", path, "--public-key", path + "/../signing.key.pub"])
+            return (r.status, r.stdout)
+        }
+        let forged = try verify(ledgerSHA256: String(repeating: "0", count: 64))
+        #expect(forged.0 == 1 && forged.1.contains("segment-missing") && forged.1.contains("no record of this file's upload"), "\(forged.1)")
+        let retained = try verify(ledgerSHA256: try #require(manifest.fileSHA256))
+        #expect(retained.0 == 0 && retained.1.contains("segment-remote-only") && retained.1.contains("not verified here"), "\(retained.1)")
+        #expect(first > 0)
+    }
+
+    @Test func writtenTimesAreRecognised() {
+        for good in ["2026-11-25T10:00:00Z", "2026-11-25T10:00:00.123456Z", "2026-11-25T10:00:00.1Z", "2026-11-25T10:00:00.123456789Z"] {
+            #expect(Manifest.isWrittenTime(good), "\(good)")
+        }
+        for bad in ["yesterday", "", "2026-11-25T10:00:00", "2026-11-25T10:00:00.Z", "2026-11-25t10:00:00Z", "2026-11-25T10:00:00+00:00", "2026-02-30T10:00:00Z"] {
+            #expect(!Manifest.isWrittenTime(bad), "\(bad)")
+        }
+    }
+
     @Test func aChangedOrDeletedLeafHintFileIsAFinding() async throws {
         let (path, key) = try await Self.store()
         let layout = StoreLayout(root: path)

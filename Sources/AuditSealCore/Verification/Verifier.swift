@@ -23,9 +23,11 @@ public final class Verifier: @unchecked Sendable {
         /// checkpoints are checked by every shard; the write-ahead log by shard 0.
         /// `VerificationReport.combine` joins the shards' reports into the unsharded verdict.
         public var shard: Shard?
-        /// Segment files ("segments/NAME.jsonl.gz") deleted locally by local retention after their
-        /// upload was confirmed: their absence is a warning pointing at the bucket, not an error.
-        public var shippedElsewhere: Set<String> = []
+        /// Segment files ("segments/NAME.jsonl.gz") the shipping ledger records as confirmed in the
+        /// bucket, with the SHA-256 it states. A missing file is only a warning pointing at the
+        /// bucket (local retention deleted it) when that SHA-256 is the manifest's `fileSHA256`; the
+        /// ledger is unsigned, so this never proves the file: its events are not verified here.
+        public var shippedElsewhere: [String: String] = [:]
         /// A copy without the write-ahead log (a bucket): heartbeats may commit to events that are
         /// not sealed yet. They are checked when the segment holding those events arrives; until
         /// then they are not `events-missing` (a cut tail shows as `tail-gap` or `heartbeat-mismatch`).
@@ -411,13 +413,15 @@ public final class Verifier: @unchecked Sendable {
         }
         let file = "segments/" + name
         guard let gz = try? source.read(file) else {
-            if options.shippedElsewhere.contains(file) {
-                report.add("segment-remote-only", "segment data was deleted here by local retention after its upload was confirmed; verify the bucket's copy (auditseal verify s3://...)",
+            let recorded = options.shippedElsewhere[file]
+            if let recorded, recorded == m.fileSHA256 {
+                report.add("segment-remote-only", "segment data was deleted here by local retention after its upload was confirmed; its events are not verified here: verify the bucket's copy (auditseal verify s3://...)",
                            severity: .warning, file: file, eventIndex: task.startIndex, sequence: m.sequence)
                 return (report.findings, 0)
             }
             let events = m.eventCount == 0 ? "no events" : "events \(task.startIndex)...\(task.startIndex + UInt64(m.eventCount) - 1)"
-            report.add("segment-missing", "segment file with \(events) is missing (deleted?)",
+            let ledger = recorded.map { " (the shipping ledger's line for it states SHA-256 \($0.prefix(16))…, not the manifest's fileSHA256: it is no record of this file's upload)" } ?? ""
+            report.add("segment-missing", "segment file with \(events) is missing (deleted?)\(ledger)",
                        file: file, eventIndex: task.startIndex, sequence: m.sequence)
             return (report.findings, 0)
         }
