@@ -64,4 +64,42 @@ import Testing
         #expect(String(describing: error).contains(Manifest.stem(first) + ".manifest.json"), "\(String(describing: error))")
         #expect(!HostileManifestTests.verify(path, key).intact)
     }
+
+    /// Issue 32: the write-ahead header's chainID was never compared with chain.json, nor its chain
+    /// state with the chain at its firstIndex. A header rewritten with a correct CRC is now
+    /// `wal-header-mismatch`; the untouched open segment verifies intact.
+    @Test(arguments: ["chainID", "chainHashBefore", "treeFrontier"])
+    func aRewrittenHeaderIsAFinding(_ field: String) async throws {
+        let dir = TestSupport.temporaryDirectory("wal-header")
+        let key = try TestSupport.signingKey(in: dir).key
+        var config = StoreConfiguration(dataDirectory: dir + "/data", nodeName: "cp-1")
+        config.segmentMaxAge = 86_400
+        config.heartbeatInterval = 86_400
+        let store = try AuditStore(configuration: config, signingKey: key)
+        _ = try await store.append(try EventScanner(mode: .eventList).scan(TestSupport.eventList(count: 10, prefix: "sealed")))
+        try await store.sealNow()
+        _ = try await store.append(try EventScanner(mode: .eventList).scan(TestSupport.eventList(count: 5, prefix: "open")))
+        try await store.heartbeatNow()
+        let layout = StoreLayout(root: dir + "/data")
+        let wal = try #require(try layout.walPaths().first)
+        func verify() -> VerificationReport {
+            Verifier(source: DirectorySource(root: dir + "/data"), options: .init(trustedKeys: [key.publicKey])).run()
+        }
+        let untouched = verify()
+        #expect(untouched.intact && untouched.openEvents == 5, "\(untouched.findings)")
+        // The header rewritten with a correct CRC, its records kept.
+        let bytes = try FileIO.readAll(path: wal)
+        let length = Int(bytes[8..<12].reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+        var header = try StableJSON.decode(WriteAheadHeader.self, from: Array(bytes[16..<(16 + length)]))
+        switch field {
+        case "chainID": header.chainID = String(repeating: "cd", count: 16)
+        case "chainHashBefore": header.chainHashBefore = String(repeating: "00", count: 32)
+        default: header.treeFrontier = header.treeFrontier.reversed() + [String(repeating: "11", count: 32)]
+        }
+        try FileIO.writeAtomically(path: wal, bytes: try WriteAheadFormat.encodeHeader(header) + bytes[(16 + length)...])
+        let report = verify()
+        #expect(!report.intact, "\(field)")
+        #expect(report.findings.contains { $0.code == "wal-header-mismatch" }, "\(field): \(report.findings)")
+        try? await store.close()  // its sealer reads the rewritten file: whether it seals is not the point
+    }
 }

@@ -592,6 +592,7 @@ public final class Verifier: @unchecked Sendable {
             guard let path = source.localPath(relative) else { continue }
             do {
                 var damaged = false
+                let before = (index: state.nextIndex, head: state.head.hex, frontier: state.tree.hashes.map(\.hex))
                 let outcome = try WriteAheadReader(path: path).read { _, _, leaf in
                     state.append(leaf: leaf, using: sha)
                     report.openEvents += 1
@@ -606,6 +607,17 @@ public final class Verifier: @unchecked Sendable {
                     report.add(start > expectedStart ? "events-missing" : "events-overlap",
                                "write-ahead segment starts at event \(start), but the chain continues at \(expectedStart)",
                                file: relative, eventIndex: expectedStart)
+                }
+                // The header states the chain it continues and the chain state at its first event: both
+                // must be this chain's (its CRC only shows the header was not damaged, not whose it is).
+                if let chainID = report.chainID, outcome.header.chainID != chainID {
+                    damaged = true
+                    report.add("wal-header-mismatch", "write-ahead header names chain \(outcome.header.chainID), not this store's \(chainID)", file: relative)
+                } else if !damaged && start == before.index
+                            && (outcome.header.chainHashBefore != before.head || outcome.header.treeFrontier != before.frontier) {
+                    damaged = true
+                    report.add("wal-header-mismatch", "write-ahead header's chain state before event \(start) (chainHashBefore, treeFrontier) is not the chain's there",
+                               file: relative, eventIndex: start)
                 }
                 if !damaged, let damage = outcome.damage {
                     switch damage {
