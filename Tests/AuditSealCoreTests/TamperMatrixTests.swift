@@ -101,6 +101,30 @@ import Testing
         #expect(found.first?.auditID != nil)
     }
 
+    /// Issue 32's finding names: bytes appended after the sealed gzip stream are segment-corrupt
+    /// alone (every event recomputes: no segment-events-differ saying they do not); a stream cut
+    /// mid-line names that line event-truncated (not event-changed), and the events after it deleted.
+    @Test func garbageAfterTheStreamAndACutInsideALineAreNamedAsTheTableSays() async throws {
+        let path = try await copy()
+        let (sequence, manifest) = try segments(path)[0]
+        let file = StoreLayout(root: path).segmentPath(sequence)
+        let sealed = try FileIO.readAll(path: file)
+        try FileIO.writeAtomically(path: file, bytes: sealed + Array("GARBAGE-GARBAGE-GARBAGE".utf8))
+        #expect(errors(try await verify(path)).map(\.code) == ["segment-corrupt"])
+
+        let lines = try GzipDecompressor.gunzip(sealed)
+        let cut = Array(lines.dropLast(20))  // inside the last line
+        try FileIO.writeAtomically(path: file, bytes: try GzipCompressor.gzip(cut))
+        let cutFound = errors(try await verify(path))
+        #expect(cutFound.map(\.code) == ["event-truncated"], "\(cutFound)")
+        #expect(cutFound.first?.line == manifest.eventCount)
+
+        // The gzip data cut: what is readable ends inside a line; the rest is deleted.
+        try FileIO.writeAtomically(path: file, bytes: Array(sealed.dropLast(sealed.count / 3)))
+        let codes = errors(try await verify(path)).map(\.code)
+        #expect(codes.first == "segment-corrupt" && codes.contains("event-deleted") && !codes.contains("event-changed") && !codes.contains("segment-events-differ"), "\(codes)")
+    }
+
     @Test func aDeletedEventIsNamed() async throws {
         let path = try await copy()
         let (sequence, manifest) = try segments(path)[0]

@@ -453,10 +453,12 @@ public final class Verifier: @unchecked Sendable {
             lines.append(lineStart..<i)
             lineStart = i + 1
         }
+        // A last line without its newline (the file cut mid-line, or the readable part of a damaged
+        // stream ending mid-line) is event-truncated; locating does not call it changed as well.
+        var truncatedLine: Int?
         if lineStart < data.count {
-            if gzipError == nil {
-                report.add("event-truncated", "the last line has no newline", file: file, line: lines.count + 1, sequence: m.sequence)
-            }
+            report.add("event-truncated", "line \(lines.count + 1) has no newline: the segment was cut inside it", file: file, line: lines.count + 1, sequence: m.sequence)
+            truncatedLine = lines.count
             lines.append(lineStart..<data.count)
         }
         var state = task.start
@@ -488,8 +490,11 @@ public final class Verifier: @unchecked Sendable {
         if fileModified && chainMatches && treeMatches && gzipError == nil {
             report.add("segment-modified", "segment file bytes differ from the sealed file (size/SHA-256), though its events still match the chain: the file was replaced",
                        file: file, sequence: m.sequence)
-        } else if !chainMatches || !treeMatches || gzipError != nil {
-            locate(task: task, file: file, data: data, lines: lines, hints: hints, report: &report)
+        } else if chainMatches && treeMatches {
+            // Every sealed event recomputes; only the gzip data after them is damaged (bytes
+            // appended to the sealed stream). segment-corrupt, reported above, is the whole finding.
+        } else {
+            locate(task: task, file: file, data: data, lines: lines, hints: hints, truncatedLine: truncatedLine, report: &report)
             if !fileModified && report.findings.isEmpty {
                 report.add("manifest-mismatch", "the segment file is the sealed one, but the manifest's chain values do not match it (manifest altered?)", file: manifestFile, sequence: m.sequence)
             }
@@ -529,7 +534,7 @@ public final class Verifier: @unchecked Sendable {
     }
 
     /// Names the lines that differ from what was sealed, using the sealed leaf hints.
-    private func locate(task: SegmentTask, file: String, data: [UInt8], lines: [Range<Int>], hints: [UInt64], report: inout VerificationReport) {
+    private func locate(task: SegmentTask, file: String, data: [UInt8], lines: [Range<Int>], hints: [UInt64], truncatedLine: Int?, report: inout VerificationReport) {
         let m = task.loaded.manifest
         let first = task.startIndex
         let hintsFile = "segments/" + (m.leafHintsFile ?? Manifest.stem(m.sequence) + ".leaves")
@@ -549,6 +554,8 @@ public final class Verifier: @unchecked Sendable {
         let differences = LineAlignment.differences(actual: hints, expected: expected)
         for d in differences {
             switch d {
+            case .changed(let line, _) where line == truncatedLine:
+                continue  // event-truncated names it
             case .changed(let line, let k):
                 report.add("event-changed", "line \(line + 1) differs from the event sealed there", file: file, line: line + 1,
                            eventIndex: first + UInt64(k), auditID: auditID(line), sequence: m.sequence)
@@ -566,7 +573,7 @@ public final class Verifier: @unchecked Sendable {
                            eventIndex: first + UInt64(k), auditID: auditID(line), sequence: m.sequence)
             }
         }
-        if differences.isEmpty {
+        if differences.isEmpty && truncatedLine == nil {
             report.add("segment-events-differ", "events do not reproduce the manifest's chain hash, though each line matches its sealed hint",
                        file: file, sequence: m.sequence)
         }
