@@ -170,6 +170,30 @@ import Testing
         #expect(first > 0)
     }
 
+    /// Issue 32: files beside a manifest that does not name them were covered by no hash and no
+    /// finding; a store verified with another key got checkpoint-invalid beside every unknown-key.
+    @Test func aFileBesideAManifestThatDoesNotNameItIsUnreferenced() async throws {
+        let (path, key) = try await Self.store(heartbeatAfterFirst: true)
+        let layout = StoreLayout(root: path)
+        let heartbeat = try #require(try layout.manifestSequences().first {
+            try StableJSON.decode(Manifest.self, from: try FileIO.readAll(path: layout.manifestPath($0))).type == "heartbeat"
+        })
+        let stem = Manifest.stem(heartbeat)
+        try FileIO.writeAtomically(path: path + "/segments/\(stem).jsonl.gz", bytes: try GzipCompressor.gzip(Array("{\"hidden\":true}\n".utf8)))
+        try FileIO.writeAtomically(path: path + "/segments/\(stem).nodes", bytes: [1, 2, 3])
+        let report = Self.verify(path, key)
+        #expect(!report.intact)
+        let unreferenced = report.findings.filter { $0.code == "unreferenced-file" }.compactMap(\.file).sorted()
+        #expect(unreferenced == ["segments/\(stem).jsonl.gz", "segments/\(stem).nodes"], "\(report.findings)")
+    }
+
+    @Test func aStoreUnderAnotherKeyIsUnknownKeyNotAlsoCheckpointInvalid() async throws {
+        let (path, _) = try await Self.store()
+        let report = Self.verify(path, try Ed25519PrivateKey.generate())
+        let codes = Set(report.findings.map(\.code))
+        #expect(codes.contains("unknown-key") && !codes.contains("checkpoint-invalid"), "\(codes)")
+    }
+
     @Test func writtenTimesAreRecognised() {
         for good in ["2026-11-25T10:00:00Z", "2026-11-25T10:00:00.123456Z", "2026-11-25T10:00:00.1Z", "2026-11-25T10:00:00.123456789Z"] {
             #expect(Manifest.isWrittenTime(good), "\(good)")

@@ -322,7 +322,10 @@ public final class Verifier: @unchecked Sendable {
             } else if let expectedPrevious, manifest.previousManifestSHA256 != expectedPrevious {
                 report.add("manifest-chain-broken", "previousManifestSHA256 does not match manifest \(sequence - 1) (replaced or forged?)", file: file, sequence: sequence)
             }
-            checkCheckpoint(sequence: sequence, manifest: sound && signed ? manifest : nil, keys: accepted, report: &report)
+            // A manifest already ignored for its key (unknown or retired) has a checkpoint by that key
+            // too: calling it invalid as well would name one fact twice.
+            let keyIgnored = retired.contains(manifest.keyID) || !accepted.contains { $0.keyID == manifest.keyID }
+            checkCheckpoint(sequence: sequence, manifest: sound && signed ? manifest : nil, keys: accepted, reportInvalid: !keyIgnored, report: &report)
             if sound && signed, let next = manifest.nextKeyID {
                 if let key = accepted.first(where: { $0.keyID == next }) ?? storeKey(next) {
                     retired.formUnion(accepted.map(\.keyID).filter { $0 != next })
@@ -335,6 +338,17 @@ public final class Verifier: @unchecked Sendable {
             let entry = LoadedManifest(sequence: sequence, manifest: manifest, bytes: bytes, trusted: sound && signed)
             loaded.append(entry)
             previous = entry
+        }
+        // A file beside a trusted manifest that the manifest does not name (a .jsonl.gz beside a
+        // heartbeat, a .nodes where it states no treeNodesFile) is covered by no hash.
+        let byStem = Dictionary(loaded.filter(\.trusted).map { (Manifest.stem($0.sequence), $0.manifest) }, uniquingKeysWith: { a, _ in a })
+        for name in names where !name.hasSuffix(".tmp") {
+            let stem = String(name.prefix { $0 != "." })
+            guard let m = byStem[stem] else { continue }
+            let named = [stem + ".manifest.json", stem + ".manifest.sig", stem + ".checkpoint", m.file, m.leafHintsFile, m.treeNodesFile].compactMap { $0 }
+            if !named.contains(name) && !name.hasPrefix(stem + ".cosignature.") {
+                report.add("unreferenced-file", "manifest \(m.sequence) (\(m.type)) does not name this file: no hash covers it (added?)", file: "segments/" + name, sequence: m.sequence)
+            }
         }
         return loaded
     }
@@ -368,7 +382,7 @@ public final class Verifier: @unchecked Sendable {
 
     /// Checks the checkpoint's signature, and that it states what `manifest` states (nil: the
     /// manifest is not trusted, so there is nothing to compare with).
-    private func checkCheckpoint(sequence: Int, manifest: Manifest?, keys: [Ed25519PublicKey], report: inout VerificationReport) {
+    private func checkCheckpoint(sequence: Int, manifest: Manifest?, keys: [Ed25519PublicKey], reportInvalid: Bool = true, report: inout VerificationReport) {
         let file = "segments/" + Manifest.stem(sequence) + ".checkpoint"
         guard let bytes = try? source.read(file) else {
             report.add("checkpoint-missing", "checkpoint is missing", file: file, sequence: sequence)
@@ -382,7 +396,7 @@ public final class Verifier: @unchecked Sendable {
                 report.add("checkpoint-mismatch", "checkpoint (size \(checkpoint.treeSize)) does not match its manifest (size \(manifest.treeSize))", file: file, sequence: sequence)
             }
         } catch {
-            report.add("checkpoint-invalid", "checkpoint: \(error)", file: file, sequence: sequence)
+            if reportInvalid { report.add("checkpoint-invalid", "checkpoint: \(error)", file: file, sequence: sequence) }
         }
     }
 
