@@ -102,4 +102,44 @@ import Testing
         #expect(report.findings.contains { $0.code == "wal-header-mismatch" }, "\(field): \(report.findings)")
         try? await store.close()  // its sealer reads the rewritten file: whether it seals is not the point
     }
+
+    /// Issue 32: a directory left by a legitimate crash got a false events-overlap; FORMAT.md §4
+    /// says a verifier reading a live directory applies recovery's two rules. (1) A segment whose
+    /// write failed at record k keeps its unacknowledged tail while appends go on in a successor
+    /// starting at k. (2) A successor whose creation failed holds no record and starts inside its
+    /// predecessor's records. Both verify intact, with a warning.
+    @Test(arguments: [1, 2])
+    func aLiveDirectoryAfterAFailedWriteIsNoOverlap(_ rule: Int) async throws {
+        let dir = TestSupport.temporaryDirectory("wal-live")
+        let key = try TestSupport.signingKey(in: dir).key
+        var config = StoreConfiguration(dataDirectory: dir + "/data", nodeName: "cp-1")
+        config.segmentMaxAge = 86_400
+        config.heartbeatInterval = 86_400
+        let store = try AuditStore(configuration: config, signingKey: key)
+        _ = try await store.append(try EventScanner(mode: .eventList).scan(TestSupport.eventList(count: 10, prefix: "sealed")))
+        try await store.sealNow()
+        _ = try await store.append(try EventScanner(mode: .eventList).scan(TestSupport.eventList(count: 5, prefix: "open")))
+        let layout = StoreLayout(root: dir + "/data")
+        let walA = try #require(try layout.walPaths().first)
+        let a = try FileIO.readAll(path: walA)
+        // The chain state after A's first two records: B's header, as the committer would write it.
+        let sha = SHA256()
+        var leaves = [SHA256Digest]()
+        let firstTwo = try WriteAheadReader(path: walA).read(recordLimit: 2) { _, _, leaf in leaves.append(leaf) }
+        let h = firstTwo.header
+        var state = ChainState(chainID: try #require(Hex.decode(h.chainID)), nextIndex: h.firstIndex, head: try #require(SHA256Digest(hex: h.chainHashBefore)),
+                               tree: try #require(CompactRange(size: h.firstIndex, hashes: h.treeFrontier.compactMap(SHA256Digest.init(hex:)))))
+        for leaf in leaves { state.append(leaf: leaf, using: sha) }
+        let header = WriteAheadHeader(chainID: h.chainID, firstIndex: h.firstIndex + 2, chainHashBefore: state.head.hex,
+                                      treeFrontier: state.tree.hashes.map(\.hex), createdAt: h.createdAt)
+        // Rule 1: B holds A's records from the third on; A keeps them too (its tail after the failure).
+        // Rule 2: B holds nothing.
+        let records = rule == 1 ? Array(a[firstTwo.validLength...]) : []
+        try FileIO.writeAtomically(path: layout.walPath(firstIndex: h.firstIndex + 2), bytes: try WriteAheadFormat.encodeHeader(header) + records)
+        let report = Verifier(source: DirectorySource(root: dir + "/data"), options: .init(trustedKeys: [key.publicKey])).run()
+        #expect(report.intact, "rule \(rule): \(report.findings)")
+        #expect(report.findings.contains { $0.code == "wal-torn-tail" && $0.severity == .warning }, "rule \(rule): \(report.findings)")
+        #expect(report.openEvents == 5, "rule \(rule)")
+        try? await store.close()
+    }
 }

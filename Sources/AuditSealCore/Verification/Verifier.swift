@@ -608,21 +608,48 @@ public final class Verifier: @unchecked Sendable {
         }
         checkHeartbeats(at: state.nextIndex, file: nil)
         let names = ((try? source.list("wal")) ?? []).filter { $0.hasSuffix(".wal") }
-        for name in names {
+        // The first index each header states (nil when unreadable: judged when the file is read),
+        // for the two rules of a live directory (FORMAT.md §4).
+        let firsts: [UInt64?] = names.map { name in
+            source.localPath("wal/" + name).flatMap { try? WriteAheadReader(path: $0).read(recordLimit: 0) { _, _, _ in }.header.firstIndex }
+        }
+        // Rule 2 comes first: a last segment holding no record whose first index lies inside its
+        // predecessor's records was created by a rename whose directory fsync failed while appends
+        // went on in the predecessor; recovery removes it, and the predecessor is read whole.
+        let lastIsEmpty = names.count > 1 && (source.localPath("wal/" + names[names.count - 1]).flatMap {
+            try? WriteAheadReader(path: $0).read(recordLimit: 1) { _, _, _ in }.recordCount == 0 } ?? false)
+        var skipLast = false
+        for (i, name) in names.enumerated() {
             let relative = "wal/" + name
+            if skipLast && i == names.count - 1 {
+                report.add("wal-torn-tail", "an empty write-ahead segment starting inside its predecessor's records: its creation failed (recovery removes it)",
+                           severity: .warning, file: relative)
+                continue
+            }
             guard let path = source.localPath(relative) else { continue }
             do {
                 var damaged = false
                 let before = (index: state.nextIndex, head: state.head.hex, frontier: state.tree.hashes.map(\.hex))
-                let outcome = try WriteAheadReader(path: path).read { _, _, leaf in
+                // Rule 1: a segment is read only up to the next one's first index; records past it
+                // are the unacknowledged tail of a failed write (recovery keeps them as .broken).
+                var limit: Int?
+                let beforeEmptyLast = lastIsEmpty && i == names.count - 2
+                if !beforeEmptyLast, i + 1 < names.count, let this = firsts[i], let next = firsts[i + 1], next > this { limit = Int(clamping: next - this) }
+                let outcome = try WriteAheadReader(path: path).read(recordLimit: limit) { _, _, leaf in
                     state.append(leaf: leaf, using: sha)
                     report.openEvents += 1
                     checkHeartbeats(at: state.nextIndex, file: relative)
                 }
                 report.backfilledEvents += outcome.backfilled.count
+                var size = stat()
+                if let limit, outcome.recordCount == limit, stat(path, &size) == 0, Int(size.st_size) > outcome.validLength {
+                    report.add("wal-torn-tail", "records past the next write-ahead segment's first index: the unacknowledged tail of a failed write (recovery keeps it aside)",
+                               severity: .warning, file: relative)
+                }
                 // Header continuity is checked after replay against the start it claims.
                 let start = outcome.header.firstIndex
                 let expectedStart = state.nextIndex - UInt64(outcome.recordCount)
+                if beforeEmptyLast, let emptyFirst = firsts[i + 1], emptyFirst >= start, emptyFirst < state.nextIndex { skipLast = true }
                 if start != expectedStart {
                     damaged = true
                     report.add(start > expectedStart ? "events-missing" : "events-overlap",
