@@ -64,13 +64,13 @@ public struct BucketVerification: Sendable {
         let newestSealing = sealedAt.values.max()
         for (relative, retention) in retentions {
             guard let retention else {
-                extra.append(BucketFinding(code: "retention-missing",
+                extra.append(BucketFinding(code: .retentionMissing,
                                      message: "object has no Object Lock retention: it can be deleted (or the credentials lack s3:GetObjectRetention)",
                                      file: relative))
                 continue
             }
             if let mode = requiredLockMode, retention.mode != mode {
-                extra.append(BucketFinding(code: "retention-mode",
+                extra.append(BucketFinding(code: .retentionMode,
                                      message: "retention mode is \(retention.mode), not \(mode)", file: relative))
             }
             let stem = String((relative as NSString).lastPathComponent.prefix { $0 != "." })
@@ -80,7 +80,7 @@ public struct BucketVerification: Sendable {
                 if retention.retainUntil < needed {
                     let what = storeFile ? "the newest segment's sealing (\(S3Client.isoDate(at))), which needs this file to be verified"
                                          : "sealing (\(S3Client.isoDate(at)))"
-                    extra.append(BucketFinding(code: "retention-short",
+                    extra.append(BucketFinding(code: .retentionShort,
                                          message: "retained until \(S3Client.isoDate(retention.retainUntil)), less than \(requiredRetentionDays) days after \(what)",
                                          file: relative))
                 }
@@ -101,7 +101,7 @@ public struct BucketVerification: Sendable {
 
 /// A problem only the bucket can show (added to the report as an error).
 struct BucketFinding {
-    var code: String
+    var code: Finding.Code
     var message: String
     var file: String
 }

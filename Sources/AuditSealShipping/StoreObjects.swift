@@ -1,3 +1,4 @@
+import AuditSealCore
 /// One store's objects in a bucket (`PREFIX/NODE/CHAIN-ID/`), key by key: the original version
 /// (the oldest that is not a delete marker: what auditseal wrote and locked) and whatever came
 /// after it. Shipping writes each key exactly once, so anything after the original was written by
@@ -35,13 +36,13 @@ public struct StoreObject: Sendable {
     public var originalVersionID: String? { original.versionID == "null" ? nil : original.versionID }
 
     /// Findings about versions written after the original: (code, message).
-    public var versionFindings: [(code: String, message: String)] {
-        var out = [(code: String, message: String)]()
+    public var versionFindings: [(code: Finding.Code, message: String)] {
+        var out = [(code: Finding.Code, message: String)]()
         if hiddenByDeleteMarker {
-            out.append(("object-deleted", "a delete marker hides this sealed object; the original version \(original.versionID) is what was verified and stays locked"))
+            out.append((.objectDeleted, "a delete marker hides this sealed object; the original version \(original.versionID) is what was verified and stays locked"))
         }
         if !later.isEmpty {
-            out.append(("object-overwritten", "\(later.count) later version(s) of a sealed object (written once by auditseal): \(later.map(\.versionID).joined(separator: ", ")); the original version \(original.versionID) is what was verified"))
+            out.append((.objectOverwritten, "\(later.count) later version(s) of a sealed object (written once by auditseal): \(later.map(\.versionID).joined(separator: ", ")); the original version \(original.versionID) is what was verified"))
         }
         return out
     }

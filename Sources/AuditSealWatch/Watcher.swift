@@ -175,7 +175,7 @@ public final class Watcher: @unchecked Sendable {
         var newSegments = [Int]()
         var newestLanding: Date?
         for object in objects {
-            for (code, message) in object.versionFindings { finding(code, message, file: object.relative) }
+            for (code, message) in object.versionFindings { finding(code.rawValue, message, file: object.relative) }
             guard state.versions[object.relative] == nil else { continue }
             // A sequence's files count once its manifest (uploaded after them) is there.
             let name = (object.relative as NSString).lastPathComponent

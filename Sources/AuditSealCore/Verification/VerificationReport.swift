@@ -184,9 +184,77 @@ public struct VerificationReport: Codable, Sendable {
     }
 
     /// Adds a finding.
-    public mutating func add(_ code: String, _ message: String, severity: Finding.Severity = .error, file: String? = nil,
+    public mutating func add(_ code: Finding.Code, _ message: String, severity: Finding.Severity? = nil, file: String? = nil,
                       line: Int? = nil, eventIndex: UInt64? = nil, auditID: String? = nil, sequence: Int? = nil) {
-        findings.append(Finding(code: code, severity: severity, message: message, file: file, line: line,
+        findings.append(Finding(code: code.rawValue, severity: severity ?? code.defaultSeverity, message: message, file: file, line: line,
                                 eventIndex: eventIndex, auditID: auditID, sequence: sequence))
+    }
+}
+
+extension Finding {
+    /// Every finding `verify` (and `verify s3://`) can report: one list with docs/FORMAT.md §8's
+    /// (a test compares them). `Finding.code` holds the raw value, so reports stay plain JSON.
+    public enum Code: String, CaseIterable, Sendable {
+        case badSignature = "bad-signature"
+        case chainBroken = "chain-broken"
+        case chainIdMismatch = "chain-id-mismatch"
+        case chainIdMissing = "chain-id-missing"
+        case checkpointInvalid = "checkpoint-invalid"
+        case checkpointMismatch = "checkpoint-mismatch"
+        case checkpointMissing = "checkpoint-missing"
+        case cosignatureInvalid = "cosignature-invalid"
+        case emptyStore = "empty-store"
+        case eventChanged = "event-changed"
+        case eventDeleted = "event-deleted"
+        case eventDuplicated = "event-duplicated"
+        case eventInserted = "event-inserted"
+        case eventReordered = "event-reordered"
+        case eventTruncated = "event-truncated"
+        case eventsMissing = "events-missing"
+        case eventsOverlap = "events-overlap"
+        case eventsUnverified = "events-unverified"
+        case heartbeatMismatch = "heartbeat-mismatch"
+        case leafHintsMissing = "leaf-hints-missing"
+        case leafHintsModified = "leaf-hints-modified"
+        case manifestChainBroken = "manifest-chain-broken"
+        case manifestInvalid = "manifest-invalid"
+        case manifestMismatch = "manifest-mismatch"
+        case manifestMissing = "manifest-missing"
+        case manifestRenamed = "manifest-renamed"
+        case manifestUnreadable = "manifest-unreadable"
+        case nextKeyMissing = "next-key-missing"
+        case noTrustedKey = "no-trusted-key"
+        case notWitnessed = "not-witnessed"
+        case objectDeleted = "object-deleted"
+        case objectOverwritten = "object-overwritten"
+        case retentionMissing = "retention-missing"
+        case retentionMode = "retention-mode"
+        case retentionShort = "retention-short"
+        case retiredKey = "retired-key"
+        case segmentCorrupt = "segment-corrupt"
+        case segmentEventsDiffer = "segment-events-differ"
+        case segmentMissing = "segment-missing"
+        case segmentModified = "segment-modified"
+        case segmentRemoteOnly = "segment-remote-only"
+        case segmentsUnreadable = "segments-unreadable"
+        case signatureMissing = "signature-missing"
+        case tailGap = "tail-gap"
+        case treeNodesMismatch = "tree-nodes-mismatch"
+        case treeNodesMissing = "tree-nodes-missing"
+        case treeNodesModified = "tree-nodes-modified"
+        case unknownKey = "unknown-key"
+        case unreferencedFile = "unreferenced-file"
+        case walDamaged = "wal-damaged"
+        case walHeaderMismatch = "wal-header-mismatch"
+        case walTornTail = "wal-torn-tail"
+        case walUnreadable = "wal-unreadable"
+
+        /// Warnings leave the verdict intact; every other finding is an error.
+        public var defaultSeverity: Severity {
+            switch self {
+            case .walTornTail, .segmentRemoteOnly: return .warning
+            default: return .error
+            }
+        }
     }
 }

@@ -22,7 +22,7 @@ extension Verifier {
                 }
             }
             for line in policy.invalidLines(of: note) {
-                report.add("cosignature-invalid", "a cosignature by a configured witness does not verify for this checkpoint (a forged or rewritten checkpoint?): \(line.prefix(80))",
+                report.add(.cosignatureInvalid, "a cosignature by a configured witness does not verify for this checkpoint (a forged or rewritten checkpoint?): \(line.prefix(80))",
                            file: "segments/\(stem).checkpoint", sequence: loaded.sequence)
             }
             if policy.cosigners(of: note).count >= policy.quorum { lastWitnessed = loaded }
@@ -40,7 +40,7 @@ extension Verifier {
         if let first = unwitnessed.first, let last = unwitnessed.last {
             let base = lastWitnessed.map { "the last checkpoint cosigned by \(policy.quorum) witness(es) is sequence \($0.sequence) (tree size \($0.manifest.treeSize))" }
                 ?? "no checkpoint is cosigned by \(policy.quorum) witness(es)"
-            report.add("not-witnessed", "\(unwitnessed.count) checkpoint(s), sequences \(first.sequence)...\(last.sequence) up to tree size \(last.manifest.treeSize), lack a quorum of witness cosignatures; \(base). Until witnesses cosign them, nothing shows they are the history the witnesses saw",
+            report.add(.notWitnessed, "\(unwitnessed.count) checkpoint(s), sequences \(first.sequence)...\(last.sequence) up to tree size \(last.manifest.treeSize), lack a quorum of witness cosignatures; \(base). Until witnesses cosign them, nothing shows they are the history the witnesses saw",
                        file: "segments/" + first.fileName, sequence: first.sequence)
         }
     }

@@ -82,7 +82,7 @@ public final class Verifier: @unchecked Sendable {
             }
         }
         var report = VerificationReport(source: source.name, trust: trust, trustedKeyIDs: keys.map(\.keyID))
-        if keys.isEmpty { report.add("no-trusted-key", "no public key to check signatures with") }
+        if keys.isEmpty { report.add(.noTrustedKey, "no public key to check signatures with") }
         var chainIDBytes: [UInt8]?
         if let bytes = try? source.read("chain.json"), let identity = try? StableJSON.decode(ChainIdentity.self, from: bytes) {
             report.node = identity.node
@@ -101,15 +101,15 @@ public final class Verifier: @unchecked Sendable {
         }
         guard let chainID = chainIDBytes, chainID.count == 16 else {
             if manifests.isEmpty && (try? source.list("wal"))?.isEmpty ?? true {
-                report.add("empty-store", "no chain.json, manifests or write-ahead segments: nothing to verify")
+                report.add(.emptyStore, "no chain.json, manifests or write-ahead segments: nothing to verify")
             } else {
-                report.add("chain-id-missing", "cannot determine the chain ID (chain.json and manifests unreadable)")
+                report.add(.chainIdMissing, "cannot determine the chain ID (chain.json and manifests unreadable)")
             }
             return report
         }
         let sha = SHA256()
         for loaded in trusted where loaded.manifest.chainID != report.chainID {
-            report.add("chain-id-mismatch", "manifest belongs to chain \(loaded.manifest.chainID), not \(report.chainID ?? "?")",
+            report.add(.chainIdMismatch, "manifest belongs to chain \(loaded.manifest.chainID), not \(report.chainID ?? "?")",
                        file: "segments/" + loaded.fileName, sequence: loaded.sequence)
         }
 
@@ -136,16 +136,16 @@ public final class Verifier: @unchecked Sendable {
             var startState = expected
             if start != expected.nextIndex || m.chainHashBefore != expected.head.hex {
                 if start > expected.nextIndex && !skipped.isEmpty {
-                    report.add("events-unverified", "events \(expected.nextIndex)...\(start - 1) are committed to only by manifest(s) \(skipped.map(String.init).joined(separator: ", ")), which failed verification",
+                    report.add(.eventsUnverified, "events \(expected.nextIndex)...\(start - 1) are committed to only by manifest(s) \(skipped.map(String.init).joined(separator: ", ")), which failed verification",
                                file: "segments/" + loaded.fileName, eventIndex: expected.nextIndex, sequence: loaded.sequence)
                 } else if start > expected.nextIndex {
-                    report.add("events-missing", "events \(expected.nextIndex)...\(start - 1) are missing before this segment (a segment was deleted?)",
+                    report.add(.eventsMissing, "events \(expected.nextIndex)...\(start - 1) are missing before this segment (a segment was deleted?)",
                                file: "segments/" + loaded.fileName, eventIndex: expected.nextIndex, sequence: loaded.sequence)
                 } else if start < expected.nextIndex {
-                    report.add("events-overlap", "segment starts at event \(start) but events up to \(expected.nextIndex - 1) are already sealed (a segment was inserted or duplicated?)",
+                    report.add(.eventsOverlap, "segment starts at event \(start) but events up to \(expected.nextIndex - 1) are already sealed (a segment was inserted or duplicated?)",
                                file: "segments/" + loaded.fileName, eventIndex: start, sequence: loaded.sequence)
                 } else {
-                    report.add("chain-broken", "chainHashBefore does not match the previous segment's chainHashAfter",
+                    report.add(.chainBroken, "chainHashBefore does not match the previous segment's chainHashAfter",
                                file: "segments/" + loaded.fileName, eventIndex: start, sequence: loaded.sequence)
                 }
                 // Verify this segment on its own terms, without the tree (its start is unknown).
@@ -156,7 +156,7 @@ public final class Verifier: @unchecked Sendable {
             }
             tasks.append(SegmentTask(loaded: loaded, start: startState, startIndex: start, treeKnown: treeKnown))
             if let after = try? Recovery.state(of: m, chainID: chainID) { expected = after } else {
-                report.add("manifest-invalid", "manifest states an invalid chain state", file: "segments/" + loaded.fileName, sequence: loaded.sequence)
+                report.add(.manifestInvalid, "manifest states an invalid chain state", file: "segments/" + loaded.fileName, sequence: loaded.sequence)
             }
         }
         // Heartbeats are checked where the replay reaches their tree size.
@@ -166,7 +166,7 @@ public final class Verifier: @unchecked Sendable {
         for hb in heartbeats {
             if hb.treeSize == 0 {
                 if hb.head != genesis.head.hex || hb.root != MerkleHash.emptyRoot.hex {
-                    report.add("heartbeat-mismatch", "heartbeat manifest \(hb.sequence) of the empty chain does not match its genesis", sequence: hb.sequence)
+                    report.add(.heartbeatMismatch, "heartbeat manifest \(hb.sequence) of the empty chain does not match its genesis", sequence: hb.sequence)
                 }
             } else if hb.treeSize > expected.nextIndex {
                 walHeartbeats.append(hb)
@@ -240,7 +240,7 @@ public final class Verifier: @unchecked Sendable {
             let interval = Double(max(1, last.manifest.heartbeatIntervalSeconds))
             if !last.manifest.closing, let at = Timestamp.parse(last.manifest.sealedAt),
                options.now.timeIntervalSince(at) > 2 * interval + 60 {
-                report.add("tail-gap", "the last manifest was sealed at \(last.manifest.sealedAt), \(Int(options.now.timeIntervalSince(at)))s before \(Timestamp.format(options.now)), beyond twice the heartbeat interval (\(Int(interval))s) and not a closing manifest: later manifests may have been removed",
+                report.add(.tailGap, "the last manifest was sealed at \(last.manifest.sealedAt), \(Int(options.now.timeIntervalSince(at)))s before \(Timestamp.format(options.now)), beyond twice the heartbeat interval (\(Int(interval))s) and not a closing manifest: later manifests may have been removed",
                            file: "segments/" + last.fileName, sequence: last.sequence)
             }
         }
@@ -260,7 +260,7 @@ public final class Verifier: @unchecked Sendable {
             }
         }
         var report = VerificationReport(source: source.name, trust: options.trustedKeys == nil ? "store-keys" : "public-keys", trustedKeyIDs: keys.map(\.keyID))
-        if keys.isEmpty { report.add("no-trusted-key", "no public key to check signatures with") }
+        if keys.isEmpty { report.add(.noTrustedKey, "no public key to check signatures with") }
         let loaded = loadManifests(keys: keys, report: &report)
         return (loaded.filter(\.trusted).map(\.manifest), report)
     }
@@ -270,7 +270,7 @@ public final class Verifier: @unchecked Sendable {
     private func loadManifests(keys: [Ed25519PublicKey], report: inout VerificationReport) -> [LoadedManifest] {
         let names: [String]
         do { names = try source.list("segments") } catch {
-            report.add("segments-unreadable", "cannot list segments: \(error)")
+            report.add(.segmentsUnreadable, "cannot list segments: \(error)")
             return []
         }
         let sequences = names.compactMap(Manifest.sequence(ofFileName:)).sorted()
@@ -278,7 +278,7 @@ public final class Verifier: @unchecked Sendable {
         for name in names where !name.hasSuffix(".tmp") {
             let stem = String(name.prefix { $0 != "." })
             if !stems.contains(stem) {
-                report.add("unreferenced-file", "no manifest covers this file (its manifest was deleted, or the file was added)", file: "segments/" + name)
+                report.add(.unreferencedFile, "no manifest covers this file (its manifest was deleted, or the file was added)", file: "segments/" + name)
             }
         }
         var loaded = [LoadedManifest]()
@@ -291,25 +291,25 @@ public final class Verifier: @unchecked Sendable {
         for sequence in sequences {
             let file = "segments/" + Manifest.stem(sequence) + ".manifest.json"
             if sequence > expectedSequence {
-                report.add("manifest-missing", "manifests \(expectedSequence)...\(sequence - 1) are missing (deleted?)",
+                report.add(.manifestMissing, "manifests \(expectedSequence)...\(sequence - 1) are missing (deleted?)",
                            file: "segments/" + Manifest.stem(expectedSequence) + ".manifest.json", sequence: expectedSequence)
             }
             expectedSequence = sequence + 1
             guard let bytes = try? source.read(file), let manifest = try? StableJSON.decode(Manifest.self, from: bytes) else {
-                report.add("manifest-unreadable", "manifest is missing or not valid JSON", file: file, sequence: sequence)
+                report.add(.manifestUnreadable, "manifest is missing or not valid JSON", file: file, sequence: sequence)
                 continue
             }
             var sound = true
             if manifest.sequence != sequence {
-                report.add("manifest-renamed", "file name says sequence \(sequence) but the manifest says \(manifest.sequence)", file: file, sequence: sequence)
+                report.add(.manifestRenamed, "file name says sequence \(sequence) but the manifest says \(manifest.sequence)", file: file, sequence: sequence)
                 sound = false
             } else if let problem = manifest.structuralProblem(fileSequence: sequence) {
-                report.add("manifest-invalid", problem, file: file, sequence: sequence)
+                report.add(.manifestInvalid, problem, file: file, sequence: sequence)
                 sound = false
             }
             var signed = false
             if retired.contains(manifest.keyID) {
-                report.add("retired-key", "manifest is signed by key \(manifest.keyID.prefix(16))…, retired by an earlier handover: signed after it was replaced (a stolen or kept old key?)",
+                report.add(.retiredKey, "manifest is signed by key \(manifest.keyID.prefix(16))…, retired by an earlier handover: signed after it was replaced (a stolen or kept old key?)",
                            file: file, sequence: sequence)
             } else {
                 signed = checkSignature(file: file, sequence: sequence, manifest: manifest, bytes: bytes, keys: accepted, report: &report)
@@ -317,10 +317,10 @@ public final class Verifier: @unchecked Sendable {
             let expectedPrevious = previous.flatMap { $0.sequence == sequence - 1 ? SHA256.digest($0.bytes).hex : nil }
             if sequence == 1 {
                 if manifest.previousManifestSHA256 != nil {
-                    report.add("manifest-chain-broken", "the first manifest names a predecessor", file: file, sequence: sequence)
+                    report.add(.manifestChainBroken, "the first manifest names a predecessor", file: file, sequence: sequence)
                 }
             } else if let expectedPrevious, manifest.previousManifestSHA256 != expectedPrevious {
-                report.add("manifest-chain-broken", "previousManifestSHA256 does not match manifest \(sequence - 1) (replaced or forged?)", file: file, sequence: sequence)
+                report.add(.manifestChainBroken, "previousManifestSHA256 does not match manifest \(sequence - 1) (replaced or forged?)", file: file, sequence: sequence)
             }
             // A manifest already ignored for its key (unknown or retired) has a checkpoint by that key
             // too: calling it invalid as well would name one fact twice.
@@ -332,7 +332,7 @@ public final class Verifier: @unchecked Sendable {
                     accepted = [key]
                     if !report.trustedKeyIDs.contains(next) { report.trustedKeyIDs.append(next) }
                 } else {
-                    report.add("next-key-missing", "manifest hands over to key \(next.prefix(16))…, whose public key is not in keys/", file: file, sequence: sequence)
+                    report.add(.nextKeyMissing, "manifest hands over to key \(next.prefix(16))…, whose public key is not in keys/", file: file, sequence: sequence)
                 }
             }
             let entry = LoadedManifest(sequence: sequence, manifest: manifest, bytes: bytes, trusted: sound && signed)
@@ -347,7 +347,7 @@ public final class Verifier: @unchecked Sendable {
             guard let m = byStem[stem] else { continue }
             let named = [stem + ".manifest.json", stem + ".manifest.sig", stem + ".checkpoint", m.file, m.leafHintsFile, m.treeNodesFile].compactMap { $0 }
             if !named.contains(name) && !name.hasPrefix(stem + ".cosignature.") {
-                report.add("unreferenced-file", "manifest \(m.sequence) (\(m.type)) does not name this file: no hash covers it (added?)", file: "segments/" + name, sequence: m.sequence)
+                report.add(.unreferencedFile, "manifest \(m.sequence) (\(m.type)) does not name this file: no hash covers it (added?)", file: "segments/" + name, sequence: m.sequence)
             }
         }
         return loaded
@@ -366,15 +366,15 @@ public final class Verifier: @unchecked Sendable {
         let sigFile = "segments/" + Manifest.stem(sequence) + ".manifest.sig"
         guard let sigText = try? source.read(sigFile),
               let signature = Base64.decode(String(decoding: sigText, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            report.add("signature-missing", "manifest signature file is missing or unreadable", file: sigFile, sequence: sequence)
+            report.add(.signatureMissing, "manifest signature file is missing or unreadable", file: sigFile, sequence: sequence)
             return false
         }
         guard let key = keys.first(where: { $0.keyID == manifest.keyID }) else {
-            report.add("unknown-key", "manifest is signed by key \(manifest.keyID.prefix(16))…, which is not trusted", file: file, sequence: sequence)
+            report.add(.unknownKey, "manifest is signed by key \(manifest.keyID.prefix(16))…, which is not trusted", file: file, sequence: sequence)
             return false
         }
         if !key.isValidSignature(signature, for: bytes) {
-            report.add("bad-signature", "manifest signature does not verify: the manifest was altered or forged", file: file, sequence: sequence)
+            report.add(.badSignature, "manifest signature does not verify: the manifest was altered or forged", file: file, sequence: sequence)
             return false
         }
         return true
@@ -385,7 +385,7 @@ public final class Verifier: @unchecked Sendable {
     private func checkCheckpoint(sequence: Int, manifest: Manifest?, keys: [Ed25519PublicKey], reportInvalid: Bool = true, report: inout VerificationReport) {
         let file = "segments/" + Manifest.stem(sequence) + ".checkpoint"
         guard let bytes = try? source.read(file) else {
-            report.add("checkpoint-missing", "checkpoint is missing", file: file, sequence: sequence)
+            report.add(.checkpointMissing, "checkpoint is missing", file: file, sequence: sequence)
             return
         }
         do {
@@ -393,10 +393,10 @@ public final class Verifier: @unchecked Sendable {
             guard let manifest else { return }
             if checkpoint.treeSize != manifest.treeSize || checkpoint.rootHash.hex != manifest.treeRoot
                 || checkpoint.origin != Checkpoint.origin(node: manifest.node, chainID: manifest.chainID) {
-                report.add("checkpoint-mismatch", "checkpoint (size \(checkpoint.treeSize)) does not match its manifest (size \(manifest.treeSize))", file: file, sequence: sequence)
+                report.add(.checkpointMismatch, "checkpoint (size \(checkpoint.treeSize)) does not match its manifest (size \(manifest.treeSize))", file: file, sequence: sequence)
             }
         } catch {
-            if reportInvalid { report.add("checkpoint-invalid", "checkpoint: \(error)", file: file, sequence: sequence) }
+            if reportInvalid { report.add(.checkpointInvalid, "checkpoint: \(error)", file: file, sequence: sequence) }
         }
     }
 
@@ -422,20 +422,20 @@ public final class Verifier: @unchecked Sendable {
         var report = VerificationReport(source: "", trust: "", trustedKeyIDs: [])
         let manifestFile = "segments/" + task.loaded.fileName
         guard let name = m.file else {
-            report.add("manifest-invalid", "segment manifest names no file", file: manifestFile, sequence: m.sequence)
+            report.add(.manifestInvalid, "segment manifest names no file", file: manifestFile, sequence: m.sequence)
             return (report.findings, 0)
         }
         let file = "segments/" + name
         guard let gz = try? source.read(file) else {
             let recorded = options.shippedElsewhere[file]
             if let recorded, recorded == m.fileSHA256 {
-                report.add("segment-remote-only", "segment data was deleted here by local retention after its upload was confirmed; its events are not verified here: verify the bucket's copy (auditseal verify s3://...)",
+                report.add(.segmentRemoteOnly, "segment data was deleted here by local retention after its upload was confirmed; its events are not verified here: verify the bucket's copy (auditseal verify s3://...)",
                            severity: .warning, file: file, eventIndex: task.startIndex, sequence: m.sequence)
                 return (report.findings, 0)
             }
             let events = m.eventCount == 0 ? "no events" : "events \(task.startIndex)...\(task.startIndex + UInt64(m.eventCount) - 1)"
             let ledger = recorded.map { " (the shipping ledger's line for it states SHA-256 \($0.prefix(16))…, not the manifest's fileSHA256: it is no record of this file's upload)" } ?? ""
-            report.add("segment-missing", "segment file with \(events) is missing (deleted?)\(ledger)",
+            report.add(.segmentMissing, "segment file with \(events) is missing (deleted?)\(ledger)",
                        file: file, eventIndex: task.startIndex, sequence: m.sequence)
             return (report.findings, 0)
         }
@@ -458,7 +458,7 @@ public final class Verifier: @unchecked Sendable {
             gzipError = "\(error)"
         }
         if let gzipError {
-            report.add("segment-corrupt", "\(gzipError); checking the \(data.count) bytes before the damage", file: file, sequence: m.sequence)
+            report.add(.segmentCorrupt, "\(gzipError); checking the \(data.count) bytes before the damage", file: file, sequence: m.sequence)
         }
         // Split into lines; the file ends with a newline.
         var lines = [Range<Int>]()
@@ -471,7 +471,7 @@ public final class Verifier: @unchecked Sendable {
         // stream ending mid-line) is event-truncated; locating does not call it changed as well.
         var truncatedLine: Int?
         if lineStart < data.count {
-            report.add("event-truncated", "line \(lines.count + 1) has no newline: the segment was cut inside it", file: file, line: lines.count + 1, sequence: m.sequence)
+            report.add(.eventTruncated, "line \(lines.count + 1) has no newline: the segment was cut inside it", file: file, line: lines.count + 1, sequence: m.sequence)
             truncatedLine = lines.count
             lines.append(lineStart..<data.count)
         }
@@ -489,7 +489,7 @@ public final class Verifier: @unchecked Sendable {
                 while let hb = pending.first, hb.treeSize <= size {
                     pending.removeFirst()
                     if hb.treeSize == size && task.treeKnown && (hb.head != state.head.hex || hb.root != state.tree.root(using: sha).hex) {
-                        report.add("heartbeat-mismatch", "heartbeat manifest \(hb.sequence) committed to a different chain at \(hb.treeSize) events than the events now stored",
+                        report.add(.heartbeatMismatch, "heartbeat manifest \(hb.sequence) committed to a different chain at \(hb.treeSize) events than the events now stored",
                                    file: file, line: hints.count, eventIndex: size - 1, sequence: hb.sequence)
                     }
                 }
@@ -502,7 +502,7 @@ public final class Verifier: @unchecked Sendable {
             if task.treeKnown { checkTreeNodes(m, computed: nodes.bytes, report: &report) }
         }
         if fileModified && chainMatches && treeMatches && gzipError == nil {
-            report.add("segment-modified", "segment file bytes differ from the sealed file (size/SHA-256), though its events still match the chain: the file was replaced",
+            report.add(.segmentModified, "segment file bytes differ from the sealed file (size/SHA-256), though its events still match the chain: the file was replaced",
                        file: file, sequence: m.sequence)
         } else if chainMatches && treeMatches {
             // Every sealed event recomputes; only the gzip data after them is damaged (bytes
@@ -510,7 +510,7 @@ public final class Verifier: @unchecked Sendable {
         } else {
             locate(task: task, file: file, data: data, lines: lines, hints: hints, truncatedLine: truncatedLine, report: &report)
             if !fileModified && report.findings.isEmpty {
-                report.add("manifest-mismatch", "the segment file is the sealed one, but the manifest's chain values do not match it (manifest altered?)", file: manifestFile, sequence: m.sequence)
+                report.add(.manifestMismatch, "the segment file is the sealed one, but the manifest's chain values do not match it (manifest altered?)", file: manifestFile, sequence: m.sequence)
             }
         }
         return (report.findings, UInt64(lines.count))
@@ -522,11 +522,11 @@ public final class Verifier: @unchecked Sendable {
         guard let name = m.leafHintsFile, let expected = m.leafHintsSHA256 else { return }
         let file = "segments/" + name
         guard let raw = try? source.read(file) else {
-            report.add("leaf-hints-missing", "the leaf-hint file the manifest names is missing (deleted?)", file: file, sequence: m.sequence)
+            report.add(.leafHintsMissing, "the leaf-hint file the manifest names is missing (deleted?)", file: file, sequence: m.sequence)
             return
         }
         if SHA256.digest(raw).hex != expected {
-            report.add("leaf-hints-modified", "the leaf-hint file differs from the one sealed (its SHA-256 is not the manifest's leafHintsSHA256)", file: file, sequence: m.sequence)
+            report.add(.leafHintsModified, "the leaf-hint file differs from the one sealed (its SHA-256 is not the manifest's leafHintsSHA256)", file: file, sequence: m.sequence)
         }
     }
 
@@ -536,14 +536,14 @@ public final class Verifier: @unchecked Sendable {
         guard let name = m.treeNodesFile, let expected = m.treeNodesSHA256 else { return }
         let file = "segments/" + name
         guard let raw = try? source.read(file) else {
-            report.add("tree-nodes-missing", "the tree-node index the manifest names is missing (deleted?)", file: file, sequence: m.sequence)
+            report.add(.treeNodesMissing, "the tree-node index the manifest names is missing (deleted?)", file: file, sequence: m.sequence)
             return
         }
         let digest = SHA256.digest(raw).hex
         if digest != expected {
-            report.add("tree-nodes-modified", "the tree-node index differs from the one sealed (its SHA-256 is not the manifest's treeNodesSHA256)", file: file, sequence: m.sequence)
+            report.add(.treeNodesModified, "the tree-node index differs from the one sealed (its SHA-256 is not the manifest's treeNodesSHA256)", file: file, sequence: m.sequence)
         } else if raw != computed {
-            report.add("tree-nodes-mismatch", "the sealed tree-node index does not hold the subtree hashes of the segment's events", file: file, sequence: m.sequence)
+            report.add(.treeNodesMismatch, "the sealed tree-node index does not hold the subtree hashes of the segment's events", file: file, sequence: m.sequence)
         }
     }
 
@@ -553,12 +553,12 @@ public final class Verifier: @unchecked Sendable {
         let first = task.startIndex
         let hintsFile = "segments/" + (m.leafHintsFile ?? Manifest.stem(m.sequence) + ".leaves")
         guard let raw = try? source.read(hintsFile), raw.count % 8 == 0 else {
-            report.add("segment-events-differ", "events differ from the sealed chain; the leaf-hint file needed to locate them is missing",
+            report.add(.segmentEventsDiffer, "events differ from the sealed chain; the leaf-hint file needed to locate them is missing",
                        file: file, sequence: m.sequence)
             return
         }
         if SHA256.digest(raw).hex != m.leafHintsSHA256 {
-            report.add("leaf-hints-modified", "the leaf-hint file was altered too; the locations below are best effort", file: hintsFile, sequence: m.sequence)
+            report.add(.leafHintsModified, "the leaf-hint file was altered too; the locations below are best effort", file: hintsFile, sequence: m.sequence)
         }
         let expected = raw.withUnsafeBytes { p in (0..<(raw.count / 8)).map { p.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self) } }
         func auditID(_ line: Int) -> String? {
@@ -571,24 +571,24 @@ public final class Verifier: @unchecked Sendable {
             case .changed(let line, _) where line == truncatedLine:
                 continue  // event-truncated names it
             case .changed(let line, let k):
-                report.add("event-changed", "line \(line + 1) differs from the event sealed there", file: file, line: line + 1,
+                report.add(.eventChanged, "line \(line + 1) differs from the event sealed there", file: file, line: line + 1,
                            eventIndex: first + UInt64(k), auditID: auditID(line), sequence: m.sequence)
             case .inserted(let line):
-                report.add("event-inserted", "line \(line + 1) was not part of the sealed segment", file: file, line: line + 1,
+                report.add(.eventInserted, "line \(line + 1) was not part of the sealed segment", file: file, line: line + 1,
                            auditID: auditID(line), sequence: m.sequence)
             case .deleted(let k):
-                report.add("event-deleted", "event \(first + UInt64(k)) (sealed at line \(k + 1)) is missing", file: file, line: k + 1,
+                report.add(.eventDeleted, "event \(first + UInt64(k)) (sealed at line \(k + 1)) is missing", file: file, line: k + 1,
                            eventIndex: first + UInt64(k), sequence: m.sequence)
             case .duplicated(let line, let k):
-                report.add("event-duplicated", "line \(line + 1) repeats event \(first + UInt64(k))", file: file, line: line + 1,
+                report.add(.eventDuplicated, "line \(line + 1) repeats event \(first + UInt64(k))", file: file, line: line + 1,
                            eventIndex: first + UInt64(k), auditID: auditID(line), sequence: m.sequence)
             case .moved(let line, let k):
-                report.add("event-reordered", "line \(line + 1) holds event \(first + UInt64(k)), sealed at line \(k + 1)", file: file, line: line + 1,
+                report.add(.eventReordered, "line \(line + 1) holds event \(first + UInt64(k)), sealed at line \(k + 1)", file: file, line: line + 1,
                            eventIndex: first + UInt64(k), auditID: auditID(line), sequence: m.sequence)
             }
         }
         if differences.isEmpty && truncatedLine == nil {
-            report.add("segment-events-differ", "events do not reproduce the manifest's chain hash, though each line matches its sealed hint",
+            report.add(.segmentEventsDiffer, "events do not reproduce the manifest's chain hash, though each line matches its sealed hint",
                        file: file, sequence: m.sequence)
         }
     }
@@ -601,7 +601,7 @@ public final class Verifier: @unchecked Sendable {
             while let hb = pending.first, hb.treeSize <= size {
                 pending.removeFirst()
                 if hb.treeSize == size && (hb.head != state.head.hex || hb.root != state.tree.root(using: sha).hex) {
-                    report.add("heartbeat-mismatch", "heartbeat manifest \(hb.sequence) committed to a different chain at \(hb.treeSize) events than the events now stored",
+                    report.add(.heartbeatMismatch, "heartbeat manifest \(hb.sequence) committed to a different chain at \(hb.treeSize) events than the events now stored",
                                file: file, eventIndex: size == 0 ? nil : size - 1, sequence: hb.sequence)
                 }
             }
@@ -622,7 +622,7 @@ public final class Verifier: @unchecked Sendable {
         for (i, name) in names.enumerated() {
             let relative = "wal/" + name
             if skipLast && i == names.count - 1 {
-                report.add("wal-torn-tail", "an empty write-ahead segment starting inside its predecessor's records: its creation failed (recovery removes it)",
+                report.add(.walTornTail, "an empty write-ahead segment starting inside its predecessor's records: its creation failed (recovery removes it)",
                            severity: .warning, file: relative)
                 continue
             }
@@ -643,7 +643,7 @@ public final class Verifier: @unchecked Sendable {
                 report.backfilledEvents += outcome.backfilled.count
                 var size = stat()
                 if let limit, outcome.recordCount == limit, stat(path, &size) == 0, Int(size.st_size) > outcome.validLength {
-                    report.add("wal-torn-tail", "records past the next write-ahead segment's first index: the unacknowledged tail of a failed write (recovery keeps it aside)",
+                    report.add(.walTornTail, "records past the next write-ahead segment's first index: the unacknowledged tail of a failed write (recovery keeps it aside)",
                                severity: .warning, file: relative)
                 }
                 // Header continuity is checked after replay against the start it claims.
@@ -652,7 +652,7 @@ public final class Verifier: @unchecked Sendable {
                 if beforeEmptyLast, let emptyFirst = firsts[i + 1], emptyFirst >= start, emptyFirst < state.nextIndex { skipLast = true }
                 if start != expectedStart {
                     damaged = true
-                    report.add(start > expectedStart ? "events-missing" : "events-overlap",
+                    report.add(start > expectedStart ? .eventsMissing : .eventsOverlap,
                                "write-ahead segment starts at event \(start), but the chain continues at \(expectedStart)",
                                file: relative, eventIndex: expectedStart)
                 }
@@ -660,27 +660,27 @@ public final class Verifier: @unchecked Sendable {
                 // must be this chain's (its CRC only shows the header was not damaged, not whose it is).
                 if let chainID = report.chainID, outcome.header.chainID != chainID {
                     damaged = true
-                    report.add("wal-header-mismatch", "write-ahead header names chain \(outcome.header.chainID), not this store's \(chainID)", file: relative)
+                    report.add(.walHeaderMismatch, "write-ahead header names chain \(outcome.header.chainID), not this store's \(chainID)", file: relative)
                 } else if !damaged && start == before.index
                             && (outcome.header.chainHashBefore != before.head || outcome.header.treeFrontier != before.frontier) {
                     damaged = true
-                    report.add("wal-header-mismatch", "write-ahead header's chain state before event \(start) (chainHashBefore, treeFrontier) is not the chain's there",
+                    report.add(.walHeaderMismatch, "write-ahead header's chain state before event \(start) (chainHashBefore, treeFrontier) is not the chain's there",
                                file: relative, eventIndex: start)
                 }
                 if !damaged, let damage = outcome.damage {
                     switch damage {
                     case .truncatedRecord:
-                        report.add("wal-torn-tail", "\(damage): an unacknowledged write in progress or cut by a crash (recovery removes it)", severity: .warning, file: relative)
+                        report.add(.walTornTail, "\(damage): an unacknowledged write in progress or cut by a crash (recovery removes it)", severity: .warning, file: relative)
                     default:
-                        report.add("wal-damaged", "\(damage): an acknowledged record no longer matches its checksum", file: relative)
+                        report.add(.walDamaged, "\(damage): an acknowledged record no longer matches its checksum", file: relative)
                     }
                 }
             } catch {
-                report.add("wal-unreadable", "\(error)", file: relative)
+                report.add(.walUnreadable, "\(error)", file: relative)
             }
         }
         for hb in pending where !options.heartbeatsMayRunAhead {
-            report.add("events-missing", "heartbeat manifest \(hb.sequence) committed to \(hb.treeSize) events, but only \(state.nextIndex) are stored: events at the tail were removed",
+            report.add(.eventsMissing, "heartbeat manifest \(hb.sequence) committed to \(hb.treeSize) events, but only \(state.nextIndex) are stored: events at the tail were removed",
                        eventIndex: state.nextIndex, sequence: hb.sequence)
         }
     }
