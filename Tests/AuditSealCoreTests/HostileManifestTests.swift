@@ -194,6 +194,18 @@ import Testing
         #expect(codes.contains("unknown-key") && !codes.contains("checkpoint-invalid"), "\(codes)")
     }
 
+    /// Issue 32's precedence: at the tail, the events only an ignored manifest commits to are
+    /// events-unverified (§8.2), as in the middle, not events-missing (23 of the second verifier's cases).
+    @Test func eventsAtTheTailCommittedOnlyByAnIgnoredManifestAreUnverified() async throws {
+        let (path, key) = try await Self.store()
+        let (last, _) = try #require(try Self.segments(path).last)
+        try Self.rewrite(path, last, signWith: nil) { $0.node = "altered" }
+        let report = Self.verify(path, key)
+        let codes = report.findings.filter { $0.severity == .error }.map(\.code)
+        #expect(!report.intact)
+        #expect(codes.contains("bad-signature") && codes.contains("events-unverified") && !codes.contains("events-missing"), "\(report.findings)")
+    }
+
     @Test func writtenTimesAreRecognised() {
         for good in ["2026-11-25T10:00:00Z", "2026-11-25T10:00:00.123456Z", "2026-11-25T10:00:00.1Z", "2026-11-25T10:00:00.123456789Z"] {
             #expect(Manifest.isWrittenTime(good), "\(good)")

@@ -220,7 +220,10 @@ public final class Verifier: @unchecked Sendable {
             report.shardSegments = tasks.map(\.loaded.sequence)
         }
         if (options.shard?.index ?? 0) == 0 {
-            verifyWriteAhead(state: &state, heartbeats: walHeartbeats, report: &report, sha: sha)
+            // Manifests after the last trusted segment manifest that failed their checks: the events
+            // they alone commit to are unverified, not missing (§8.2), at the tail as in the middle.
+            let ignoredAtTail = manifests.filter { !$0.trusted && $0.sequence > previousTrusted }.map(\.sequence)
+            verifyWriteAhead(state: &state, heartbeats: walHeartbeats, ignoredAtTail: ignoredAtTail, report: &report, sha: sha)
         } else {
             // Another shard reads the write-ahead log; the tree continues from the sealed part here.
             for name in ((try? source.list("wal")) ?? []).filter({ $0.hasSuffix(".wal") }) {
@@ -595,7 +598,9 @@ public final class Verifier: @unchecked Sendable {
 
     // MARK: Write-ahead segments
 
-    private func verifyWriteAhead(state: inout ChainState, heartbeats: [HeartbeatCheck], report: inout VerificationReport, sha: SHA256) {
+    private func verifyWriteAhead(state: inout ChainState, heartbeats: [HeartbeatCheck], ignoredAtTail: [Int], report: inout VerificationReport, sha: SHA256) {
+        let ignored = ignoredAtTail.map(String.init).joined(separator: ", ")
+        var unverifiedThrough: UInt64 = 0  // events before this index were reported unverified at the tail
         var pending = heartbeats.sorted { $0.treeSize < $1.treeSize }[...]
         func checkHeartbeats(at size: UInt64, file: String?) {
             while let hb = pending.first, hb.treeSize <= size {
@@ -650,7 +655,12 @@ public final class Verifier: @unchecked Sendable {
                 let start = outcome.header.firstIndex
                 let expectedStart = state.nextIndex - UInt64(outcome.recordCount)
                 if beforeEmptyLast, let emptyFirst = firsts[i + 1], emptyFirst >= start, emptyFirst < state.nextIndex { skipLast = true }
-                if start != expectedStart {
+                if start > expectedStart && !ignoredAtTail.isEmpty {
+                    damaged = true
+                    report.add(.eventsUnverified, "events \(expectedStart)...\(start - 1) before this write-ahead segment are committed to only by manifest(s) \(ignored), which failed verification",
+                               file: relative, eventIndex: expectedStart)
+                    unverifiedThrough = max(unverifiedThrough, start)
+                } else if start != expectedStart {
                     damaged = true
                     report.add(start > expectedStart ? .eventsMissing : .eventsOverlap,
                                "write-ahead segment starts at event \(start), but the chain continues at \(expectedStart)",
@@ -680,6 +690,12 @@ public final class Verifier: @unchecked Sendable {
             }
         }
         for hb in pending where !options.heartbeatsMayRunAhead {
+            if hb.treeSize <= unverifiedThrough { continue }  // said above, for the same events
+            if ignoredAtTail.contains(where: { $0 < hb.sequence }) {
+                report.add(.eventsUnverified, "heartbeat manifest \(hb.sequence) committed to \(hb.treeSize) events; those after \(state.nextIndex) are committed to only by manifest(s) \(ignored), which failed verification",
+                           eventIndex: state.nextIndex, sequence: hb.sequence)
+                continue
+            }
             report.add(.eventsMissing, "heartbeat manifest \(hb.sequence) committed to \(hb.treeSize) events, but only \(state.nextIndex) are stored: events at the tail were removed",
                        eventIndex: state.nextIndex, sequence: hb.sequence)
         }
