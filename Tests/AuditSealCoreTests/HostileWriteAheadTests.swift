@@ -142,4 +142,28 @@ import Testing
         #expect(report.openEvents == 5, "rule \(rule)")
         try? await store.close()
     }
+
+    /// Issue 32: verify counted the write-ahead records' unsigned backfill bits in backfilledEvents,
+    /// though §11 says the count comes from the signed marks. Open: 0; sealed: all of them.
+    @Test func backfilledEventsCountsOnlyTheSignedMarks() async throws {
+        let dir = TestSupport.temporaryDirectory("wal-backfilled")
+        let key = try TestSupport.signingKey(in: dir).key
+        var config = StoreConfiguration(dataDirectory: dir + "/data", nodeName: "cp-1")
+        config.segmentMaxAge = 86_400
+        config.heartbeatInterval = 86_400
+        let store = try AuditStore(configuration: config, signingKey: key)
+        var batch = try EventScanner(mode: .eventList).scan(TestSupport.eventList(count: 6, prefix: "fill"))
+        batch.backfilled = true
+        _ = try await store.append(batch)
+        try await store.heartbeatNow()
+        func verify() -> VerificationReport {
+            Verifier(source: DirectorySource(root: dir + "/data"), options: .init(trustedKeys: [key.publicKey])).run()
+        }
+        let open = verify()
+        #expect(open.intact && open.openEvents == 6 && open.backfilledEvents == 0, "\(open.findings)")
+        try await store.sealNow()
+        let sealed = verify()
+        #expect(sealed.intact && sealed.backfilledEvents == 6, "\(sealed.findings)")
+        try await store.close()
+    }
 }

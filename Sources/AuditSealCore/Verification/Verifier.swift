@@ -645,7 +645,7 @@ public final class Verifier: @unchecked Sendable {
                     report.openEvents += 1
                     checkHeartbeats(at: state.nextIndex, file: relative)
                 }
-                report.backfilledEvents += outcome.backfilled.count
+                // The write-ahead B bits are unsigned: backfilledEvents counts the signed marks only (§11).
                 var size = stat()
                 if let limit, outcome.recordCount == limit, stat(path, &size) == 0, Int(size.st_size) > outcome.validLength {
                     report.add(.walTornTail, "records past the next write-ahead segment's first index: the unacknowledged tail of a failed write (recovery keeps it aside)",
