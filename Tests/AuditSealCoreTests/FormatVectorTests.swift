@@ -1,4 +1,4 @@
-import AuditSealCore
+@testable import AuditSealCore
 import AuditSealTestSupport
 import Foundation
 import Testing
@@ -8,6 +8,7 @@ import Testing
 @Suite struct FormatVectorTests {
     static let chainIDHex = "00112233445566778899aabbccddeeff"
     static let seedHex = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"  // RFC 8032 test 1
+    static let witnessSeedHex = "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb"  // RFC 8032 test 2
     static let lines = [
         #"{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"11111111-1111-1111-1111-111111111111","stage":"ResponseComplete","verb":"get"}"#,
         #"{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"22222222-2222-2222-2222-222222222222","stage":"ResponseComplete","verb":"delete"}"#,
@@ -61,6 +62,45 @@ import Testing
         out.append(("consistency2to3", try MerkleProof.consistencyProof(from: 2, to: 3, hash: subtree).map(\.hex).joined(separator: " ")))
         let positions = TreeNodes.positions(first: 0, count: 1000)
         out.append(("treeNodes1000", "\(positions.count) nodes at positions " + positions.map { "\($0.level)/\($0.index)" }.joined(separator: " ")))
+
+        // The .nodes file of a first segment of 300 events whose lines are {"i":0} ... {"i":299}
+        // (section 5.1: only subtrees of 256 leaves and more are kept, so three events keep none).
+        var replay = ChainState(chainID: chainID, using: sha)
+        var nodes = TreeNodes.Collector()
+        for i in 0..<300 { _ = Array("{\"i\":\(i)}".utf8).withUnsafeBytes { replay.append(leaf: MerkleHash.leaf($0, using: sha), using: sha, nodes: &nodes) } }
+        out.append(("nodesFile300", Hex.encode(nodes.bytes)))
+        // A write-ahead segment holding the first line (section 4): header and one record.
+        let walHeader = WriteAheadHeader(chainID: chainIDHex, firstIndex: 0, chainHashBefore: ChainState(chainID: chainID, using: sha).head.hex,
+                                         treeFrontier: [], createdAt: "2026-01-01T00:00:00.000000Z")
+        var wal = try WriteAheadFormat.encodeHeader(walHeader)
+        Array(lines[0].utf8).withUnsafeBytes { WriteAheadFormat.appendRecordForVectors(index: 0, line: $0, to: &wal) }
+        out.append(("walFile", Hex.encode(wal)))
+        // The same segment manifest with event 1 marked backfilled (section 11), and the handover
+        // heartbeat after it (section 7) naming the witness key below as the next signing key.
+        var backfilled = manifest
+        backfilled.backfilled = [[1, 1]]
+        let backfilledBytes = try StableJSON.encode(backfilled) + [0x0a]
+        out.append(("backfilledManifest", String(decoding: backfilledBytes.dropLast(), as: UTF8.self)))
+        out.append(("backfilledManifestSignature", Base64.encode(try key.signature(for: backfilledBytes))))
+        let witnessKey = try Ed25519PrivateKey(seed: Hex.decode(witnessSeedHex)!)
+        var handover = Manifest(
+            format: Manifest.formatName, type: "heartbeat", chainID: chainIDHex, node: "vector-node", sequence: 2,
+            file: nil, fileSize: nil, fileSHA256: nil, leafHintsFile: nil, leafHintsSHA256: nil,
+            eventCount: 0, firstIndex: nil, lastIndex: nil,
+            chainHashBefore: state.head.hex, chainHashAfter: state.head.hex,
+            treeSize: 3, treeRoot: state.tree.root(using: sha).hex, treeFrontier: state.tree.hashes.map(\.hex),
+            firstEventTime: nil, lastEventTime: nil, previousManifestSHA256: SHA256.digest(backfilledBytes).hex,
+            sealedAt: "2026-01-01T00:01:00.000000Z", heartbeatIntervalSeconds: 300, closing: false, keyID: key.publicKey.keyID)
+        handover.nextKeyID = witnessKey.publicKey.keyID
+        let handoverBytes = try StableJSON.encode(handover) + [0x0a]
+        out.append(("handoverManifest", String(decoding: handoverBytes.dropLast(), as: UTF8.self)))
+        out.append(("handoverManifestSignature", Base64.encode(try key.signature(for: handoverBytes))))
+        // A witness's cosignature of the checkpoint above (section 6.1), at a fixed time.
+        let witness = WitnessKey(name: "witness.example.com/w1", publicKey: witnessKey.publicKey)
+        out.append(("witnessVerifierKey", witness.verifierKey))
+        out.append(("cosignedMessageHex", Hex.encode(Cosignature.message(body: checkpoint.body, timestamp: 1_767_225_600))))
+        let cosignature = try Cosignature.line(body: checkpoint.body, name: witness.name, key: witnessKey, timestamp: 1_767_225_600)
+        out.append(("cosignatureLine", cosignature.hasSuffix("\n") ? String(cosignature.dropLast()) : cosignature))
         return out
     }
 
@@ -96,5 +136,14 @@ import Testing
         #expect(checkpoint.rootHash.hex == doc["root3"])
         let manifestBytes = Array(((doc["manifest"] ?? "") + "\n").utf8)
         #expect(key.isValidSignature(Base64.decode(doc["manifestSignature"] ?? "")!, for: manifestBytes))
+        // The documented cosignature verifies under the documented witness key, at its time.
+        let witness = try WitnessKey(verifierKey: doc["witnessVerifierKey"] ?? "")
+        #expect(Cosignature.verify(lines: [doc["cosignatureLine"] ?? ""], body: checkpoint.body, witness: witness) == 1_767_225_600)
+        // The handover and backfilled manifests are signed by the test-1 key and meet the structural rules.
+        for (name, sequence) in [("handoverManifest", 2), ("backfilledManifest", 1)] {
+            let bytes = Array(((doc[name] ?? "") + "\n").utf8)
+            #expect(key.isValidSignature(Base64.decode(doc[name + "Signature"] ?? "")!, for: bytes), "\(name)")
+            #expect(try StableJSON.decode(Manifest.self, from: bytes).structuralProblem(fileSequence: sequence) == nil, "\(name)")
+        }
     }
 }
