@@ -29,24 +29,13 @@ public final class Receiver: Sendable {
     /// Opens the store; throws with a message naming what is wrong.
     public init(configuration: ServeConfiguration, logger: Logger) throws {
         try configuration.validate()
-        // A file-size limit (ulimit -f) must fail a write with EFBIG, answered 503, not kill us.
-        signal(SIGXFSZ, SIG_IGN)
-        // SIGHUP means "reload" (ReloadService); until that service listens, it must not kill us.
-        signal(SIGHUP, SIG_IGN)
         self.configuration = configuration
         self.logger = logger
         if let warning = FileDescriptorLimit.raise(for: configuration.maxConnections) { logger.warning("\(warning)") }
         try FileIO.makeDirectories(configuration.dataDir)
-        let keyPath = configuration.signingKey ?? configuration.dataDir + "/signing.key"
-        if !FileIO.exists(keyPath) {
-            guard configuration.autoCreateKey else { throw ConfigurationError("signingKey: \(keyPath) does not exist") }
-            _ = try KeyFiles.generate(at: keyPath)
-            logger.warning("""
-                CREATED A NEW SIGNING KEY at \(keyPath) (public key \(keyPath).pub). For development only: \
-                a key kept beside the data proves nothing to an auditor. In production create one with \
-                `auditseal keygen`, keep a copy of the .pub file away from this node, and pass --signing-key.
-                """)
-        }
+        let keyPath = configuration.keyPath
+        // The executable creates a development key when asked to (`serve`); a library never does.
+        guard FileIO.exists(keyPath) else { throw ConfigurationError("signingKey: \(keyPath) does not exist") }
         key = try KeyFiles.loadPrivateKey(path: keyPath)
         self.keyPath = keyPath
         var storeConfig = StoreConfiguration(dataDirectory: configuration.dataDir, nodeName: configuration.node ?? HostName.current)

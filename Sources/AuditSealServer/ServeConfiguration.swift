@@ -102,6 +102,9 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
 
     public init() {}
 
+    /// The signing key's file: `signingKey`, or DATA_DIR/signing.key.
+    public var keyPath: String { signingKey ?? dataDir + "/signing.key" }
+
     /// `reconcile:` in the YAML file.
     public struct ReconcileSettings: Codable, Sendable, Equatable {
         /// The API server's --audit-log-path on this node (mounted read-only); rotated files beside it are read too.

@@ -107,9 +107,24 @@ struct Serve: AsyncParsableCommand {
             handler.logLevel = level
             return handler
         }
+        // The process's own concerns, before any service starts. A file-size limit (ulimit -f) must
+        // fail a write with EFBIG, answered 503, not kill us; SIGHUP means "reload" (ReloadService),
+        // and until that service listens it must not kill us either.
+        signal(SIGXFSZ, SIG_IGN)
+        signal(SIGHUP, SIG_IGN)
+        let logger = Logger(label: "auditseal")
+        try FileIO.makeDirectories(configuration.dataDir)
+        if !FileIO.exists(configuration.keyPath) && configuration.autoCreateKey {
+            _ = try KeyFiles.generate(at: configuration.keyPath)
+            logger.warning("""
+                CREATED A NEW SIGNING KEY at \(configuration.keyPath) (public key \(configuration.keyPath).pub). For development only: \
+                a key kept beside the data proves nothing to an auditor. In production create one with \
+                `auditseal keygen`, keep a copy of the .pub file away from this node, and pass --signing-key.
+                """)
+        }
         let receiver: Receiver
         do {
-            receiver = try Receiver(configuration: configuration, logger: Logger(label: "auditseal"))
+            receiver = try Receiver(configuration: configuration, logger: logger)
         } catch let error as ConfigurationError {
             throw ValidationError(error.description)
         } catch let error as S3Error {
