@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOSSL
 import ServiceLifecycle
@@ -25,6 +26,9 @@ public final class Receiver: Sendable {
     let keyPath: String
     /// Ships sealed segments to S3 Object Lock, when configured.
     let shipper: Shipper?
+    /// When the bucket last confirmed an object: the final round at a stop is cut only after
+    /// `finalShippingSeconds` without one.
+    let lastShipped = NIOLockedValueBox(ContinuousClock.now)
 
     /// Opens the store; throws with a message naming what is wrong.
     public init(configuration: ServeConfiguration, logger: Logger) throws {
@@ -53,7 +57,11 @@ public final class Receiver: Sendable {
                                              "keyID": "\(key.publicKey.keyID)"])
         shipper = try configuration.makeShipper(logger: logger)
         // Progress for scripts and tests, beside the "listening" line: one line per confirmed object.
-        shipper?.onShipped = { relative, _ in Receiver.announce("shipped \(relative)") }
+        let lastShipped = self.lastShipped
+        shipper?.onShipped = { relative, _ in
+            lastShipped.withLockedValue { $0 = .now }
+            Receiver.announce("shipped \(relative)")
+        }
         // And one per manifest (off the store's lock: standard output may be a slow pipe).
         store.observeManifests { sequence, segment in Task { Receiver.announce("sealed \(segment ? "segment" : "heartbeat") \(sequence)") } }
         shippingMetrics = shipper == nil ? nil : ShippingMetrics(registry: metrics.registry)
@@ -147,10 +155,15 @@ public final class Receiver: Sendable {
         logger.notice("sealed and stopped", metadata: ["events": "\(status.nextIndex)", "manifest": "\(status.manifestSequence)"])
         await afterClosing()
         if let shipper {
-            // Ship the closing segment now, for at most `finalShippingSeconds`: a bucket that does not
-            // answer must not hold the stop. What does not make it is shipped by the next start (or `auditseal ship`).
+            // Ship the closing segment now, until the bucket confirms nothing for `finalShippingSeconds`:
+            // a bucket that does not answer must not hold the stop, and one that is slow but answering
+            // is not cut off mid-upload. What does not make it is shipped by the next start (or `auditseal ship`).
             do {
-                try await withDeadline(seconds: Self.finalShippingSeconds) { try await shipper.shipPending() }
+                let lastShipped = self.lastShipped
+                lastShipped.withLockedValue { $0 = .now }
+                try await withIdleDeadline(seconds: Self.finalShippingSeconds, lastProgress: { lastShipped.withLockedValue { $0 } }) {
+                    try await shipper.shipPending()
+                }
                 logger.notice("shipped everything sealed to s3://\(shipper.configuration.endpoint.bucket)")
             } catch {
                 logger.error("final shipping round did not finish; the next start ships the rest: \(error)")
@@ -159,7 +172,7 @@ public final class Receiver: Sendable {
         }
     }
 
-    /// The longest a stop waits for the bucket to take the closing segment.
+    /// The longest a stop waits for the bucket to confirm the next object of the final round.
     static let finalShippingSeconds = 10.0
 
     /// Server TLS: the certificate and key, and the client CA (certificates are asked for, checked

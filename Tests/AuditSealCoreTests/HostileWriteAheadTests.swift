@@ -65,20 +65,29 @@ import Testing
         #expect(!HostileManifestTests.verify(path, key).intact)
     }
 
-    /// Issue 32: the write-ahead header's chainID was never compared with chain.json, nor its chain
-    /// state with the chain at its firstIndex. A header rewritten with a correct CRC is now
-    /// `wal-header-mismatch`; the untouched open segment verifies intact.
-    @Test(arguments: ["chainID", "chainHashBefore", "treeFrontier"])
-    func aRewrittenHeaderIsAFinding(_ field: String) async throws {
-        let dir = TestSupport.temporaryDirectory("wal-header")
+    /// A store left open (as a running receiver leaves it): `sealed` events in a sealed segment, then
+    /// `open` events in the write-ahead log; nothing seals or beats by time.
+    static func openStore(_ label: String, sealed: Int = 10, open: Int = 5) async throws -> (dir: String, key: Ed25519PrivateKey, store: AuditStore) {
+        let dir = TestSupport.temporaryDirectory(label)
         let key = try TestSupport.signingKey(in: dir).key
         var config = StoreConfiguration(dataDirectory: dir + "/data", nodeName: "cp-1")
         config.segmentMaxAge = 86_400
         config.heartbeatInterval = 86_400
         let store = try AuditStore(configuration: config, signingKey: key)
-        _ = try await store.append(try EventScanner(mode: .eventList).scan(TestSupport.eventList(count: 10, prefix: "sealed")))
-        try await store.sealNow()
-        _ = try await store.append(try EventScanner(mode: .eventList).scan(TestSupport.eventList(count: 5, prefix: "open")))
+        if sealed > 0 {
+            _ = try await store.append(try EventScanner(mode: .eventList).scan(TestSupport.eventList(count: sealed, prefix: "sealed")))
+            try await store.sealNow()
+        }
+        if open > 0 { _ = try await store.append(try EventScanner(mode: .eventList).scan(TestSupport.eventList(count: open, prefix: "open"))) }
+        return (dir, key, store)
+    }
+
+    /// Issue 32: the write-ahead header's chainID was never compared with chain.json, nor its chain
+    /// state with the chain at its firstIndex. A header rewritten with a correct CRC is now
+    /// `wal-header-mismatch`; the untouched open segment verifies intact.
+    @Test(arguments: ["chainID", "chainHashBefore", "treeFrontier"])
+    func aRewrittenHeaderIsAFinding(_ field: String) async throws {
+        let (dir, key, store) = try await Self.openStore("wal-header")
         try await store.heartbeatNow()
         let layout = StoreLayout(root: dir + "/data")
         let wal = try #require(try layout.walPaths().first)
@@ -110,15 +119,7 @@ import Testing
     /// predecessor's records. Both verify intact, with a warning.
     @Test(arguments: [1, 2])
     func aLiveDirectoryAfterAFailedWriteIsNoOverlap(_ rule: Int) async throws {
-        let dir = TestSupport.temporaryDirectory("wal-live")
-        let key = try TestSupport.signingKey(in: dir).key
-        var config = StoreConfiguration(dataDirectory: dir + "/data", nodeName: "cp-1")
-        config.segmentMaxAge = 86_400
-        config.heartbeatInterval = 86_400
-        let store = try AuditStore(configuration: config, signingKey: key)
-        _ = try await store.append(try EventScanner(mode: .eventList).scan(TestSupport.eventList(count: 10, prefix: "sealed")))
-        try await store.sealNow()
-        _ = try await store.append(try EventScanner(mode: .eventList).scan(TestSupport.eventList(count: 5, prefix: "open")))
+        let (dir, key, store) = try await Self.openStore("wal-live")
         let layout = StoreLayout(root: dir + "/data")
         let walA = try #require(try layout.walPaths().first)
         let a = try FileIO.readAll(path: walA)
@@ -146,12 +147,7 @@ import Testing
     /// Issue 32: verify counted the write-ahead records' unsigned backfill bits in backfilledEvents,
     /// though §11 says the count comes from the signed marks. Open: 0; sealed: all of them.
     @Test func backfilledEventsCountsOnlyTheSignedMarks() async throws {
-        let dir = TestSupport.temporaryDirectory("wal-backfilled")
-        let key = try TestSupport.signingKey(in: dir).key
-        var config = StoreConfiguration(dataDirectory: dir + "/data", nodeName: "cp-1")
-        config.segmentMaxAge = 86_400
-        config.heartbeatInterval = 86_400
-        let store = try AuditStore(configuration: config, signingKey: key)
+        let (dir, key, store) = try await Self.openStore("wal-backfilled", sealed: 0, open: 0)
         var batch = try EventScanner(mode: .eventList).scan(TestSupport.eventList(count: 6, prefix: "fill"))
         batch.backfilled = true
         _ = try await store.append(batch)
