@@ -6,13 +6,15 @@ import AuditSealCore
 /// the signing key signs it). The write-ahead target reads each input raw and resealed; the
 /// verifier target reseals the manifest or checkpoint it replaced in half its modes.
 enum Resealing {
-    static let magic = Array("ASWAL002".utf8)
+    static let magic = Array("ASWAL003".utf8)
+    static let uncheckedMarkMagic = Array("ASWAL002".utf8)
 
     /// A write-ahead segment with its header CRC and the check value of every whole record
     /// recomputed (docs/FORMAT.md §4); lengths, indexes and everything else are left as they are.
     static func writeAhead(_ input: [UInt8]) -> [UInt8] {
         var bytes = input
-        guard bytes.count >= 16, Array(bytes.prefix(8)) == magic else { return bytes }
+        guard bytes.count >= 16, [magic, uncheckedMarkMagic].contains(Array(bytes.prefix(8))) else { return bytes }
+        let markChecked = Array(bytes.prefix(8)) == magic
         let headerLength = Int(be32(bytes, 8))
         guard headerLength <= bytes.count - 16 else { return bytes }
         let crc = bytes.withUnsafeBytes { CRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[16..<(16 + headerLength)])) }
@@ -20,10 +22,13 @@ enum Resealing {
         let sha = SHA256()
         var offset = 16 + headerLength
         while offset + 16 <= bytes.count {
-            let length = Int(be32(bytes, offset) & 0x7fff_ffff)
+            let word = be32(bytes, offset)
+            let length = Int(word & 0x7fff_ffff)
             guard length <= bytes.count - offset - 16 else { break }
             let leaf = bytes.withUnsafeBytes { MerkleHash.leaf(UnsafeRawBufferPointer(rebasing: $0[(offset + 16)..<(offset + 16 + length)]), using: sha) }
-            bytes.replaceSubrange((offset + 4)..<(offset + 8), with: leaf.bytes.prefix(4))
+            // Every bit of a backfilled record's check value is inverted (docs/FORMAT.md §4).
+            let check = be32(leaf.bytes, 0) ^ (markChecked && word & 0x8000_0000 != 0 ? 0xFFFF_FFFF : 0)
+            put32(check, into: &bytes, at: offset + 4)
             offset += 16 + length
         }
         return bytes

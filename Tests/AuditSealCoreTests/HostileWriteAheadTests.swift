@@ -162,4 +162,52 @@ import Testing
         #expect(sealed.intact && sealed.backfilledEvents == 6, "\(sealed.findings)")
         try await store.close()
     }
+
+    /// Issue 32: the backfill mark `B` lay outside every check value, so clearing it in a write-ahead
+    /// file erased the mark with no finding (and the sealer then signed the altered marks). In an
+    /// "ASWAL003" file the check value covers it: the flipped record is `wal-damaged`.
+    @Test func clearingABackfillMarkIsAFinding() async throws {
+        let (dir, key, store) = try await Self.openStore("wal-mark", sealed: 0, open: 2)
+        var batch = try EventScanner(mode: .eventList).scan(TestSupport.eventList(count: 3, prefix: "fill"))
+        batch.backfilled = true
+        _ = try await store.append(batch)
+        try await store.heartbeatNow()
+        let wal = try #require(try StoreLayout(root: dir + "/data").walPaths().first)
+        var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: wal)))
+        #expect(Array(bytes.prefix(8)) == Array("ASWAL003".utf8))
+        // Walk to the third record (the first backfilled one) and clear its mark.
+        func be32(_ b: [UInt8], _ i: Int) -> UInt32 { b[i..<(i + 4)].reduce(0) { $0 << 8 | UInt32($1) } }
+        var offset = 16 + Int(be32(bytes, 8))
+        for _ in 0..<2 { offset += 16 + Int(be32(bytes, offset) & 0x7fff_ffff) }
+        #expect(bytes[offset] & 0x80 != 0)
+        func verify() -> VerificationReport {
+            Verifier(source: DirectorySource(root: dir + "/data"), options: .init(trustedKeys: [key.publicKey])).run()
+        }
+        #expect(verify().intact)
+        bytes[offset] &= 0x7f
+        try FileIO.writeAtomically(path: wal, bytes: bytes)
+        let report = verify()
+        #expect(!report.intact && report.findings.contains { $0.code == Finding.Code.walDamaged.rawValue }, "\(report.findings)")
+        // The same flip in a file of the previous version ("ASWAL002", mark unchecked) goes unseen,
+        // which is why the version changed: such files are still read, with the old rule.
+        var legacy = bytes
+        legacy.replaceSubrange(0..<8, with: Array("ASWAL002".utf8))
+        let legacyPath = TestSupport.temporaryDirectory("wal-mark-legacy") + "/x.wal"
+        // Re-derive every check value with M = 0, as a version-2 writer did.
+        var o = 16 + Int(be32(legacy, 8))
+        let sha = SHA256()
+        var marked = 0
+        while o + 16 <= legacy.count {
+            let word = be32(legacy, o)
+            let length = Int(word & 0x7fff_ffff)
+            if word & 0x8000_0000 != 0 { marked += 1 }
+            let leaf = legacy.withUnsafeBytes { MerkleHash.leaf(UnsafeRawBufferPointer(rebasing: $0[(o + 16)..<(o + 16 + length)]), using: sha) }
+            legacy.replaceSubrange((o + 4)..<(o + 8), with: leaf.bytes.prefix(4))
+            o += 16 + length
+        }
+        try FileIO.writeAtomically(path: legacyPath, bytes: legacy)
+        let outcome = try WriteAheadReader(path: legacyPath).read { _, _, _ in }
+        #expect(outcome.damage == nil && outcome.recordCount == 5 && marked == 2 && outcome.backfilled.count == 2)
+        try? await store.close()
+    }
 }

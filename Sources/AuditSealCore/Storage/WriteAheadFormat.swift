@@ -15,7 +15,7 @@ public struct WriteAheadHeader: Codable, Sendable, Equatable {
 
 /// Byte layout of write-ahead segments (docs/FORMAT.md, "Write-ahead segments"):
 ///
-///     "ASWAL002" | u32be headerLength | u32be crc32(header) | header JSON
+///     "ASWAL003" | u32be headerLength | u32be crc32(header) | header JSON
 ///     then per event: u32be lineLength | first 4 bytes of leafHash(line) | u64be index | line
 ///
 /// Bit 31 of the length word marks a backfilled record (an event reconciliation took from the API
@@ -23,13 +23,23 @@ public struct WriteAheadHeader: Codable, Sendable, Equatable {
 ///
 /// The record's check value is the start of the event's RFC 6962 leaf hash, which the committer
 /// computes anyway and every reader recomputes to rebuild the chain: one SHA-256 pass serves both.
+/// In a backfilled record every bit of it is inverted, so that the mark is checked too (in
+/// "ASWAL002" files, still read, the mark lay outside every check value).
 public enum WriteAheadFormat {
-    static let magic = Array("ASWAL002".utf8)
+    static let magic = Array("ASWAL003".utf8)
+    /// The previous version, read as before: its check value never covers the backfill mark.
+    static let uncheckedMarkMagic = Array("ASWAL002".utf8)
     static let recordOverhead = 16
     /// Largest line a record may hold (the API server has no cap; 1 GiB bodies are the limit).
     static let maxLineLength = 1 << 30
     /// The length word's bit that marks a backfilled record.
     static let backfilledBit: UInt32 = 1 << 31
+
+    /// A record's check value: the leaf hash's first four bytes, every bit inverted when backfilled.
+    @inline(__always)
+    static func checkValue(leaf: SHA256Digest, backfilled: Bool) -> UInt32 {
+        leaf.withUnsafeBytes { readBE32($0, 0) } ^ (backfilled ? 0xFFFF_FFFF : 0)
+    }
 
     static func encodeHeader(_ header: WriteAheadHeader) throws -> [UInt8] {
         let json = try StableJSON.encode(header)
@@ -55,7 +65,7 @@ public enum WriteAheadFormat {
     static func appendRecordHeader(index: UInt64, length: Int, leaf: SHA256Digest, backfilled: Bool = false, to out: inout [UInt8]) {
         var be = index.bigEndian
         appendBE32(UInt32(length) | (backfilled ? backfilledBit : 0), to: &out)
-        leaf.withUnsafeBytes { out.append(contentsOf: $0.prefix(4)) }
+        appendBE32(checkValue(leaf: leaf, backfilled: backfilled), to: &out)
         withUnsafeBytes(of: &be) { out.append(contentsOf: $0) }
     }
 
@@ -140,9 +150,14 @@ public struct WriteAheadReader {
         defer { close(fd) }
         let window = try mapped ? FileWindow(mapping: fd, path: path) : FileWindow(reading: fd, path: path)
 
-        guard try window.fill(at: 0, need: 16), Array(window.bytes(at: 0, count: 8)) == WriteAheadFormat.magic else {
+        guard try window.fill(at: 0, need: 16) else {
             throw AuditSealError.storage("\(path) is not a write-ahead segment (bad or missing header)")
         }
+        let magic = Array(window.bytes(at: 0, count: 8))
+        guard magic == WriteAheadFormat.magic || magic == WriteAheadFormat.uncheckedMarkMagic else {
+            throw AuditSealError.storage("\(path) is not a write-ahead segment (bad or missing header)")
+        }
+        let markChecked = magic == WriteAheadFormat.magic
         let start = window.bytes(at: 0, count: 16)
         let (headerLength, headerCRC) = (Int(WriteAheadFormat.readBE32(start, 8)), WriteAheadFormat.readBE32(start, 12))
         guard headerLength < 1 << 20, try window.fill(at: 16, need: headerLength) else {
@@ -187,13 +202,14 @@ public struct WriteAheadReader {
             } else {
                 leaf = MerkleHash.leaf(line, using: sha)
             }
-            guard leaf.withUnsafeBytes({ WriteAheadFormat.readBE32($0, 0) }) == check else {
+            let marked = word & WriteAheadFormat.backfilledBit != 0
+            guard WriteAheadFormat.checkValue(leaf: leaf, backfilled: marked && markChecked) == check else {
                 damage = .checksumMismatch(offset: offset, index: index)
                 break
             }
             guard index == expected else { damage = .unexpectedIndex(offset: offset, expected: expected, found: index); break }
             try body(index, line, leaf)
-            if word & WriteAheadFormat.backfilledBit != 0 { backfilled.add(index) }
+            if marked { backfilled.add(index) }
             offset += WriteAheadFormat.recordOverhead + length
             expected += 1
             count += 1
