@@ -132,6 +132,14 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // Redaction before the chain, and the auditors' vault of the originals (docs/FORMAT.md §12).
+        .target(
+            name: "AuditSealRedaction",
+            dependencies: [
+                "AuditSealCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         // Shipping sealed segments to S3 Object Lock and verifying them from the bucket.
         .target(
             name: "AuditSealShipping",
@@ -154,6 +162,7 @@ let package = Package(
                 "AuditSealWatch",
                 "AuditSealWitness",
                 "AuditSealReconcile",
+                "AuditSealRedaction",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -216,6 +225,11 @@ let package = Package(
         .testTarget(
             name: "AuditSealCLITests",
             dependencies: ["AuditSealCore", "AuditSealTestSupport"]
+        ),
+        .testTarget(
+            name: "AuditSealRedactionTests",
+            dependencies: ["AuditSealRedaction", "AuditSealCore", "AuditSealTestSupport"],
+            exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "AuditSealReconcileTests",

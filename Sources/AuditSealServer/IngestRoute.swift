@@ -15,6 +15,8 @@ public struct IngestRoute: Sendable {
     let budget: MemoryBudget
     /// Large batches one at a time (see `LargeBatchLane`).
     let lane: LargeBatchLane
+    /// Runs on each batch before it is appended (redaction), when configured.
+    let preparer: (any BatchPreparing)?
     /// Where bodies over the spool threshold are written (DATA_DIR/spool).
     var spoolDirectory: String { StoreLayout(root: configuration.dataDir).spoolDirectory }
 
@@ -56,7 +58,8 @@ public struct IngestRoute: Sendable {
                 }
                 let appendStarted = ContinuousClock.now
                 do {
-                    return (batch, try await lane.append(batch, bodyBytes: body.count, using: store.append), appendStarted)
+                    let prepared = try await preparer?.prepare(batch) ?? batch
+                    return (prepared, try await lane.append(prepared, bodyBytes: body.count, using: store.append), appendStarted)
                 } catch {
                     logger.error("storage could not make the batch durable", metadata: ["error": "\(error)", "events": "\(batch.count)"])
                     throw Refusal(status: .serviceUnavailable, reason: "storage unavailable: \(error)", retryAfter: true)

@@ -29,11 +29,17 @@ public final class Receiver: Sendable {
     /// When the bucket last confirmed an object: the final round at a stop is cut only after
     /// `finalShippingSeconds` without one.
     let lastShipped = NIOLockedValueBox(ContinuousClock.now)
+    /// Runs on each webhook batch before it is appended (redaction), when given.
+    let preparer: (any BatchPreparing)?
 
-    /// Opens the store; throws with a message naming what is wrong.
-    public init(configuration: ServeConfiguration, logger: Logger) throws {
+    /// Opens the store; throws with a message naming what is wrong. With a `preparer` (redaction),
+    /// no body is spooled: a body on disk before its scan would put unredacted values there.
+    public init(configuration: ServeConfiguration, logger: Logger, preparer: (any BatchPreparing)? = nil) throws {
         try configuration.validate()
+        var configuration = configuration
+        if preparer != nil { configuration.spoolThresholdBytes = Int.max }
         self.configuration = configuration
+        self.preparer = preparer
         self.logger = logger
         if let warning = FileDescriptorLimit.raise(for: configuration.maxConnections) { logger.warning("\(warning)") }
         try FileIO.makeDirectories(configuration.dataDir)
@@ -83,7 +89,7 @@ public final class Receiver: Sendable {
         let token = try configuration.tokenFile.map(BearerToken.init(path:))
         let ingest = IngestRoute(store: store, configuration: configuration, metrics: metrics, token: token, logger: logger,
                                  budget: MemoryBudget(limit: configuration.maxInflightBytes),
-                                 lane: LargeBatchLane(threshold: configuration.largeBatchBytes))
+                                 lane: LargeBatchLane(threshold: configuration.largeBatchBytes), preparer: preparer)
         let ops = OpsRoutes(store: store, configuration: configuration, metrics: metrics, shipper: shipper, shippingMetrics: shippingMetrics)
 
         let router = Router(context: ReceiverContext.self)

@@ -99,6 +99,9 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
     /// Completeness (docs/OPERATIONS.md, "Completeness"): the API servers' drop counters, and
     /// backfilling from their log files. Absent: no reconciliation.
     public var reconcile: ReconcileSettings?
+    /// Redaction before the chain (docs/OPERATIONS.md "Redaction"): the built-in credential rules
+    /// are on unless `builtin: false`.
+    public var redaction = RedactionConfiguration()
 
     public init() {}
 
@@ -180,6 +183,7 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
         case segmentMaxBytes, segmentMaxAgeSeconds, heartbeatIntervalSeconds, gzipLevel, duplicateWindow, minFreeBytes
         case verifyIntervalSeconds, s3Endpoint, s3Bucket, s3Prefix, s3Region, s3Addressing, s3RetentionDays, s3LockMode, s3CA
         case s3CredentialsFile, localRetentionDays, s3ConcurrentUploads, witnesses, witnessIntervalSeconds, reconcile
+        case redaction
     }
 
     public init(from decoder: Decoder) throws {
@@ -203,6 +207,7 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
         try takeOptional(.localRetentionDays, &d.localRetentionDays); try take(.s3ConcurrentUploads, &d.s3ConcurrentUploads)
         try take(.witnesses, &d.witnesses); try take(.witnessIntervalSeconds, &d.witnessIntervalSeconds)
         try takeOptional(.reconcile, &d.reconcile)
+        try take(.redaction, &d.redaction)
         self = d
     }
 
@@ -281,6 +286,9 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
             "apiServers": FieldSchema(known: Set(ReconcileSettings.APIServer.CodingKeys.allCases.map(\.rawValue))),
         ]),
         "witnesses": FieldSchema(known: Set(WitnessEndpoint.CodingKeys.allCases.map(\.rawValue))),
+        "redaction": FieldSchema(known: Set(RedactionConfiguration.CodingKeys.allCases.map(\.rawValue)), nested: [
+            "rules": FieldSchema(known: Set(RedactionConfiguration.Rule.CodingKeys.allCases.map(\.rawValue))),
+        ]),
     ])
 
     /// Refuses a field that is not known at its level, naming it with its full path.
@@ -335,6 +343,7 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
             do { _ = try WitnessKey(verifierKey: w.key) } catch { throw ConfigurationError("witnesses[\(i)].key: \(error)") }
         }
         try reconcile?.validate()
+        do { try redaction.validate() } catch let error as AuditSealError { throw ConfigurationError(error.reason) }
         if tlsCert == nil, let hp = HostPort(listen), !hp.isLoopback, !insecureHTTP {
             throw ConfigurationError("listen: plain HTTP on \(listen) is not a loopback address; give tlsCert/tlsKey, or insecureHTTP: true")
         }

@@ -9,7 +9,7 @@ struct AuditSeal: AsyncParsableCommand {
         abstract: "Tamper-evident, hash-chained storage for Kubernetes audit events.",
         discussion: "Files are specified in docs/FORMAT.md. Exit codes: 0 success (verify: intact), 1 tampered, 2 usage or runtime error.",
         version: "auditseal \(AuditSeal.version) (commit \(BuildInfo.commit))",
-        subcommands: [Serve.self, Keygen.self, Import.self, Seal.self, Ship.self, Verify.self, Certs.self, Policy.self, RotateKey.self, Watch.self, Cat.self, Status.self, Prove.self, Consistency.self, VerifyProof.self, WitnessCommand.self, Reconcile.self])
+        subcommands: [Serve.self, Keygen.self, Import.self, Seal.self, Ship.self, Verify.self, Certs.self, Policy.self, RotateKey.self, Watch.self, Cat.self, Status.self, Prove.self, Consistency.self, VerifyProof.self, WitnessCommand.self, Reconcile.self, RevealCommand.self])
 
     /// The release; the commit comes from the build (Plugins/BuildInfo).
     static let version = "0.9.0"

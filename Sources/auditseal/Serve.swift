@@ -3,6 +3,7 @@ import Metrics
 import Prometheus
 import AuditSealCore
 import AuditSealReconcile
+import AuditSealRedaction
 import AuditSealServer
 import AuditSealShipping
 import AuditSealWitness
@@ -38,6 +39,8 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Allow plain HTTP on a non-loopback address [insecureHTTP].") var insecureHTTP = false
     @Option(help: "Ingest path [ingestPath]. Default /v1/audit.") var ingestPath: String?
     @Option(help: "Largest body in bytes after gzip decoding [maxBodyBytes]. Default 1 GiB.") var maxBodyBytes: Int?
+    @Flag(help: "No redaction (redaction.builtin false, no rules): credentials in events are sealed as they come. For stores whose audit policy already keeps them out, and for measurements. With redaction on, bodies are never spooled to disk.")
+    var noRedaction = false
     @Option(help: "Bodies over this many bytes are spooled to DATA_DIR/spool and mapped, not held in memory [spoolThresholdBytes]. Default 8 MiB.") var spoolThresholdBytes: Int?
     @Option(help: "Memory all bodies in flight may take together; over it 503 + Retry-After [maxInflightBytes]. Default 256 MiB.") var maxInflightBytes: Int?
     @Option(help: "Most events in one request; over it 413 [maxBatchEvents]. Default 100000.") var maxBatchEvents: Int?
@@ -94,6 +97,11 @@ struct Serve: AsyncParsableCommand {
         if let verifyIntervalSeconds { c.verifyIntervalSeconds = verifyIntervalSeconds }
         s3.apply(to: &c)
         if let localRetentionDays { c.localRetentionDays = localRetentionDays }
+        if noRedaction {
+            c.redaction.builtin = false
+            c.redaction.personalData = []
+            c.redaction.rules = []
+        }
         do { try c.validate() } catch let error as ConfigurationError { throw ValidationError(error.description) }
         do { _ = try c.shippingConfiguration() } catch let error as S3Error { throw ValidationError(error.description) }
         return c
@@ -122,9 +130,10 @@ struct Serve: AsyncParsableCommand {
                 `auditseal keygen`, keep a copy of the .pub file away from this node, and pass --signing-key.
                 """)
         }
+        let redaction = try Self.redactionStage(configuration, logger: logger)
         let receiver: Receiver
         do {
-            receiver = try Receiver(configuration: configuration, logger: logger)
+            receiver = try Receiver(configuration: configuration, logger: logger, preparer: redaction)
         } catch let error as ConfigurationError {
             throw ValidationError(error.description)
         } catch let error as S3Error {
@@ -141,14 +150,38 @@ struct Serve: AsyncParsableCommand {
         // Whatever libraries emit through swift-metrics lands in the receiver's own registry.
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: receiver.metrics.registry))
         if let settings = configuration.reconcile {
-            extra += try Self.reconciliationServices(settings, receiver: receiver)
+            extra += try Self.reconciliationServices(settings, receiver: receiver, redaction: redaction)
         }
         // The closing checkpoint goes to the witnesses before the exit (its service has stopped by then).
         try await receiver.run(extraServices: extra, afterClosing: { [submitter] in await submitter?.offerClosingCheckpoint(seconds: 5) })
     }
 
+    /// Redaction before the chain, unless every rule is off. Counts per rule reach /metrics
+    /// (`auditseal_redactions_total{rule}`); values never reach a log or a metric.
+    static func redactionStage(_ configuration: ServeConfiguration, logger: Logger) throws -> RedactionStage? {
+        guard configuration.redaction.isActive else {
+            logger.warning("redaction is off (redaction.builtin: false and no rules): credentials in audit events are sealed as they come")
+            return nil
+        }
+        let stage: RedactionStage
+        do {
+            stage = try RedactionStage(configuration: configuration.redaction, dataDirectory: configuration.dataDir) { perRule in
+                for (rule, n) in perRule { Counter(label: "auditseal_redactions_total", dimensions: [("rule", rule)]).increment(by: n) }
+            }
+        } catch let error as AuditSealError {
+            throw ValidationError(error.reason)
+        }
+        if !stage.keepsOriginals {
+            logger.warning("redaction.auditorKeys is empty: redacted values are replaced by their markers and not kept anywhere (no reveal)")
+        }
+        logger.info("redaction on", metadata: ["builtin": "\(configuration.redaction.builtin)", "personalData": "\(configuration.redaction.personalData)",
+                                              "rules": "\(configuration.redaction.rules.count)", "auditorKeys": "\(configuration.redaction.auditorKeys.count)"])
+        return stage
+    }
+
     /// The completeness services: reconciliation with the log files, and the API servers' drop counters.
-    static func reconciliationServices(_ settings: ServeConfiguration.ReconcileSettings, receiver: Receiver) throws -> [any Service] {
+    static func reconciliationServices(_ settings: ServeConfiguration.ReconcileSettings, receiver: Receiver,
+                                       redaction: RedactionStage?) throws -> [any Service] {
         let dataDir = receiver.configuration.dataDir
         let database = try ReconcileDatabase(dataDirectory: dataDir)
         var services = [any Service]()
@@ -157,7 +190,7 @@ struct Serve: AsyncParsableCommand {
             let backfiller = Backfiller(settings: .init(logPaths: settings.auditLogPaths, settleSeconds: settings.settleSeconds,
                                                         horizonSeconds: settings.horizonHours * 3600),
                                         database: database, dataDirectory: dataDir, logger: Logger(label: "auditseal-reconcile"),
-                                        append: { try await store.append($0) })
+                                        append: { try await store.append(try await redaction?.prepare($0) ?? $0) })
             services.append(ReconcileService(backfiller: backfiller, interval: settings.intervalSeconds, logger: Logger(label: "auditseal-reconcile")))
         }
         if !settings.apiServers.isEmpty {

@@ -37,7 +37,7 @@ import Testing
         defer { _ = try? TestSupport.run("/bin/umount", ["-l", dir + "/data"]) }
         let json = ["-H", "Content-Type: application/json"]
         let daemon = try ReceiverEndToEndTests.Daemon(dir: dir, arguments: ["--segment-max-bytes", "200000", "--min-free-bytes", "1000000",
-                                                                             "--ops-listen", "127.0.0.1:0", "--spool-threshold-bytes", "65536",
+                                                                             "--ops-listen", "127.0.0.1:0", "--no-redaction", "--spool-threshold-bytes", "65536",
                                                                              "--max-inflight-bytes", "4194304"])
         var acknowledged = 0
         var reasons = [String: Int]()

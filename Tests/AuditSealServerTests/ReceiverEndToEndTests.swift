@@ -234,7 +234,7 @@ import Testing
     @Test func bodiesLargerThanTheMemoryBudgetAreSpooledAndStored() throws {
         let dir = Self.temporaryDirectory()
         // A 256 KiB budget for all bodies in memory, and 5 MB batches: only spooling can take them.
-        let daemon = try Daemon(dir: dir, arguments: ["--spool-threshold-bytes", "65536", "--max-inflight-bytes", "262144",
+        let daemon = try Daemon(dir: dir, arguments: ["--no-redaction", "--spool-threshold-bytes", "65536", "--max-inflight-bytes", "262144",
                                                       "--max-batch-events", "5000", "--ops-listen", "127.0.0.1:0"])
         let json = ["-H", "Content-Type: application/json"]
         let big = Self.eventList(prefix: "big", count: 4000, padding: 1000)
@@ -311,7 +311,7 @@ import Testing
         let dir = Self.temporaryDirectory()
         let json = ["-H", "Content-Type: application/json"]
         // Files may not grow past 120 KB: a 1 MB body cannot be spooled (EFBIG, as on a full disk).
-        let daemon = try Daemon(dir: dir, arguments: ["--spool-threshold-bytes", "65536", "--max-inflight-bytes", "262144"],
+        let daemon = try Daemon(dir: dir, arguments: ["--no-redaction", "--spool-threshold-bytes", "65536", "--max-inflight-bytes", "262144"],
                                 fileSizeLimitKB: 120)
         let refused = try Self.post(daemon.url, body: Self.eventList(prefix: "spool", count: 1000, padding: 800), dir: dir,
                                     curlOptions: json + ["-D", dir + "/headers"])

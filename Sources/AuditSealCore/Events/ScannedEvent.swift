@@ -105,9 +105,9 @@ public struct EventFields: Sendable, Equatable, Codable {
 }
 
 /// JSON string escaping helpers.
-enum JSONString {
+public enum JSONString {
     /// Decodes the raw contents of a valid JSON string.
-    static func unescape(_ raw: ArraySlice<UInt8>) -> String {
+    public static func unescape(_ raw: ArraySlice<UInt8>) -> String {
         var out = [UInt8]()
         out.reserveCapacity(raw.count)
         var i = raw.startIndex

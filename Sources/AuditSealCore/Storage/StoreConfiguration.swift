@@ -34,6 +34,8 @@ public struct StoreLayout: Sendable {
     public var lockFile: String { root + "/LOCK" }
     /// Scratch space for large request bodies (anonymous files, never part of the store).
     public var spoolDirectory: String { root + "/spool" }
+    /// Encrypted originals of redacted values (docs/FORMAT.md §12).
+    public var vaultDirectory: String { root + "/vault" }
 
     /// The write-ahead segment whose first event has this index: 20 digits, so names sort in chain order.
     public func walPath(firstIndex: UInt64) -> String {

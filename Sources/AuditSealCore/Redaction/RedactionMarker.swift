@@ -1,0 +1,132 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The marker that stands in a stored line where a redaction rule removed a value, and the salted
+/// commitment it carries (docs/FORMAT.md §12). The marker is plain ASCII without quotes or
+/// backslashes, so it replaces the raw bytes of a JSON string (or a part of one) in place and the
+/// line stays valid JSON of the same shape.
+///
+///     auditseal-redacted:<rule>:<hex commitment>
+///     commitment = SHA-256("auditseal-redaction/v1" || 0x00 || salt || path || 0x00 || raw)
+///
+/// `salt` is 32 random bytes, `path` the JSON text of the value's path (an array of member names and
+/// positions, `["responseObject","status","token"]`), `raw` the value's bytes as they stood in the
+/// line (JSON escapes kept). The salt makes a short value unguessable from its commitment; the path
+/// stops a revealed value from being claimed for another place in the event.
+public enum RedactionMarker {
+    public static let prefix = "auditseal-redacted:"
+    static let domain = Array("auditseal-redaction/v1".utf8) + [0]
+    /// Rule names: lower-case letters, digits and '-', 1 to 64 of them.
+    public static func isValidRule(_ rule: String) -> Bool {
+        !rule.isEmpty && rule.utf8.count <= 64 && rule.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2d }
+    }
+
+    /// The commitment to one redacted value.
+    public static func commitment(salt: [UInt8], path: [JSONStringValues.Step], raw: [UInt8]) -> SHA256Digest {
+        var input = domain
+        input += salt
+        input += Array(pathText(path).utf8)
+        input.append(0)
+        input += raw
+        return SHA256.digest(input)
+    }
+
+    /// A path's canonical text: a JSON array of its member names (strings) and positions (numbers).
+    public static func pathText(_ path: [JSONStringValues.Step]) -> String {
+        var out = "["
+        for (i, step) in path.enumerated() {
+            if i > 0 { out += "," }
+            switch step {
+            case .key(let k): out += quoted(k)
+            case .index(let n): out += String(n)
+            }
+        }
+        return out + "]"
+    }
+
+    /// A member name as a JSON string: `"` and `\` escaped with a backslash, bytes below 0x20 as
+    /// `\u00xx` (lower-case hex), everything else as its UTF-8.
+    static func quoted(_ key: String) -> String {
+        var out = "\""
+        for scalar in key.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
+    /// The marker text for a rule and commitment.
+    public static func marker(rule: String, commitment: SHA256Digest) -> String {
+        prefix + rule + ":" + commitment.hex
+    }
+
+    /// One marker found in a line.
+    public struct Found: Sendable, Equatable {
+        public var rule: String
+        public var commitment: SHA256Digest
+        /// Byte range of the marker in the line.
+        public var range: Range<Int>
+    }
+
+    /// Every well-formed marker in a line's bytes, in order.
+    public static func find(in line: [UInt8]) -> [Found] {
+        let p = Array(prefix.utf8)
+        var found = [Found]()
+        var i = 0
+        while let start = firstIndex(of: p, in: line, from: i) {
+            var j = start + p.count
+            let ruleStart = j
+            while j < line.count, line[j] != 0x3a, j - ruleStart <= 64 { j += 1 }
+            let rule = String(decoding: line[ruleStart..<min(j, line.count)], as: UTF8.self)
+            i = start + 1
+            guard j < line.count, line[j] == 0x3a, isValidRule(rule), j + 65 <= line.count,
+                  let digest = SHA256Digest(hex: String(decoding: line[(j + 1)..<(j + 65)], as: UTF8.self)) else { continue }
+            found.append(Found(rule: rule, commitment: digest, range: start..<(j + 65)))
+            i = j + 65
+        }
+        return found
+    }
+
+    /// Whether a line holds the marker prefix at all (a fast test before `find`).
+    public static func mayHoldMarkers(_ line: UnsafeRawBufferPointer) -> Bool {
+        ByteSearch.contains(line, Array(prefix.utf8))
+    }
+
+    static func firstIndex(of needle: [UInt8], in haystack: [UInt8], from: Int) -> Int? {
+        haystack.withUnsafeBytes { h in
+            ByteSearch.firstIndex(of: needle, in: UnsafeRawBufferPointer(rebasing: h[from...])).map { $0 + from }
+        }
+    }
+}
+
+/// Substring search over bytes: memchr for the first byte, then a compare.
+public enum ByteSearch {
+    public static func firstIndex(of needle: [UInt8], in haystack: UnsafeRawBufferPointer) -> Int? {
+        guard !needle.isEmpty, haystack.count >= needle.count, let base = haystack.baseAddress else { return nil }
+        let first = Int32(needle[0])
+        let lastStart = haystack.count - needle.count
+        var i = 0
+        return needle.withUnsafeBytes { n -> Int? in
+            while i <= lastStart {
+                guard let hit = memchr(base + i, first, lastStart - i + 1) else { return nil }
+                let at = base.distance(to: UnsafeRawPointer(hit))
+                if memcmp(base + at, n.baseAddress!, n.count) == 0 { return at }
+                i = at + 1
+            }
+            return nil
+        }
+    }
+
+    public static func contains(_ haystack: UnsafeRawBufferPointer, _ needle: [UInt8]) -> Bool {
+        firstIndex(of: needle, in: haystack) != nil
+    }
+}

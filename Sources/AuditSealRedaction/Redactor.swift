@@ -1,0 +1,258 @@
+import AuditSealCore
+import Foundation
+
+/// One value a rule removed from a line: everything its commitment is computed from.
+public struct RedactedValue: Sendable, Equatable {
+    public var rule: String
+    public var path: [JSONStringValues.Step]
+    public var salt: [UInt8]
+    /// The value's bytes as they stood in the line (JSON escapes kept).
+    public var raw: [UInt8]
+    public var commitment: SHA256Digest
+
+    /// What the vault keeps of it.
+    public var opening: VaultRecord.Opening {
+        VaultRecord.Opening(commitment: commitment.hex, rule: rule, path: RedactionMarker.pathText(path),
+                            salt: Hex.encode(salt), raw: Data(raw).base64EncodedString())
+    }
+}
+
+/// Applies the redaction rules to one stored line: each selected value (or part of a string) is
+/// replaced in place by its marker. Lines no rule can apply to are recognised by a byte search and
+/// left untouched without being parsed.
+public struct Redactor: Sendable {
+    let pathRules: [PathRule]
+    let patterns: [SecretPattern]
+    let customPatterns: [(name: String, regex: NSRegularExpressionBox)]
+    let builtin: Bool
+    /// nil: every line is walked (a rule without a byte trigger is active).
+    let triggers: [[UInt8]]?
+
+    public init(configuration: RedactionConfiguration) throws {
+        try configuration.validate()
+        var rules = configuration.builtin ? BuiltinRules.pathRules : []
+        rules += configuration.personalData.compactMap { BuiltinRules.personalData[$0] }
+        var custom = [(String, NSRegularExpressionBox)]()
+        var walkAlways = !configuration.personalData.isEmpty
+        var triggers = configuration.builtin ? BuiltinRules.triggers : []
+        for (i, rule) in configuration.rules.enumerated() {
+            if let path = rule.path {
+                rules.append(PathRule(name: rule.name, paths: [PathPattern(path)], resources: rule.resources.map(Set.init),
+                                      verbs: rule.verbs.map(Set.init)))
+                if let resources = rule.resources { triggers += resources.map { Array("\"\($0)\"".utf8) } } else { walkAlways = true }
+            } else if let pattern = rule.pattern {
+                do {
+                    custom.append((rule.name, NSRegularExpressionBox(try NSRegularExpression(pattern: pattern))))
+                } catch {
+                    throw AuditSealError(.usage, "redaction.rules[\(i)].pattern: not a regular expression (\(error))")
+                }
+                walkAlways = true
+            }
+        }
+        pathRules = rules
+        patterns = configuration.builtin ? SecretPattern.builtin : []
+        customPatterns = custom
+        builtin = configuration.builtin
+        self.triggers = walkAlways ? nil : triggers
+    }
+
+    /// Whether a line may hold something a rule removes (false: it certainly does not).
+    public func mayApply(to line: UnsafeRawBufferPointer) -> Bool {
+        guard let triggers else { return true }
+        return triggers.contains { ByteSearch.contains(line, $0) }
+    }
+
+    /// The line with every selected value replaced by its marker, and those values; nil when no
+    /// rule applies. `fields` gives the event's resource, subresource and verb for the selectors.
+    public func redact(_ line: [UInt8], fields: () -> EventFields) throws -> (line: [UInt8], values: [RedactedValue])? {
+        guard line.withUnsafeBytes({ mayApply(to: $0) }) else { return nil }
+        var known: EventFields?
+        func selected() -> EventFields {
+            if let known { return known }
+            let f = fields()
+            known = f
+            return f
+        }
+        var cuts = [(range: Range<Int>, rule: String, path: [JSONStringValues.Step])]()
+        var envName: (prefix: ArraySlice<JSONStringValues.Step>, credential: Bool)?
+        try line.withUnsafeBytes { raw in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            try JSONStringValues.forEach(in: raw) { path, range in
+                // Whole values first: a rule that takes the value leaves nothing for the patterns.
+                for rule in pathRules where rule.paths.contains(where: { $0.matches(path) }) && rule.selects(selected()) {
+                    cuts.append((range, rule.name, path))
+                    return
+                }
+                guard builtin else { return customMatches(bytes, range, path, into: &cuts) }
+                // An environment variable whose name names a credential (`name` precedes `value`).
+                if path.count >= 3, case .key("env") = path[path.count - 3], case .index = path[path.count - 2], case .key(let member) = path[path.count - 1] {
+                    if member == "name" {
+                        let name = String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
+                        envName = (path.dropLast(), BuiltinRules.namesCredential(name))
+                    } else if member == "value", let envName, envName.credential, envName.prefix == path.dropLast() {
+                        cuts.append((range, "env-credential", path))
+                        return
+                    }
+                }
+                if Self.isConfigMapData(path), selected().resource == "configmaps" {
+                    if case .key(let dataKey) = path.last!, BuiltinRules.namesCredential(dataKey) {
+                        cuts.append((range, "configmap-credential", path))
+                        return
+                    }
+                    for r in Self.credentialAssignments(bytes, range) { cuts.append((r, "configmap-credential", path)) }
+                }
+                if path == [.key("requestURI")] {
+                    for r in Self.credentialsInURI(bytes, range) { cuts.append((r, "uri-credential", path)) }
+                }
+                let slice = UnsafeBufferPointer(rebasing: bytes[range])
+                for pattern in patterns {
+                    for trigger in pattern.triggers {
+                        var from = 0
+                        while from < slice.count, let at = ByteSearch.firstIndex(of: trigger, in: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(slice)[from...])).map({ $0 + from }) {
+                            if let hit = pattern.match(slice, at) {
+                                cuts.append(((range.lowerBound + hit.lowerBound)..<(range.lowerBound + hit.upperBound), pattern.rule, path))
+                                from = hit.upperBound
+                            } else {
+                                from = at + 1
+                            }
+                        }
+                    }
+                }
+                customMatches(bytes, range, path, into: &cuts)
+            }
+        }
+        guard !cuts.isEmpty else { return nil }
+        // Overlaps: the earlier-starting (then the longer) cut wins.
+        cuts.sort { $0.range.lowerBound != $1.range.lowerBound ? $0.range.lowerBound < $1.range.lowerBound : $0.range.count > $1.range.count }
+        var out = [UInt8]()
+        out.reserveCapacity(line.count)
+        var values = [RedactedValue]()
+        var at = 0
+        for cut in cuts where cut.range.lowerBound >= at && !cut.range.isEmpty {
+            out += line[at..<cut.range.lowerBound]
+            let salt = SecureRandom.bytes(32)
+            let raw = Array(line[cut.range])
+            let commitment = RedactionMarker.commitment(salt: salt, path: cut.path, raw: raw)
+            out += Array(RedactionMarker.marker(rule: cut.rule, commitment: commitment).utf8)
+            values.append(RedactedValue(rule: cut.rule, path: cut.path, salt: salt, raw: raw, commitment: commitment))
+            at = cut.range.upperBound
+        }
+        out += line[at...]
+        return (out, values)
+    }
+
+    private func customMatches(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ path: [JSONStringValues.Step],
+                               into cuts: inout [(range: Range<Int>, rule: String, path: [JSONStringValues.Step])]) {
+        guard !customPatterns.isEmpty else { return }
+        // Matched over the raw text (escapes kept), as ASCII-compatible UTF-8: ranges map back to bytes.
+        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
+        let utf8 = Array(text.utf8)
+        guard utf8.count == range.count else { return }
+        for (name, box) in customPatterns {
+            for match in box.regex.matches(in: text, range: NSRange(text.startIndex..., in: text)) {
+                guard let r = Range(match.range, in: text), !r.isEmpty else { continue }
+                let lower = text.utf8.distance(from: text.startIndex, to: r.lowerBound)
+                let upper = text.utf8.distance(from: text.startIndex, to: r.upperBound)
+                cuts.append(((range.lowerBound + lower)..<(range.lowerBound + upper), name, path))
+            }
+        }
+    }
+
+    static func isConfigMapData(_ path: [JSONStringValues.Step]) -> Bool {
+        switch path.count {
+        case 3: return (path[0] == .key("requestObject") || path[0] == .key("responseObject")) && path[1] == .key("data")
+        case 5: if case .index = path[2] { return path[0] == .key("responseObject") && path[1] == .key("items") && path[3] == .key("data") }
+            return false
+        default: return false
+        }
+    }
+
+    /// In configuration text (properties, env files, YAML), the values of lines `NAME = value` or
+    /// `NAME: value` whose name names a credential. Lines are split at the raw `\n` escape.
+    static func credentialAssignments(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> [Range<Int>] {
+        var out = [Range<Int>]()
+        var lineStart = range.lowerBound
+        var i = range.lowerBound
+        func finish(_ end: Int) {
+            guard let sep = bytes[lineStart..<end].firstIndex(where: { $0 == 0x3d || $0 == 0x3a }) else { return }
+            let name = String(decoding: UnsafeBufferPointer(rebasing: bytes[lineStart..<sep]), as: UTF8.self).trimmingCharacters(in: .whitespaces)
+            guard BuiltinRules.namesCredential(name) else { return }
+            var v = sep + 1
+            while v < end, bytes[v] == 0x20 || bytes[v] == 0x09 { v += 1 }
+            if v < end { out.append(v..<end) }
+        }
+        while i < range.upperBound {
+            if bytes[i] == 0x5c, i + 1 < range.upperBound {
+                if bytes[i + 1] == 0x6e {
+                    finish(i)
+                    lineStart = i + 2
+                }
+                i += 2
+                continue
+            }
+            i += 1
+        }
+        finish(range.upperBound)
+        return out
+    }
+
+    /// Values in a request URI's query that carry a credential: a parameter whose name names one
+    /// (`?token=...`), and, in exec and attach commands, a flag with one (`command=--token%3D...`,
+    /// or the `command=` after `command=--password`) or an assignment (`command=API_TOKEN%3D...`).
+    /// The raw text may hold `\u0026` for `&` (Go's JSON encoder writes it so).
+    static func credentialsInURI(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> [Range<Int>] {
+        guard let q = bytes[range].firstIndex(of: 0x3f) else { return [] }
+        var out = [Range<Int>]()
+        var params = [Range<Int>]()
+        var start = q + 1
+        var i = start
+        let amp = Array("\\u0026".utf8)
+        while i <= range.upperBound {
+            if i == range.upperBound || bytes[i] == 0x26 {
+                params.append(start..<i)
+                start = i + 1
+                i += 1
+            } else if bytes[i] == 0x5c, i + amp.count <= range.upperBound, (0..<amp.count).allSatisfy({ bytes[i + $0] == amp[$0] }) {
+                params.append(start..<i)
+                start = i + amp.count
+                i += amp.count
+            } else {
+                i += 1
+            }
+        }
+        var afterCredentialFlag = false
+        for param in params where !param.isEmpty {
+            let eq = bytes[param].firstIndex(of: 0x3d) ?? param.upperBound
+            let name = String(decoding: UnsafeBufferPointer(rebasing: bytes[param.lowerBound..<eq]), as: UTF8.self)
+            let valueRange = min(eq + 1, param.upperBound)..<param.upperBound
+            let value = String(decoding: UnsafeBufferPointer(rebasing: bytes[valueRange]), as: UTF8.self)
+            let decoded = (value.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? value)
+            if name.lowercased() != "command" {
+                if BuiltinRules.namesCredential(name), !valueRange.isEmpty { out.append(valueRange) }
+                afterCredentialFlag = false
+                continue
+            }
+            if afterCredentialFlag, !valueRange.isEmpty {
+                out.append(valueRange)
+                afterCredentialFlag = false
+                continue
+            }
+            // --flag=value, -flag=value or NAME=value, the name naming a credential.
+            if decoded.lowercased().contains("bearer ") {
+                if !valueRange.isEmpty { out.append(valueRange) }
+            } else if let assign = decoded.firstIndex(of: "="), BuiltinRules.namesCredential(String(decoded[..<assign])) {
+                if !valueRange.isEmpty { out.append(valueRange) }
+            } else if decoded.hasPrefix("-"), BuiltinRules.namesCredential(decoded), !decoded.contains(" ") {
+                afterCredentialFlag = true
+            }
+        }
+        return out
+    }
+}
+
+/// NSRegularExpression is immutable and safe to share; Foundation on Linux does not say so.
+struct NSRegularExpressionBox: @unchecked Sendable {
+    let regex: NSRegularExpression
+    init(_ regex: NSRegularExpression) { self.regex = regex }
+}
+
