@@ -187,6 +187,10 @@ struct Verify: AsyncParsableCommand {
         for m in report.completeness?.mismatches.suffix(10) ?? [] {
             out.append("           DIFFERS: event \(m.eventIndex) (auditID \(m.auditID), stage \(m.stage)) vs \(m.file):\(m.line)")
         }
+        if report.redactedValues > 0 {
+            let erased = report.erasedValues.map { $0 == 0 ? "every original is in the vault (encrypted to the auditor keys)" : "\($0) erased: no vault record holds them (vault deleted, or no auditor key); the sealed record is whole" } ?? "the vault was not read"
+            out.append("redacted:  \(report.redactedValues) value(s) sealed as markers; \(erased)")
+        }
         if let shard = report.shard { out.append("shard:     \(shard): read \(report.shardSegments?.count ?? 0) of \(report.segments) segments (combine every shard's --json report with verify --combine)") }
         if report.trust == "store-keys" {
             out.append("NOTE: no --public-key given: signatures were checked against the store's own key copies (\(report.trustedKeyIDs.map { String($0.prefix(16)) }.joined(separator: ", "))).")

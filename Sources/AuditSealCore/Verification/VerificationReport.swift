@@ -77,6 +77,10 @@ public struct VerificationReport: Codable, Sendable {
     public var openEvents: UInt64 = 0
     /// Events (sealed and open) that reconciliation backfilled from the API server's log file.
     public var backfilledEvents: UInt64 = 0
+    /// Redaction markers in the sealed events (docs/FORMAT.md §12), and how many of them no vault
+    /// record in the store's `vault/` holds (nil when the store has no local vault folder to read).
+    public var redactedValues: UInt64 = 0
+    public var erasedValues: UInt64?
     /// The receiver's reconciliation record, when the store has one (`reconcile/report.json`: the
     /// receiver's own account, not signed).
     public var completeness: CompletenessReport?
@@ -101,6 +105,7 @@ public struct VerificationReport: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case source, node, chainID, trust, trustedKeyIDs, manifests, segments, heartbeats, sealedEvents, openEvents, backfilledEvents, completeness
+        case redactedValues, erasedValues
         case treeSize, treeRoot, lastManifestAt, witnessedTreeSize, shard, shardSegments, findings, intact
     }
 
@@ -118,6 +123,8 @@ public struct VerificationReport: Codable, Sendable {
         try c.encode(openEvents, forKey: .openEvents)
         try c.encode(backfilledEvents, forKey: .backfilledEvents)
         try c.encodeIfPresent(completeness, forKey: .completeness)
+        try c.encode(redactedValues, forKey: .redactedValues)
+        try c.encodeIfPresent(erasedValues, forKey: .erasedValues)
         try c.encode(treeSize, forKey: .treeSize)
         try c.encodeIfPresent(treeRoot, forKey: .treeRoot)
         try c.encodeIfPresent(lastManifestAt, forKey: .lastManifestAt)
@@ -142,6 +149,8 @@ public struct VerificationReport: Codable, Sendable {
         openEvents = try c.decode(UInt64.self, forKey: .openEvents)
         backfilledEvents = try c.decodeIfPresent(UInt64.self, forKey: .backfilledEvents) ?? 0
         completeness = try c.decodeIfPresent(CompletenessReport.self, forKey: .completeness)
+        redactedValues = try c.decodeIfPresent(UInt64.self, forKey: .redactedValues) ?? 0
+        erasedValues = try c.decodeIfPresent(UInt64.self, forKey: .erasedValues)
         treeSize = try c.decode(UInt64.self, forKey: .treeSize)
         treeRoot = try c.decodeIfPresent(String.self, forKey: .treeRoot)
         lastManifestAt = try c.decodeIfPresent(String.self, forKey: .lastManifestAt)
@@ -171,6 +180,8 @@ public struct VerificationReport: Codable, Sendable {
         combined.shardSegments = nil
         combined.sealedEvents = shards.reduce(0) { $0 + $1.sealedEvents }
         combined.backfilledEvents = shards.reduce(0) { $0 + $1.backfilledEvents }
+        combined.redactedValues = shards.reduce(0) { $0 + $1.redactedValues }
+        combined.erasedValues = shards.contains { $0.erasedValues != nil } ? shards.reduce(0) { $0 + ($1.erasedValues ?? 0) } : nil
         combined.completeness = shards.compactMap(\.completeness).first
         var seen = Set<String>()
         var findings = [Finding]()

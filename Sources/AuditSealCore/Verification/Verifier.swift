@@ -188,6 +188,7 @@ public final class Verifier: @unchecked Sendable {
         // Verify segments in parallel windows.
         var results = [[Finding]](repeating: [], count: tasks.count)
         var counted = [UInt64](repeating: 0, count: tasks.count)
+        var markers = [String]()
         let window = max(1, options.parallelism)
         var done = 0
         var index = 0
@@ -202,6 +203,7 @@ public final class Verifier: @unchecked Sendable {
             for (offset, value) in box.values.enumerated() {
                 results[range.lowerBound + offset] = value!.findings
                 counted[range.lowerBound + offset] = value!.events
+                markers += value!.markers
             }
             done += range.count
             options.progress?(done, tasks.count)
@@ -211,6 +213,13 @@ public final class Verifier: @unchecked Sendable {
         report.sealedEvents = counted.reduce(0, +)
         report.backfilledEvents = tasks.reduce(0) { $0 + BackfilledRanges(pairs: $1.loaded.manifest.backfilled).count }
         report.completeness = CompletenessReport.load(from: source)
+        report.redactedValues = UInt64(markers.count)
+        if !markers.isEmpty, let vault = source.localPath("vault") {
+            // A value no vault record holds was erased (its vault deleted) or never kept (no
+            // auditor key): the sealed record is whole either way, so this is a count, not a finding.
+            let held = VaultFiles.commitments(in: vault)
+            report.erasedValues = UInt64(markers.filter { !held.contains($0) }.count)
+        }
         report.manifests = manifests.count
 
         // Open write-ahead segments continue after the last sealed event.
@@ -414,19 +423,22 @@ public final class Verifier: @unchecked Sendable {
 
     private final class ResultBox: @unchecked Sendable {
         private let lock = NSLock()
-        private(set) var values: [(findings: [Finding], events: UInt64)?]
+        private(set) var values: [SegmentResult?]
         init(count: Int) { values = Array(repeating: nil, count: count) }
-        func set(_ i: Int, _ v: (findings: [Finding], events: UInt64)) { lock.lock(); values[i] = v; lock.unlock() }
+        func set(_ i: Int, _ v: SegmentResult) { lock.lock(); values[i] = v; lock.unlock() }
     }
 
     /// Verifies one sealed segment against its manifest; returns findings and events read.
-    func verifySegment(_ task: SegmentTask, heartbeats: [HeartbeatCheck]) -> (findings: [Finding], events: UInt64) {
+    /// What one segment's check found: findings, events read, and the redaction markers' commitments (hex).
+    typealias SegmentResult = (findings: [Finding], events: UInt64, markers: [String])
+
+    func verifySegment(_ task: SegmentTask, heartbeats: [HeartbeatCheck]) -> SegmentResult {
         let m = task.loaded.manifest
         var report = VerificationReport(source: "", trust: "", trustedKeyIDs: [])
         let manifestFile = "segments/" + task.loaded.fileName
         guard let name = m.file else {
             report.add(.manifestInvalid, "segment manifest names no file", file: manifestFile, sequence: m.sequence)
-            return (report.findings, 0)
+            return (report.findings, 0, [])
         }
         let file = "segments/" + name
         guard let gz = try? source.read(file) else {
@@ -434,13 +446,13 @@ public final class Verifier: @unchecked Sendable {
             if let recorded, recorded == m.fileSHA256 {
                 report.add(.segmentRemoteOnly, "segment data was deleted here by local retention after its upload was confirmed; its events are not verified here: verify the bucket's copy (auditseal verify s3://...)",
                            severity: .warning, file: file, eventIndex: task.startIndex, sequence: m.sequence)
-                return (report.findings, 0)
+                return (report.findings, 0, [])
             }
             let events = m.eventCount == 0 ? "no events" : "events \(task.startIndex)...\(task.startIndex + UInt64(m.eventCount) - 1)"
             let ledger = recorded.map { " (the shipping ledger's line for it states SHA-256 \($0.prefix(16))…, not the manifest's fileSHA256: it is no record of this file's upload)" } ?? ""
             report.add(.segmentMissing, "segment file with \(events) is missing (deleted?)\(ledger)",
                        file: file, eventIndex: task.startIndex, sequence: m.sequence)
-            return (report.findings, 0)
+            return (report.findings, 0, [])
         }
         let sha = SHA256()
         let fileModified = gz.count != m.fileSize || sha.hash(gz).hex != m.fileSHA256
@@ -516,7 +528,9 @@ public final class Verifier: @unchecked Sendable {
                 report.add(.manifestMismatch, "the segment file is the sealed one, but the manifest's chain values do not match it (manifest altered?)", file: manifestFile, sequence: m.sequence)
             }
         }
-        return (report.findings, UInt64(lines.count))
+        // Redaction markers (§12): counted, and matched with the vault by the caller.
+        let markers = data.withUnsafeBytes { RedactionMarker.find(in: $0).map(\.commitment.hex) }
+        return (report.findings, UInt64(lines.count), markers)
     }
 
     /// The leaf-hint file is covered by the signed manifest (`leafHintsSHA256`): a changed or

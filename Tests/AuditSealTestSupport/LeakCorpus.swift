@@ -1,18 +1,17 @@
 import AuditSealCore
-import AuditSealTestSupport
 import Foundation
 
 /// `Fixtures/leaks.jsonl`: one event per leak shape (PROVENANCE.md), and the secrets each holds.
-enum LeakCorpus {
-    static let directory = TestSupport.packageRoot + "/Tests/AuditSealRedactionTests/Fixtures"
-    static let eventsPath = directory + "/leaks.jsonl"
+public enum LeakCorpus {
+    public static let directory = TestSupport.packageRoot + "/Tests/AuditSealRedactionTests/Fixtures"
+    public static let eventsPath = directory + "/leaks.jsonl"
 
-    static func lines() throws -> [[UInt8]] {
+    public static func lines() throws -> [[UInt8]] {
         try FileIO.readAll(path: eventsPath).split(separator: 0x0a).map(Array.init)
     }
 
     /// (rule that must remove it, the secret's text).
-    static func secrets() throws -> [(rule: String, value: String)] {
+    public static func secrets() throws -> [(rule: String, value: String)] {
         String(decoding: try FileIO.readAll(path: directory + "/leaks-secrets.txt"), as: UTF8.self)
             .split(separator: "\n").map { line in
                 let parts = line.split(separator: " ", maxSplits: 1)
@@ -22,7 +21,7 @@ enum LeakCorpus {
 
     /// Every form a secret may take on disk: as it is, base64 (as a Secret's data holds it, and
     /// again inside last-applied), URL-encoded, and JSON-escaped.
-    static func forms(of secret: String) -> [String] {
+    public static func forms(of secret: String) -> [String] {
         let bytes = Data(secret.utf8)
         var forms = [secret, bytes.base64EncodedString()]
         // base64 of the secret at any of the three alignments inside a longer value.
@@ -36,7 +35,7 @@ enum LeakCorpus {
     }
 
     /// The forms of every secret found in `bytes`, with the secret's rule.
-    static func leaks(in bytes: [UInt8]) throws -> [String] {
+    public static func leaks(in bytes: [UInt8]) throws -> [String] {
         var found = [String]()
         try bytes.withUnsafeBytes { raw in
             for (rule, secret) in try secrets() {

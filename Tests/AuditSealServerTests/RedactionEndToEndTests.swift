@@ -1,0 +1,91 @@
+import AuditSealCore
+import AuditSealTestSupport
+import Foundation
+import Testing
+
+/// Issue 33's acceptance, on one node: the leak corpus sent by the API server's own webhook sender
+/// (`auditsend`) through `serve` with the default rules and an auditor key. No secret's bytes, in
+/// plain, base64 or URL-encoded form, anywhere under the data directory (write-ahead files, spool,
+/// segments, vault), in the receiver's log or in /metrics; `verify` INTACT; `reveal` proves every
+/// original with the auditor key, refuses another key; with the vault deleted, `verify` is still
+/// INTACT and reports the erasure.
+@Suite(.serialized) struct RedactionEndToEndTests {
+    @Test(.enabled(if: APIServerSenderTests.auditsend != nil, "needs auditsend, the kube-apiserver's audit webhook sender: AUDITSEAL_AUDITSEND"))
+    func noSecretReachesTheDiskAndTheAuditorRevealsEachOne() throws {
+        let auditsend = try #require(APIServerSenderTests.auditsend)
+        let dir = TestSupport.temporaryDirectory("redaction-e2e")
+        let binary = TestSupport.product("auditseal")
+        #expect(try TestSupport.run(binary, ["keygen", "--auditor", "--out", dir + "/auditor"]).status == 0)
+        #expect(try TestSupport.run(binary, ["keygen", "--auditor", "--out", dir + "/stranger"]).status == 0)
+        try FileIO.writeAtomically(path: dir + "/redaction.yaml", bytes: Array("""
+            redaction:
+              auditorKeys: [\(dir)/auditor.pub]
+            """.utf8))
+        let daemon = try ReceiverEndToEndTests.Daemon(dir: dir, arguments: ["--config", dir + "/redaction.yaml", "--ops-listen", "127.0.0.1:0"])
+        try FileIO.writeAtomically(path: dir + "/kubeconfig.yaml", bytes: Array("""
+            apiVersion: v1
+            kind: Config
+            clusters: [{name: auditseal, cluster: {server: "\(daemon.url)/v1/audit"}}]
+            users: [{name: apiserver, user: {}}]
+            contexts: [{name: webhook, context: {cluster: auditseal, user: apiserver}}]
+            current-context: webhook
+            """.utf8))
+        let lines = try LeakCorpus.lines()
+        let sent = try TestSupport.run(auditsend, ["-kubeconfig", dir + "/kubeconfig.yaml", "-events", LeakCorpus.eventsPath,
+                                                   "-rate", "1000", "-batch-max-wait", "1s", "-initial-backoff", "1s"])
+        let counts = sent.stdout.split(whereSeparator: \.isWhitespace).compactMap { Int($0) }
+        #expect(counts.count >= 2 && counts[1] == lines.count, "auditsend: \(sent.stdout) \(sent.stderr.suffix(1500))")
+        let metrics = try TestSupport.run("/usr/bin/curl", ["-s", daemon.opsURL + "/metrics"]).stdout
+        #expect(metrics.contains("auditseal_redactions_total{rule=\"tokenrequest-token\"} 1"), "\(metrics.split(separator: "\n").filter { $0.contains("redaction") })")
+        #expect(daemon.stop() == 0)
+
+        // Every file the node wrote, the receiver's log and /metrics: no secret in any form.
+        var everything = Array(metrics.utf8) + (try FileIO.readAll(path: daemon.stderrPath))
+        let walker = FileManager.default.enumerator(atPath: dir + "/data")!
+        var files = 0
+        while let relative = walker.nextObject() as? String {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: dir + "/data/" + relative, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
+            var bytes = try FileIO.readAll(path: dir + "/data/" + relative)
+            if relative.hasSuffix(".gz") { bytes = try GzipDecompressor.gunzip(bytes) }
+            everything += bytes
+            files += 1
+        }
+        #expect(files > 5)
+        let leaks = try LeakCorpus.leaks(in: everything)
+        #expect(leaks.isEmpty, "\(leaks)")
+        #expect(try FileIO.list(dir + "/data/vault").count == 1)
+
+        let verified = try TestSupport.run(binary, ["verify", dir + "/data", "--public-key", dir + "/data/signing.key.pub"])
+        #expect(verified.status == 0, "\(verified.stdout)")
+        // Some secrets stand twice in their event (request and response objects): one marker each.
+        let redactedLine = try #require(verified.stdout.split(separator: "\n").first { $0.hasPrefix("redacted:") }, "\(verified.stdout)")
+        let redacted = Int(redactedLine.split(separator: " ").dropFirst().first { !$0.isEmpty } ?? "") ?? 0
+        #expect(redacted >= (try LeakCorpus.secrets().count) && redactedLine.hasSuffix("every original is in the vault (encrypted to the auditor keys)"), "\(redactedLine)")
+
+        // The auditor reveals each original of the TokenRequest event and of every other, proved.
+        let revealed = try TestSupport.run(binary, ["reveal", dir + "/data", "--auditor-key", dir + "/auditor",
+                                                    "--audit-id", "00000000-0000-0000-0000-00001eac0001", "-o", dir + "/proof.json"])
+        #expect(revealed.status == 0, "\(revealed.stdout) \(revealed.stderr)")
+        #expect(revealed.stdout.contains(#""rule":"tokenrequest-token""#) && revealed.stdout.contains(#""status":"proved""#))
+        let token = try #require(try LeakCorpus.secrets().first { $0.rule == "tokenrequest-token" }).value
+        #expect(revealed.stdout.contains(token))
+        let checked = try TestSupport.run(binary, ["verify-proof", dir + "/proof.json", "--public-key", dir + "/data/signing.key.pub"])
+        #expect(checked.status == 0, "\(checked.stdout) \(checked.stderr)")
+        var proved = 0
+        for index in 0..<lines.count {
+            let r = try TestSupport.run(binary, ["reveal", dir + "/data", "--auditor-key", dir + "/auditor", "--index", "\(index)"])
+            proved += r.stdout.split(separator: "\n").filter { $0.contains(#""status":"proved""#) }.count
+        }
+        #expect(proved == redacted)
+        let stranger = try TestSupport.run(binary, ["reveal", dir + "/data", "--auditor-key", dir + "/stranger", "--index", "0"])
+        #expect(stranger.status == 1 && stranger.stdout.contains("not-for-this-key") && !stranger.stdout.contains("eyJ"), "\(stranger.stdout)")
+
+        // The vault deleted (its retention ended, or on purpose): the values are gone for good, the record still verifies.
+        try FileManager.default.removeItem(atPath: dir + "/data/vault")
+        let after = try TestSupport.run(binary, ["verify", dir + "/data", "--public-key", dir + "/data/signing.key.pub"])
+        #expect(after.status == 0 && after.stdout.contains("\(redacted) erased"), "\(after.stdout)")
+        let gone = try TestSupport.run(binary, ["reveal", dir + "/data", "--auditor-key", dir + "/auditor", "--index", "0"])
+        #expect(gone.status == 1 && gone.stdout.contains(#""status":"erased""#))
+    }
+}
