@@ -233,7 +233,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AuditSealReconcileTests",
-            dependencies: ["AuditSealReconcile", "AuditSealCore", "AuditSealTestSupport"]
+            dependencies: ["AuditSealReconcile", "AuditSealRedaction", "AuditSealCore", "AuditSealTestSupport"]
         ),
         .testTarget(
             name: "AuditSealWitnessTests",

@@ -55,6 +55,10 @@ public final class Backfiller: @unchecked Sendable {
     private let sha = SHA256()
     /// Called after each counted chunk (metrics).
     public var observe: (@Sendable (PassResult) -> Void)?
+    /// Whether redaction changes a log line before it is chained (`serve` sets it when redaction is
+    /// on): such a stored copy carries markers with fresh salts, so its leaf cannot match the log
+    /// line's, and it is counted as matched by (auditID, stage) alone, not as a difference.
+    public var redactionChanges: (@Sendable ([UInt8]) -> Bool)?
 
     public init(settings: Settings, database: ReconcileDatabase, dataDirectory: String, logger: Logger, append: @escaping Append) {
         self.settings = settings
@@ -206,6 +210,9 @@ public final class Backfiller: @unchecked Sendable {
                 let hint = batch.line(i).withUnsafeBytes { Array(MerkleHash.leaf($0, using: sha).bytes.prefix(8)) }
                 if hint == leaf {
                     result.matched += 1
+                } else if let redactionChanges, redactionChanges(batch.line(i)) {
+                    result.matched += 1
+                    logger.debug("reconcile: stored event \(index) is present; redaction changed its copy, so it is matched by (auditID, stage) only")
                 } else {
                     result.mismatched += 1
                     let m = CompletenessReport.CopyMismatch(auditID: batch.auditID(i), stage: batch.stage(i), eventIndex: UInt64(index),

@@ -31,6 +31,13 @@ public final class RedactionStage: BatchPreparing {
     /// Redactions per rule since the start.
     public var redactionsByRule: [String: Int] { counts.withLock { $0 } }
 
+    /// Whether the rules change this event line (one JSON event): reconciliation then cannot
+    /// compare the stored copy's leaf with it.
+    public func changes(_ line: [UInt8]) -> Bool {
+        guard let batch = try? EventScanner(mode: .stream).scan(line + [0x0a]), batch.count == 1 else { return false }
+        return (try? redactor.redact(batch.line(0), fields: { batch.fields(0) })) != nil
+    }
+
     public func prepare(_ batch: EventBatch) async throws -> EventBatch {
         // The fast path: a byte search over the lines in place, no copy, no parse.
         let candidates = batch.lines.withUnsafeBytes { raw in

@@ -191,6 +191,7 @@ struct Serve: AsyncParsableCommand {
                                                         horizonSeconds: settings.horizonHours * 3600),
                                         database: database, dataDirectory: dataDir, logger: Logger(label: "auditseal-reconcile"),
                                         append: { try await store.append(try await redaction?.prepare($0) ?? $0) })
+            if let redaction { backfiller.redactionChanges = { redaction.changes($0) } }
             services.append(ReconcileService(backfiller: backfiller, interval: settings.intervalSeconds, logger: Logger(label: "auditseal-reconcile")))
         }
         if !settings.apiServers.isEmpty {

@@ -1,5 +1,6 @@
 import AuditSealCore
 import AuditSealReconcile
+import AuditSealRedaction
 import AuditSealTestSupport
 import Foundation
 import Logging
@@ -92,6 +93,28 @@ import Testing
         }
         try await store.close()
         #expect(try backfiller.database.report().indexedThrough == 230)
+    }
+
+    /// Issue 33: a stored copy that redaction changed carries markers with fresh salts, so its leaf
+    /// never matches the log line's. Without the rule every such event was a false difference.
+    @Test(arguments: [false, true])
+    func aRedactedCopyIsMatchedNotReportedAsDiffering(_ aware: Bool) async throws {
+        let (dir, _, data, store) = try Self.newStore("redacted-copy-\(aware)")
+        var text = [UInt8]()
+        for line in try LeakCorpus.lines() { text += line + [0x0a] }
+        let original = try EventScanner(mode: .stream).scan(text)
+        let stage = try RedactionStage(configuration: RedactionConfiguration(), dataDirectory: data)
+        _ = try await store.append(try await stage.prepare(original))
+        let log = dir + "/audit.log"
+        try FileIO.writeAtomically(path: log, bytes: text)
+
+        let backfiller = try Self.backfiller(data, store: store, logs: [log])
+        if aware { backfiller.redactionChanges = { stage.changes($0) } }
+        let result = try await backfiller.pass()
+        try await store.close()
+        // Without the rule, every redacted event (all but the ordinary one) was a false difference.
+        let expected = aware ? 0 : original.count - 1
+        #expect(result.mismatched == expected && result.matched == original.count - expected && result.backfilled == 0, "\(result)")
     }
 
     @Test func aDifferingCopyIsReportedAndTheChainKept() async throws {
