@@ -185,7 +185,7 @@ let package = Package(
         // normally it replays inputs through a target (the tests run the seed corpus that way).
         .executableTarget(
             name: "auditseal-fuzz",
-            dependencies: ["AuditSealCore", "AuditSealServer", "AuditSealShipping", "AuditSealReconcile"],
+            dependencies: ["AuditSealCore", "AuditSealServer", "AuditSealShipping", "AuditSealReconcile", "AuditSealRedaction"],
             path: "Fuzz/auditseal-fuzz"
         ),
         // `auditseal --version`: writes the git commit into the build (a prebuild command).

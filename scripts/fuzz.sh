@@ -15,11 +15,13 @@
 # signed again with the store's key, as a stolen key would), config (serve's YAML loader), s3xml
 # (S3 answers), reconcile (API-server /metrics text, completeness reports, audit-log lines),
 # recovery (the daemon's start over a data directory with one file replaced; differential: a store
-# recovered from a replaced write-ahead file verifies intact after it is closed).
+# recovered from a replaced write-ahead file verifies intact after it is closed), redactor (differential:
+# the redacted line is JSON of the same shape, strings unchanged or holding markers that match the
+# redacted values, each commitment reproducing).
 set -euo pipefail
 runs=${1:-10000000}
 shift || true
-targets=("${@:-scanner wal manifest note proof verifier config s3xml reconcile recovery}")
+targets=("${@:-scanner wal manifest note proof verifier config s3xml reconcile recovery redactor}")
 targets=(${targets[@]})
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"

@@ -6,7 +6,7 @@ import Foundation
 
 /// libFuzzer targets over everything auditseal parses from outside (docs: scripts/fuzz.sh).
 /// `AUDITSEAL_FUZZ_TARGET` picks one: scanner, wal, manifest, note, proof, verifier, config, s3xml,
-/// reconcile, recovery.
+/// reconcile, recovery, redactor.
 /// Built normally, the same binary replays files through a target (`auditseal-fuzz TARGET FILE...`):
 /// the tests run the seed corpus that way.
 enum FuzzTargets {
@@ -28,7 +28,8 @@ enum FuzzTargets {
         case "s3xml": s3xml(bytes)
         case "reconcile": reconcile(bytes)
         case "recovery": recovery(bytes)
-        default: fatalError("unknown fuzz target \(target): scanner, wal, manifest, note, proof, verifier, config, s3xml, reconcile, recovery")
+        case "redactor": RedactorTarget.run(bytes)
+        default: fatalError("unknown fuzz target \(target): scanner, wal, manifest, note, proof, verifier, config, s3xml, reconcile, recovery, redactor")
         }
     }
 

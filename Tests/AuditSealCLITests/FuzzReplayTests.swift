@@ -6,7 +6,7 @@ import Testing
 /// seed corpus (real events, real store files) and must neither crash nor fail its differential
 /// checks. The long runs are `bash scripts/fuzz.sh [RUNS]` (docs/RELIABILITY.md).
 @Suite struct FuzzReplayTests {
-    @Test(arguments: ["scanner", "wal", "manifest", "note", "proof", "verifier", "config", "s3xml", "reconcile", "recovery"])
+    @Test(arguments: ["scanner", "wal", "manifest", "note", "proof", "verifier", "config", "s3xml", "reconcile", "recovery", "redactor"])
     func seedCorpusReplays(target: String) throws {
         let corpus = TestSupport.packageRoot + "/Fuzz/corpus/" + target
         let inputs = try FileManager.default.contentsOfDirectory(atPath: corpus)
