@@ -1,5 +1,7 @@
 import ArgumentParser
 import AuditSealCore
+import AuditSealRedaction
+import Logging
 import Foundation
 
 /// `auditseal import`: seals existing API-server audit logs into a store's chain.
@@ -8,6 +10,8 @@ struct Import: AsyncParsableCommand {
         abstract: "Seal existing audit log files (JSON lines as --audit-log-path writes them, EventLists, optionally gzip) into the chain.")
 
     @OptionGroup var store: StoreOptions
+
+    @OptionGroup(title: "Redaction (on by default, as in serve)") var redaction: RedactionOptions
 
     @Argument(help: "Audit log files, in chronological order.")
     var files: [String]
@@ -23,13 +27,14 @@ struct Import: AsyncParsableCommand {
     static let largestDocument = 512 << 20
 
     func run() async throws {
+        let stage = try redaction.stage(dataDirectory: store.dataDir, logger: Logger(label: "auditseal-import"))
         let auditStore = try store.openStore()
         var stored = 0
         var duplicates = 0
         var finished = [String]()
         do {
             for file in files {
-                let (events, s, d) = try await Self.importFile(file, into: auditStore)
+                let (events, s, d) = try await Self.importFile(file, into: auditStore, redaction: stage)
                 stored += s
                 duplicates += d
                 finished.append(file)
@@ -50,7 +55,7 @@ struct Import: AsyncParsableCommand {
     }
 
     /// Streams one file (plain or gzip) into the store in pieces of whole lines.
-    static func importFile(_ file: String, into store: AuditStore) async throws -> (events: Int, stored: Int, duplicates: Int) {
+    static func importFile(_ file: String, into store: AuditStore, redaction: RedactionStage?) async throws -> (events: Int, stored: Int, duplicates: Int) {
         let reader = try LogFileReader(path: file)
         var offset: UInt64 = 0
         var line = 1
@@ -76,7 +81,8 @@ struct Import: AsyncParsableCommand {
             var start = 0
             while start < batch.count {
                 let stop = min(batch.count, start + 1000)
-                let result = try await store.append(batch.slice(start..<stop))
+                let piece = batch.slice(start..<stop)
+                let result = try await store.append(try await redaction?.prepare(piece) ?? piece)
                 total.stored += result.stored
                 total.duplicates += result.duplicates
                 start = stop

@@ -1,5 +1,6 @@
 import ArgumentParser
 import AuditSealCore
+import AuditSealRedaction
 import AuditSealReconcile
 import Foundation
 import Logging
@@ -18,6 +19,8 @@ struct Reconcile: AsyncParsableCommand {
             """)
 
     @OptionGroup var store: StoreOptions
+
+    @OptionGroup(title: "Redaction (on by default, as in serve): backfilled events pass through the same rules") var redaction: RedactionOptions
 
     @Option(name: .customLong("audit-log"), help: "The API server's --audit-log-path (repeat for several); rotated files beside it are found.")
     var auditLogs: [String] = []
@@ -39,9 +42,11 @@ struct Reconcile: AsyncParsableCommand {
     func run() async throws {
         let auditStore = try store.openStore()
         let database = try ReconcileDatabase(dataDirectory: store.dataDir)
+        let stage = try redaction.stage(dataDirectory: store.dataDir, logger: Logger(label: "auditseal-reconcile"))
         let backfiller = Backfiller(settings: .init(logPaths: auditLogs, settleSeconds: settleSeconds, horizonSeconds: horizonHours * 3600),
                                     database: database, dataDirectory: store.dataDir, logger: Logger(label: "auditseal-reconcile"),
-                                    append: { try await auditStore.append($0) })
+                                    append: { try await auditStore.append(try await stage?.prepare($0) ?? $0) })
+        if let stage { backfiller.redactionChanges = { stage.changes($0) } }
         let result: Backfiller.PassResult
         do {
             result = try await backfiller.pass()

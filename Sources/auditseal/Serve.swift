@@ -130,7 +130,7 @@ struct Serve: AsyncParsableCommand {
                 `auditseal keygen`, keep a copy of the .pub file away from this node, and pass --signing-key.
                 """)
         }
-        let redaction = try Self.redactionStage(configuration, logger: logger)
+        let redaction = try RedactionOptions.stage(configuration.redaction, dataDirectory: configuration.dataDir, logger: logger)
         let receiver: Receiver
         do {
             receiver = try Receiver(configuration: configuration, logger: logger, preparer: redaction)
@@ -154,29 +154,6 @@ struct Serve: AsyncParsableCommand {
         }
         // The closing checkpoint goes to the witnesses before the exit (its service has stopped by then).
         try await receiver.run(extraServices: extra, afterClosing: { [submitter] in await submitter?.offerClosingCheckpoint(seconds: 5) })
-    }
-
-    /// Redaction before the chain, unless every rule is off. Counts per rule reach /metrics
-    /// (`auditseal_redactions_total{rule}`); values never reach a log or a metric.
-    static func redactionStage(_ configuration: ServeConfiguration, logger: Logger) throws -> RedactionStage? {
-        guard configuration.redaction.isActive else {
-            logger.warning("redaction is off (redaction.builtin: false and no rules): credentials in audit events are sealed as they come")
-            return nil
-        }
-        let stage: RedactionStage
-        do {
-            stage = try RedactionStage(configuration: configuration.redaction, dataDirectory: configuration.dataDir) { perRule in
-                for (rule, n) in perRule { Counter(label: "auditseal_redactions_total", dimensions: [("rule", rule)]).increment(by: n) }
-            }
-        } catch let error as AuditSealError {
-            throw ValidationError(error.reason)
-        }
-        if !stage.keepsOriginals {
-            logger.warning("redaction.auditorKeys is empty: redacted values are replaced by their markers and not kept anywhere (no reveal)")
-        }
-        logger.info("redaction on", metadata: ["builtin": "\(configuration.redaction.builtin)", "personalData": "\(configuration.redaction.personalData)",
-                                              "rules": "\(configuration.redaction.rules.count)", "auditorKeys": "\(configuration.redaction.auditorKeys.count)"])
-        return stage
     }
 
     /// The completeness services: reconciliation with the log files, and the API servers' drop counters.
