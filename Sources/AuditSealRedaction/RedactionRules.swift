@@ -67,6 +67,9 @@ enum BuiltinRules {
         // TokenRequest (serviceaccounts/token) answers with a freshly minted token (kubernetes#109376).
         PathRule(name: "tokenrequest-token", paths: [PathPattern("responseObject.status.token")],
                  resources: ["serviceaccounts"], subresource: "token"),
+        // A TokenReview carries the bearer token it asks about.
+        PathRule(name: "tokenreview-token", paths: [PathPattern("requestObject.spec.token"), PathPattern("responseObject.spec.token")],
+                 resources: ["tokenreviews"]),
         // A Secret's values, in requests (create, update, patch bodies) and responses (get, list).
         PathRule(name: "secret-data", paths: both(["data.*", "stringData.*"]), resources: ["secrets"]),
         // kubectl apply copies the whole Secret, data included, into this annotation.
@@ -94,7 +97,7 @@ enum BuiltinRules {
     /// Bytes whose absence from a line means no built-in rule can apply to it (the fast path for
     /// the great majority of events): every rule's selector, word or pattern trigger.
     static let triggers: [[UInt8]] = {
-        var words = ["\"secrets\"", "\"token\"", "Bearer", "bearer", "BEARER"]
+        var words = ["\"secrets\"", "\"token\"", "\"tokenreviews\"", "Bearer", "bearer", "BEARER"]
         for w in credentialWords { words += [w, w.uppercased(), w.prefix(1).uppercased() + w.dropFirst()] }
         return words.map { Array($0.utf8) } + SecretPattern.builtin.flatMap(\.triggers)
     }()

@@ -28,6 +28,9 @@ public final class RedactionStage: BatchPreparing {
     /// Whether the originals are kept (some auditor key is configured).
     public var keepsOriginals: Bool { vault != nil }
 
+    /// Closes the open vault file, so that it ships (at the stop).
+    public func closeVault() throws { try vault?.close() }
+
     /// Redactions per rule since the start.
     public var redactionsByRule: [String: Int] { counts.withLock { $0 } }
 

@@ -39,30 +39,43 @@ public enum VaultCrypto {
     }
 }
 
-/// Appends vault records to `DATA_DIR/vault/<started>.vault` and makes them durable before the
-/// batch they belong to is appended (so before its 200). A new file per process start and per
-/// 64 MiB. Encryption happens before the write: no plaintext value reaches the disk.
+/// Appends vault records to `DATA_DIR/vault/<started>-<pid>-<n>.vault.open` and makes them durable
+/// before the batch they belong to is appended (so before its 200). A file is closed (renamed to
+/// `.vault`, when it is complete and may be shipped) after 64 MiB, after an hour, at the stop, and
+/// at the next start for one a crash left open. Encryption happens before the write: no plaintext
+/// value reaches the disk.
 public final class VaultWriter: Sendable {
     struct State {
         var fd: Int32 = -1
         var path = ""
         var size = 0
+        var opened = Date.distantPast
         var files = 0
     }
 
+    public static let openSuffix = ".vault.open"
     let directory: String
     let maxFileBytes: Int
+    let maxFileAge: TimeInterval
     let keys: [Curve25519.KeyAgreement.PublicKey]
     private let state = Mutex(State())
 
-    public init(directory: String, auditorKeys: [Curve25519.KeyAgreement.PublicKey], maxFileBytes: Int = 64 << 20) throws {
+    public init(directory: String, auditorKeys: [Curve25519.KeyAgreement.PublicKey], maxFileBytes: Int = 64 << 20,
+                maxFileAge: TimeInterval = 3600) throws {
         self.directory = directory
         self.keys = auditorKeys
         self.maxFileBytes = maxFileBytes
+        self.maxFileAge = maxFileAge
         try FileIO.makeDirectories(directory)
+        // Files a crash left open are complete up to their last synced line: close them.
+        for name in try FileIO.list(directory) where name.hasSuffix(Self.openSuffix) {
+            let path = directory + "/" + name
+            guard rename(path, String(path.dropLast(5))) == 0 else { throw AuditSealError.io("cannot close \(path)", errno: errno) }
+        }
+        try FileIO.syncDirectory(directory)
     }
 
-    deinit { state.withLock { if $0.fd >= 0 { close($0.fd) } } }
+    deinit { state.withLock { if $0.fd >= 0 { Glibc.close($0.fd) } } }
 
     /// Seals each event's values and appends the records, one line each, then fdatasyncs.
     public func write(_ events: [[RedactedValue]]) throws {
@@ -73,14 +86,15 @@ public final class VaultWriter: Sendable {
             bytes.append(0x0a)
         }
         try state.withLock { s in
-            if s.fd < 0 || s.size >= maxFileBytes {
-                if s.fd >= 0 { close(s.fd); s.fd = -1 }
+            if s.fd >= 0 && (s.size >= maxFileBytes || Date().timeIntervalSince(s.opened) >= maxFileAge) { try closeFile(&s) }
+            if s.fd < 0 {
                 s.files += 1
                 let stamp = Timestamp.format(Date()).replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "")
-                s.path = directory + "/" + stamp.prefix(15) + "Z-\(getpid())-\(s.files).vault"
+                s.path = directory + "/" + stamp.prefix(15) + "Z-\(getpid())-\(s.files)" + Self.openSuffix
                 s.fd = open(s.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
                 guard s.fd >= 0 else { throw AuditSealError.io("cannot create \(s.path)", errno: errno) }
                 s.size = 0
+                s.opened = Date()
                 try FileIO.syncDirectory(directory)
             }
             do {
@@ -89,11 +103,23 @@ public final class VaultWriter: Sendable {
             } catch {
                 // What the kernel kept of this file is unknown (a torn line, perhaps): the next
                 // write starts a new file, so no record is ever glued to a torn one.
-                close(s.fd)
-                s.fd = -1
+                try? closeFile(&s)
                 throw error
             }
             s.size += bytes.count
         }
+    }
+
+    /// Closes the open file (at the stop): it becomes `.vault`, ready to ship.
+    public func close() throws {
+        try state.withLock { try closeFile(&$0) }
+    }
+
+    private func closeFile(_ s: inout State) throws {
+        guard s.fd >= 0 else { return }
+        Glibc.close(s.fd)
+        s.fd = -1
+        guard rename(s.path, String(s.path.dropLast(5))) == 0 else { throw AuditSealError.io("cannot close \(s.path)", errno: errno) }
+        try FileIO.syncDirectory(directory)
     }
 }

@@ -99,6 +99,8 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
     /// Completeness (docs/OPERATIONS.md, "Completeness"): the API servers' drop counters, and
     /// backfilling from their log files. Absent: no reconciliation.
     public var reconcile: ReconcileSettings?
+    /// Retention in days of the redaction vault files in the bucket (GOVERNANCE); absent: none.
+    public var s3VaultRetentionDays: Int?
     /// Redaction before the chain (docs/OPERATIONS.md "Redaction"): the built-in credential rules
     /// are on unless `builtin: false`.
     public var redaction = RedactionConfiguration()
@@ -183,7 +185,7 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
         case segmentMaxBytes, segmentMaxAgeSeconds, heartbeatIntervalSeconds, gzipLevel, duplicateWindow, minFreeBytes
         case verifyIntervalSeconds, s3Endpoint, s3Bucket, s3Prefix, s3Region, s3Addressing, s3RetentionDays, s3LockMode, s3CA
         case s3CredentialsFile, localRetentionDays, s3ConcurrentUploads, witnesses, witnessIntervalSeconds, reconcile
-        case redaction
+        case redaction, s3VaultRetentionDays
     }
 
     public init(from decoder: Decoder) throws {
@@ -208,6 +210,7 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
         try take(.witnesses, &d.witnesses); try take(.witnessIntervalSeconds, &d.witnessIntervalSeconds)
         try takeOptional(.reconcile, &d.reconcile)
         try take(.redaction, &d.redaction)
+        try takeOptional(.s3VaultRetentionDays, &d.s3VaultRetentionDays)
         self = d
     }
 

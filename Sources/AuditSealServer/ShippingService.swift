@@ -15,6 +15,7 @@ extension ServeConfiguration {
         shipping.lockMode = s3LockMode
         shipping.localRetentionDays = localRetentionDays
         shipping.concurrentUploads = s3ConcurrentUploads
+        shipping.vaultRetentionDays = s3VaultRetentionDays
         try shipping.validate()
         return shipping
     }

@@ -16,6 +16,10 @@ public struct ShippingConfiguration: Sendable {
     /// Uploads in flight at once (segment data, hints, checkpoints, signatures); manifests follow
     /// their files one at a time, in sequence order.
     public var concurrentUploads: Int = 6
+    /// Redaction vault files (docs/FORMAT.md §12) ship under the store's `vault/`, with their own
+    /// retention: nil puts them without one (deletable: erasing a vault erases its values for good,
+    /// and the bucket's default retention, if it has one, applies), days puts a GOVERNANCE retention.
+    public var vaultRetentionDays: Int?
 
     public init(endpoint: S3Endpoint, prefix: String) {
         self.endpoint = endpoint
@@ -30,6 +34,7 @@ public struct ShippingConfiguration: Sendable {
         guard retentionDays >= 1 else { throw S3Error.configuration("s3RetentionDays: must be at least 1") }
         if let days = localRetentionDays, days < 0 { throw S3Error.configuration("localRetentionDays: must not be negative") }
         guard (1...64).contains(concurrentUploads) else { throw S3Error.configuration("s3ConcurrentUploads: must be 1...64") }
+        if let days = vaultRetentionDays, days < 1 { throw S3Error.configuration("s3VaultRetentionDays: must be at least 1 (leave it out for none)") }
     }
 }
 
@@ -121,6 +126,8 @@ public final class Shipper: @unchecked Sendable {
         /// Retention counts from here (the segment's sealing time, or now for store-level files).
         var sealedAt: Date
         var sequence: Int?
+        /// A redaction vault file: its own retention (`vaultRetentionDays`).
+        var vault = false
     }
 
     /// The key prefix of this store in the bucket: PREFIX/NODE/CHAIN-ID/.
@@ -149,6 +156,12 @@ public final class Shipper: @unchecked Sendable {
         if FileIO.exists(reconcileFolder) {
             for name in try FileIO.list(reconcileFolder).sorted() where CompletenessReport.isSnapshot("reconcile/" + name) && !shipped("reconcile/" + name) {
                 out.append(LocalObject(relativePath: "reconcile/" + name, sealedAt: Date(), sequence: nil))
+            }
+        }
+        // Closed redaction vault files (an open one is still being appended to).
+        if FileIO.exists(layout.vaultDirectory) {
+            for name in try FileIO.list(layout.vaultDirectory).sorted() where name.hasSuffix(".vault") && !shipped("vault/" + name) {
+                out.append(LocalObject(relativePath: "vault/" + name, sealedAt: Date(), sequence: nil, vault: true))
             }
         }
         let names = Set(try FileIO.list(layout.segmentsDirectory))
@@ -282,18 +295,19 @@ public final class Shipper: @unchecked Sendable {
     func ship(_ object: LocalObject, key: String) async throws -> Bool {
         let bytes = try FileIO.readAll(path: dataDirectory + "/" + object.relativePath)
         let sha = SHA256.digest(bytes).hex
-        let retention = ObjectRetention(mode: configuration.lockMode,
-                                        retainUntil: object.sealedAt.addingTimeInterval(Double(configuration.retentionDays) * 86_400))
+        let retention: ObjectRetention? = object.vault
+            ? configuration.vaultRetentionDays.map { ObjectRetention(mode: "GOVERNANCE", retainUntil: object.sealedAt.addingTimeInterval(Double($0) * 86_400)) }
+            : ObjectRetention(mode: configuration.lockMode, retainUntil: object.sealedAt.addingTimeInterval(Double(configuration.retentionDays) * 86_400))
         if let existing = try await client.headObject(key: key) {
             let theirs = existing.metadata["sha256"] ?? "unknown"
             guard theirs == sha || existing.eTag == Hex.encode(MD5.digest(bytes)) && existing.size == bytes.count else {
                 throw ShippingError.conflict(key: key, ours: sha, theirs: theirs)
             }
-            if existing.retention == nil || existing.retention!.retainUntil < retention.retainUntil.addingTimeInterval(-86_400) {
+            if let retention, existing.retention == nil || existing.retention!.retainUntil < retention.retainUntil.addingTimeInterval(-86_400) {
                 try await client.putObjectRetention(key: key, versionID: existing.versionID, retention: retention)
             }
             try ledger.record(.init(object: ledgerName(key), sha256: sha, versionID: existing.versionID ?? "-",
-                                    retainUntil: S3Client.isoDate(existing.retention?.retainUntil ?? retention.retainUntil)))
+                                    retainUntil: (existing.retention?.retainUntil ?? retention?.retainUntil).map(S3Client.isoDate) ?? "-"))
             update { $0.objectsAlreadyPresent += 1 }
             logger.info("already in the bucket, recorded", metadata: ["key": "\(key)"])
             onShipped?(object.relativePath, key)
@@ -302,7 +316,7 @@ public final class Shipper: @unchecked Sendable {
         let contentType = object.relativePath.hasSuffix(".gz") ? "application/gzip"
             : object.relativePath.hasSuffix(".json") ? "application/json" : "application/octet-stream"
         let version = try await client.putObject(key: key, body: bytes, retention: retention, metadata: ["sha256": sha], contentType: contentType)
-        try ledger.record(.init(object: ledgerName(key), sha256: sha, versionID: version ?? "-", retainUntil: S3Client.isoDate(retention.retainUntil)))
+        try ledger.record(.init(object: ledgerName(key), sha256: sha, versionID: version ?? "-", retainUntil: retention.map { S3Client.isoDate($0.retainUntil) } ?? "-"))
         update {
             $0.objectsShipped += 1
             $0.bytesShipped += bytes.count

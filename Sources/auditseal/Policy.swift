@@ -1,5 +1,6 @@
 import ArgumentParser
 import AuditSealCore
+import AuditSealServer
 import AuditSealDeploy
 import Foundation
 
@@ -25,10 +26,22 @@ struct PolicyCheck: ParsableCommand {
     @Argument(help: "Policy files.")
     var files: [String]
 
-    @Flag(help: "One JSON object per file: {file, findings: [{severity, code, rule, message}]}.")
+    @Flag(help: "One JSON object per file: {file, findings: [{severity, code, rule, message, redactedBy}]}.")
     var json = false
 
+    @Option(name: .customLong("config"), help: "serve's configuration: with redaction.builtin false, findings name no redaction rule.")
+    var configFiles: [String] = []
+
+    @Flag(help: "Check as for a receiver without redaction (serve --no-redaction).")
+    var noRedaction = false
+
     func run() throws {
+        var builtinRedaction = !noRedaction
+        if !configFiles.isEmpty, builtinRedaction {
+            do { builtinRedaction = try ServeConfiguration.load(yamlFiles: configFiles).redaction.builtin } catch let error as ConfigurationError {
+                throw ValidationError(error.description)
+            }
+        }
         var failed = false
         for file in files {
             let text: String
@@ -38,7 +51,7 @@ struct PolicyCheck: ParsableCommand {
             }
             var findings: [PolicyChecker.Finding]
             do {
-                findings = PolicyChecker.check(try AuditPolicy(yaml: text))
+                findings = PolicyChecker.check(try AuditPolicy(yaml: text), builtinRedaction: builtinRedaction)
             } catch let e as AuditSealError {
                 findings = [PolicyChecker.Finding(severity: .error, code: "schema", rule: nil, message: e.reason)]
             }

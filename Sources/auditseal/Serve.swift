@@ -153,7 +153,11 @@ struct Serve: AsyncParsableCommand {
             extra += try Self.reconciliationServices(settings, receiver: receiver, redaction: redaction)
         }
         // The closing checkpoint goes to the witnesses before the exit (its service has stopped by then).
-        try await receiver.run(extraServices: extra, afterClosing: { [submitter] in await submitter?.offerClosingCheckpoint(seconds: 5) })
+        // The open vault file is closed too, so that the final shipping round takes it.
+        try await receiver.run(extraServices: extra, afterClosing: { [submitter] in
+            do { try redaction?.closeVault() } catch { logger.error("cannot close the vault file", metadata: ["error": "\(error)"]) }
+            await submitter?.offerClosingCheckpoint(seconds: 5)
+        })
     }
 
     /// The completeness services: reconciliation with the log files, and the API servers' drop counters.

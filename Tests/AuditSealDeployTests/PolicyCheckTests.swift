@@ -47,6 +47,24 @@ import Testing
         #expect(try Self.codes(yaml).filter { $0.hasPrefix("error") } == ["error:records-credentials:1"])
     }
 
+    /// Issue 33: with serve's built-in redaction on, each credential finding names the rules that
+    /// remove those values before sealing (and a ConfigMap's reach is said to be partial).
+    @Test func credentialFindingsNameTheRedactionRulesThatCoverThem() throws {
+        let policy = try AuditPolicy(yaml: """
+            apiVersion: audit.k8s.io/v1
+            kind: Policy
+            rules:
+              - level: RequestResponse
+                resources: [{group: "", resources: ["secrets", "configmaps", "serviceaccounts/token"]}, {group: "authentication.k8s.io", resources: ["tokenreviews"]}]
+              - level: Metadata
+            """)
+        let covered = PolicyChecker.check(policy, builtinRedaction: true).filter { $0.code == "records-credentials" }
+        #expect(covered.map { $0.redactedBy?.first } == ["secret-data", "configmap-credential", "tokenreview-token", "tokenrequest-token"])
+        #expect(covered[1].message.contains("a password under another name is sealed"))
+        let bare = PolicyChecker.check(policy).filter { $0.code == "records-credentials" }
+        #expect(bare.count == 4 && bare.allSatisfy { $0.redactedBy == nil && !$0.message.contains("redaction") })
+    }
+
     @Test func credentialRulesRespectFirstMatchAndLevels() throws {
         // A user-restricted Metadata rule does not protect other users: the RequestResponse catch-all still records secrets.
         let partial = """

@@ -10,6 +10,69 @@ import Testing
 /// original with the auditor key, refuses another key; with the vault deleted, `verify` is still
 /// INTACT and reports the erasure.
 @Suite(.serialized) struct RedactionEndToEndTests {
+    /// The TokenRequest event of the leak corpus (the sender may reorder batches: not an index).
+    static let tokenRequestID = "00000000-0000-0000-0000-00001eac0001"
+
+    /// The leak corpus through `auditsend` (plain HTTP on loopback), every event acknowledged.
+    static func send(_ auditsend: String, to daemon: ReceiverEndToEndTests.Daemon, dir: String) throws {
+        try FileIO.writeAtomically(path: dir + "/kubeconfig.yaml", bytes: Array("""
+            apiVersion: v1
+            kind: Config
+            clusters: [{name: auditseal, cluster: {server: "\(daemon.url)/v1/audit"}}]
+            users: [{name: apiserver, user: {}}]
+            contexts: [{name: webhook, context: {cluster: auditseal, user: apiserver}}]
+            current-context: webhook
+            """.utf8))
+        let sent = try TestSupport.run(auditsend, ["-kubeconfig", dir + "/kubeconfig.yaml", "-events", LeakCorpus.eventsPath,
+                                                   "-rate", "1000", "-batch-max-wait", "1s", "-initial-backoff", "1s"])
+        let counts = sent.stdout.split(whereSeparator: \.isWhitespace).compactMap { Int($0) }
+        let expected = try LeakCorpus.lines().count
+        #expect(counts.count >= 2 && counts[1] == expected, "auditsend: \(sent.stdout) \(sent.stderr.suffix(1500))")
+    }
+
+    /// With shipping on: nothing secret in any object of the bucket either, the vault ships under
+    /// the store's `vault/` (a closed file, at the stop), `verify s3://` is INTACT, and the auditor
+    /// reveals from the bucket's store with the bucket's vault.
+    @Test(.enabled(if: APIServerSenderTests.auditsend != nil && S3TestServer.available, "needs auditsend and an S3 server"))
+    func withShippingTheBucketHoldsNoSecretAndTheVaultShipsApart() async throws {
+        let auditsend = try #require(APIServerSenderTests.auditsend)
+        let server = try #require(S3TestServer.shared)
+        let (bucket, s3) = try await server.lockedBucket("redaction")
+        let dir = TestSupport.temporaryDirectory("redaction-s3")
+        let binary = TestSupport.product("auditseal")
+        #expect(try TestSupport.run(binary, ["keygen", "--auditor", "--out", dir + "/auditor"]).status == 0)
+        try FileIO.writeAtomically(path: dir + "/redaction.yaml", bytes: Array("redaction:\n  auditorKeys: [\(dir)/auditor.pub]\n".utf8))
+        let daemon = try ReceiverEndToEndTests.Daemon(dir: dir, arguments: [
+            "--config", dir + "/redaction.yaml", "--node", "cp-r", "--s3-endpoint", server.endpoint, "--s3-bucket", bucket,
+            "--s3-prefix", "prod", "--s3-retention-days", "1"], environment: server.environment)
+        try Self.send(auditsend, to: daemon, dir: dir)
+        #expect(daemon.stop() == 0)
+
+        var everything = [UInt8]()
+        var vaultObjects = [String]()
+        try FileIO.makeDirectories(dir + "/bucket-vault")
+        for key in try await s3.listKeys(prefix: "prod/") {
+            var bytes = try #require(try await s3.getObject(key: key)).bytes
+            if key.hasSuffix(".gz") { bytes = try GzipDecompressor.gunzip(bytes) }
+            if key.contains("/vault/") {
+                vaultObjects.append(key)
+                try FileIO.writeAtomically(path: dir + "/bucket-vault/" + (key as NSString).lastPathComponent, bytes: bytes)
+            }
+            everything += bytes
+        }
+        #expect(vaultObjects.count == 1 && vaultObjects[0].hasSuffix(".vault"), "\(vaultObjects)")
+        let leaks = try LeakCorpus.leaks(in: everything)
+        #expect(leaks.isEmpty, "\(leaks)")
+
+        let verified = try TestSupport.run(binary, ["verify", "s3://\(bucket)/prod", "--s3-endpoint", server.endpoint,
+                                                    "--public-key", dir + "/data/signing.key.pub"], environment: server.environment)
+        #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
+        let revealed = try TestSupport.run(binary, ["reveal", "s3://\(bucket)/prod", "--s3-endpoint", server.endpoint, "--auditor-key", dir + "/auditor",
+                                                    "--vault", dir + "/bucket-vault", "--audit-id", Self.tokenRequestID], environment: server.environment)
+        #expect(revealed.status == 0 && revealed.stdout.contains(#""status":"proved""#), "\(revealed.stdout)\(revealed.stderr)")
+        try await s3.shutdown()
+    }
+
     @Test(.enabled(if: APIServerSenderTests.auditsend != nil, "needs auditsend, the kube-apiserver's audit webhook sender: AUDITSEAL_AUDITSEND"))
     func noSecretReachesTheDiskAndTheAuditorRevealsEachOne() throws {
         let auditsend = try #require(APIServerSenderTests.auditsend)
@@ -22,19 +85,8 @@ import Testing
               auditorKeys: [\(dir)/auditor.pub]
             """.utf8))
         let daemon = try ReceiverEndToEndTests.Daemon(dir: dir, arguments: ["--config", dir + "/redaction.yaml", "--ops-listen", "127.0.0.1:0"])
-        try FileIO.writeAtomically(path: dir + "/kubeconfig.yaml", bytes: Array("""
-            apiVersion: v1
-            kind: Config
-            clusters: [{name: auditseal, cluster: {server: "\(daemon.url)/v1/audit"}}]
-            users: [{name: apiserver, user: {}}]
-            contexts: [{name: webhook, context: {cluster: auditseal, user: apiserver}}]
-            current-context: webhook
-            """.utf8))
         let lines = try LeakCorpus.lines()
-        let sent = try TestSupport.run(auditsend, ["-kubeconfig", dir + "/kubeconfig.yaml", "-events", LeakCorpus.eventsPath,
-                                                   "-rate", "1000", "-batch-max-wait", "1s", "-initial-backoff", "1s"])
-        let counts = sent.stdout.split(whereSeparator: \.isWhitespace).compactMap { Int($0) }
-        #expect(counts.count >= 2 && counts[1] == lines.count, "auditsend: \(sent.stdout) \(sent.stderr.suffix(1500))")
+        try Self.send(auditsend, to: daemon, dir: dir)
         let metrics = try TestSupport.run("/usr/bin/curl", ["-s", daemon.opsURL + "/metrics"]).stdout
         #expect(metrics.contains("auditseal_redactions_total{rule=\"tokenrequest-token\"} 1"), "\(metrics.split(separator: "\n").filter { $0.contains("redaction") })")
         #expect(daemon.stop() == 0)
@@ -65,7 +117,7 @@ import Testing
 
         // The auditor reveals each original of the TokenRequest event and of every other, proved.
         let revealed = try TestSupport.run(binary, ["reveal", dir + "/data", "--auditor-key", dir + "/auditor",
-                                                    "--audit-id", "00000000-0000-0000-0000-00001eac0001", "-o", dir + "/proof.json"])
+                                                    "--audit-id", Self.tokenRequestID, "-o", dir + "/proof.json"])
         #expect(revealed.status == 0, "\(revealed.stdout) \(revealed.stderr)")
         #expect(revealed.stdout.contains(#""rule":"tokenrequest-token""#) && revealed.stdout.contains(#""status":"proved""#))
         let token = try #require(try LeakCorpus.secrets().first { $0.rule == "tokenrequest-token" }).value
@@ -78,14 +130,14 @@ import Testing
             proved += r.stdout.split(separator: "\n").filter { $0.contains(#""status":"proved""#) }.count
         }
         #expect(proved == redacted)
-        let stranger = try TestSupport.run(binary, ["reveal", dir + "/data", "--auditor-key", dir + "/stranger", "--index", "0"])
+        let stranger = try TestSupport.run(binary, ["reveal", dir + "/data", "--auditor-key", dir + "/stranger", "--audit-id", Self.tokenRequestID])
         #expect(stranger.status == 1 && stranger.stdout.contains("not-for-this-key") && !stranger.stdout.contains("eyJ"), "\(stranger.stdout)")
 
         // The vault deleted (its retention ended, or on purpose): the values are gone for good, the record still verifies.
         try FileManager.default.removeItem(atPath: dir + "/data/vault")
         let after = try TestSupport.run(binary, ["verify", dir + "/data", "--public-key", dir + "/data/signing.key.pub"])
         #expect(after.status == 0 && after.stdout.contains("\(redacted) erased"), "\(after.stdout)")
-        let gone = try TestSupport.run(binary, ["reveal", dir + "/data", "--auditor-key", dir + "/auditor", "--index", "0"])
+        let gone = try TestSupport.run(binary, ["reveal", dir + "/data", "--auditor-key", dir + "/auditor", "--audit-id", Self.tokenRequestID])
         #expect(gone.status == 1 && gone.stdout.contains(#""status":"erased""#))
     }
 }

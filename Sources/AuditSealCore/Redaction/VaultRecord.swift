@@ -74,11 +74,11 @@ public struct VaultRecord: Codable, Sendable, Equatable {
 
 /// Reads the vault files of a store: which commitments they hold (no key needed).
 public enum VaultFiles {
-    /// Every record in `directory`'s `*.vault` files (a torn last line is skipped), with its file.
+    /// Every record in `directory`'s `*.vault` (and still open `*.vault.open`) files (a torn last line is skipped), with its file.
     public static func records(in directory: String) -> [(file: String, record: VaultRecord)] {
         guard let names = try? FileIO.list(directory) else { return [] }
         var out = [(String, VaultRecord)]()
-        for name in names.sorted() where name.hasSuffix(".vault") {
+        for name in names.sorted() where name.hasSuffix(".vault") || name.hasSuffix(".vault.open") {
             guard let data = FileManager.default.contents(atPath: directory + "/" + name) else { continue }
             for line in data.split(separator: UInt8(ascii: "\n")) {
                 if let record = try? JSONDecoder().decode(VaultRecord.self, from: Data(line)), record.format == VaultRecord.format {

@@ -12,9 +12,12 @@ public enum PolicyChecker {
         /// The 1-based rule the finding is about, when it is about one.
         public var rule: Int?
         public var message: String
+        /// The built-in redaction rules (docs/OPERATIONS.md "Redaction") that remove what this
+        /// finding says would be recorded, when they are on; nil when none does.
+        public var redactedBy: [String]?
 
-        public init(severity: Severity, code: String, rule: Int?, message: String) {
-            self.severity = severity; self.code = code; self.rule = rule; self.message = message
+        public init(severity: Severity, code: String, rule: Int?, message: String, redactedBy: [String]? = nil) {
+            self.severity = severity; self.code = code; self.rule = rule; self.message = message; self.redactedBy = redactedBy
         }
     }
 
@@ -29,14 +32,22 @@ public enum PolicyChecker {
         /// Recorded at this level or above, the payload leaks what it carries.
         var leaksFrom: AuditPolicy.Level = .request
         var why = ""
+        /// Built-in redaction rules that remove these credentials before sealing, and how far.
+        var redactedBy: [String] = []
+        var redactionNote = ""
     }
 
     /// Credential-bearing payloads: the request body (`Request`) or the response (`RequestResponse`).
     static let sensitive: [Target] = [
-        Target(resource: "secrets", label: "Secrets", leaksFrom: .request, why: "their data is in create/update bodies and in responses"),
-        Target(resource: "configmaps", label: "ConfigMaps", leaksFrom: .request, why: "they often hold credentials and connection strings"),
-        Target(group: "authentication.k8s.io", resource: "tokenreviews", label: "TokenReviews", leaksFrom: .request, why: "spec.token is a live bearer token"),
-        Target(resource: "serviceaccounts/token", label: "serviceaccounts/token (TokenRequest)", leaksFrom: .requestResponse, why: "status.token in the response is a live bearer token"),
+        Target(resource: "secrets", label: "Secrets", leaksFrom: .request, why: "their data is in create/update bodies and in responses",
+               redactedBy: ["secret-data", "secret-last-applied"], redactionNote: "every data/stringData value and the last-applied copy"),
+        Target(resource: "configmaps", label: "ConfigMaps", leaksFrom: .request, why: "they often hold credentials and connection strings",
+               redactedBy: ["configmap-credential", "jwt", "pem-private-key", "aws-access-key", "github-token", "slack-token", "google-api-key"],
+               redactionNote: "only values whose key or line names a credential and known key shapes: a password under another name is sealed"),
+        Target(group: "authentication.k8s.io", resource: "tokenreviews", label: "TokenReviews", leaksFrom: .request, why: "spec.token is a live bearer token",
+               redactedBy: ["tokenreview-token"], redactionNote: "spec.token"),
+        Target(resource: "serviceaccounts/token", label: "serviceaccounts/token (TokenRequest)", leaksFrom: .requestResponse, why: "status.token in the response is a live bearer token",
+               redactedBy: ["tokenrequest-token"], redactionNote: "status.token"),
     ]
 
     /// High-volume traffic that is rarely worth a record.
@@ -50,15 +61,20 @@ public enum PolicyChecker {
     ]
 
     /// Every finding for a policy, errors first, each group in rule order.
-    public static func check(_ policy: AuditPolicy) -> [Finding] {
+    /// With `builtinRedaction` (serve's default), each credential finding names the built-in
+    /// redaction rules that remove those values before they are sealed, and how far they reach.
+    public static func check(_ policy: AuditPolicy, builtinRedaction: Bool = false) -> [Finding] {
         var findings = [Finding]()
         for target in sensitive {
             for rule in policy.rules {
                 guard matchesSome(rule, target) else { continue }
                 if rule.level >= target.leaksFrom {
                     let scope = coversAll(rule, target) ? "" : " (for the requests it selects)"
+                    let covered = builtinRedaction && !target.redactedBy.isEmpty
+                    let redaction = covered ? "; redaction's built-in rules (\(target.redactedBy.joined(separator: ", "))) remove \(target.redactionNote) before sealing" : ""
                     findings.append(Finding(severity: .error, code: "records-credentials", rule: rule.number,
-                                            message: "rule \(rule.number) records \(target.label) at \(rule.level.rawValue)\(scope): \(target.why); use Metadata or None"))
+                                            message: "rule \(rule.number) records \(target.label) at \(rule.level.rawValue)\(scope): \(target.why); use Metadata or None\(redaction)",
+                                            redactedBy: covered ? target.redactedBy : nil))
                 }
                 if coversAll(rule, target) { break }
             }
