@@ -40,7 +40,7 @@ run() {  # name body serve-arguments...
   printf '%-36s ' "$name"
   "$bin/auditseal-load" --template "$work/$body.json" --url http://127.0.0.1:18090/v1/audit --connections 8 --seconds "$secs" --pid "$pid" | grep -E "events/s" | head -1
   kill -TERM "$pid"; wait "$pid" || true; rm -f "$work/auditseal.pid"
-  if [ -d "$work/data/vault" ]; then
+  if compgen -G "$work/data/vault/*.vault*" >/dev/null; then
     local bytes values
     bytes=$(cat "$work"/data/vault/* | wc -c)
     values=$(cat "$work"/data/vault/* | python3 -c 'import sys,json; print(sum(len(json.loads(l)["commitments"]) for l in sys.stdin if l.strip()))')

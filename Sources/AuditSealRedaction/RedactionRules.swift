@@ -94,11 +94,18 @@ enum BuiltinRules {
         return credentialWords.contains { lower.contains($0) }
     }
 
-    /// Bytes whose absence from a line means no built-in rule can apply to it (the fast path for
-    /// the great majority of events): every rule's selector, word or pattern trigger.
-    static let triggers: [[UInt8]] = {
-        var words = ["\"secrets\"", "\"token\"", "\"tokenreviews\"", "Bearer", "bearer", "BEARER"]
-        for w in credentialWords { words += [w, w.uppercased(), w.prefix(1).uppercased() + w.dropFirst()] }
-        return words.map { Array($0.utf8) } + SecretPattern.builtin.flatMap(\.triggers)
-    }()
+    /// Resources whose events the built-in selectors pick.
+    static let selectedResources = ["secrets", "serviceaccounts", "tokenreviews"]
+
+    /// Literals every built-in pattern match contains (a line without any of them holds no match).
+    static let patternNeedles: [ByteSearch.Needle] = (["Bearer", "bearer", "BEARER"] + SecretPattern.builtin.flatMap(\.triggers).map { String(decoding: $0, as: UTF8.self) })
+        .map(ByteSearch.Needle.init)
+
+    /// The credential words, as they are searched (three casings each). They matter only inside
+    /// request or response objects (env names, ConfigMap keys) and in the request URI's query:
+    /// every event of a service account carries `authentication.kubernetes.io/credential-id` in
+    /// `user.extra`, which must not send it down the slow path.
+    static let wordNeedles: [ByteSearch.Needle] = credentialWords.flatMap { w in
+        [w, w.uppercased(), w.prefix(1).uppercased() + w.dropFirst()].map(ByteSearch.Needle.init)
+    }
 }

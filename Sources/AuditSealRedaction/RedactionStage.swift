@@ -44,7 +44,9 @@ public final class RedactionStage: BatchPreparing {
     public func prepare(_ batch: EventBatch) async throws -> EventBatch {
         // The fast path: a byte search over the lines in place, no copy, no parse.
         let candidates = batch.lines.withUnsafeBytes { raw in
-            batch.events.indices.filter { redactor.mayApply(to: UnsafeRawBufferPointer(rebasing: raw[batch.events[$0].line])) }
+            batch.events.indices.filter { i in
+                redactor.mayApply(to: UnsafeRawBufferPointer(rebasing: raw[batch.events[i].line]), resourceIs: { batch.field(i, .resource, is: $0) })
+            }
         }
         guard !candidates.isEmpty else { return batch }
         let candidateSet = Set(candidates)

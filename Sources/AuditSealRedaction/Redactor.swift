@@ -25,8 +25,13 @@ public struct Redactor: Sendable {
     let patterns: [SecretPattern]
     let customPatterns: [(name: String, regex: NSRegularExpressionBox)]
     let builtin: Bool
-    /// nil: every line is walked (a rule without a byte trigger is active).
-    let triggers: [[UInt8]]?
+    /// Every line is walked (a rule without a byte trigger or resource selector is active).
+    let walkAlways: Bool
+    /// Resources some rule's selector picks (their events are always walked).
+    let selectedResources: [[UInt8]]
+    /// Literals of the pattern rules, and the credential words (see `BuiltinRules`).
+    let patternNeedles: [ByteSearch.Needle]
+    let wordNeedles: [ByteSearch.Needle]
 
     public init(configuration: RedactionConfiguration) throws {
         try configuration.validate()
@@ -34,12 +39,12 @@ public struct Redactor: Sendable {
         rules += configuration.personalData.compactMap { BuiltinRules.personalData[$0] }
         var custom = [(String, NSRegularExpressionBox)]()
         var walkAlways = !configuration.personalData.isEmpty
-        var triggers = configuration.builtin ? BuiltinRules.triggers : []
+        var resources = configuration.builtin ? BuiltinRules.selectedResources : []
         for (i, rule) in configuration.rules.enumerated() {
             if let path = rule.path {
                 rules.append(PathRule(name: rule.name, paths: [PathPattern(path)], resources: rule.resources.map(Set.init),
                                       verbs: rule.verbs.map(Set.init)))
-                if let resources = rule.resources { triggers += resources.map { Array("\"\($0)\"".utf8) } } else { walkAlways = true }
+                if let selected = rule.resources { resources += selected } else { walkAlways = true }
             } else if let pattern = rule.pattern {
                 do {
                     custom.append((rule.name, NSRegularExpressionBox(try NSRegularExpression(pattern: pattern))))
@@ -53,19 +58,37 @@ public struct Redactor: Sendable {
         patterns = configuration.builtin ? SecretPattern.builtin : []
         customPatterns = custom
         builtin = configuration.builtin
-        self.triggers = walkAlways ? nil : triggers
+        self.walkAlways = walkAlways
+        selectedResources = resources.map { Array($0.utf8) }
+        patternNeedles = configuration.builtin ? BuiltinRules.patternNeedles : []
+        wordNeedles = configuration.builtin ? BuiltinRules.wordNeedles : []
     }
 
-    /// Whether a line may hold something a rule removes (false: it certainly does not).
-    public func mayApply(to line: UnsafeRawBufferPointer) -> Bool {
-        guard let triggers else { return true }
-        return triggers.contains { ByteSearch.contains(line, $0) }
+    /// Whether a line may hold something a rule removes (false: it certainly does not), from a
+    /// few memchr-anchored searches; `resourceIs` tests the event's resource without decoding it.
+    public func mayApply(to line: UnsafeRawBufferPointer, resourceIs: ([UInt8]) -> Bool) -> Bool {
+        if walkAlways || selectedResources.contains(where: resourceIs) { return true }
+        if patternNeedles.contains(where: { ByteSearch.contains(line, $0) }) { return true }
+        guard !wordNeedles.isEmpty else { return false }
+        if ByteSearch.contains(line, Self.requestObject) || ByteSearch.contains(line, Self.responseObject) {
+            return wordNeedles.contains { ByteSearch.contains(line, $0) }
+        }
+        // A Metadata-level event: only the request URI's query can hold a credential word that matters.
+        guard let start = ByteSearch.firstIndex(of: Self.requestURI.bytes, in: line, anchor: Self.requestURI.anchor) else { return false }
+        let from = start + Self.requestURI.bytes.count
+        var end = from
+        while end < line.count, line[end] != 0x22 { end += line[end] == 0x5c ? 2 : 1 }
+        let uri = UnsafeRawBufferPointer(rebasing: line[from..<min(end, line.count)])
+        return wordNeedles.contains { ByteSearch.contains(uri, $0) }
     }
+
+    static let requestObject = ByteSearch.Needle("\"requestObject\"")
+    static let responseObject = ByteSearch.Needle("\"responseObject\"")
+    static let requestURI = ByteSearch.Needle("\"requestURI\":\"")
 
     /// The line with every selected value replaced by its marker, and those values; nil when no
     /// rule applies. `fields` gives the event's resource, subresource and verb for the selectors.
     public func redact(_ line: [UInt8], fields: () -> EventFields) throws -> (line: [UInt8], values: [RedactedValue])? {
-        guard line.withUnsafeBytes({ mayApply(to: $0) }) else { return nil }
         var known: EventFields?
         func selected() -> EventFields {
             if let known { return known }
@@ -73,6 +96,7 @@ public struct Redactor: Sendable {
             known = f
             return f
         }
+        guard line.withUnsafeBytes({ mayApply(to: $0, resourceIs: { selected().resource.map { Array($0.utf8) } == $0 }) }) else { return nil }
         var cuts = [(range: Range<Int>, rule: String, path: [JSONStringValues.Step])]()
         var envName: (prefix: ArraySlice<JSONStringValues.Step>, credential: Bool)?
         try line.withUnsafeBytes { raw in

@@ -8,7 +8,7 @@ import Testing
 /// plain, base64 or URL-encoded form, anywhere under the data directory (write-ahead files, spool,
 /// segments, vault), in the receiver's log or in /metrics; `verify` INTACT; `reveal` proves every
 /// original with the auditor key, refuses another key; with the vault deleted, `verify` is still
-/// INTACT and reports the erasure.
+/// INTACT and reports the erasure; a changed commitment is found like any changed event.
 @Suite(.serialized) struct RedactionEndToEndTests {
     /// The TokenRequest event of the leak corpus (the sender may reorder batches: not an index).
     static let tokenRequestID = "00000000-0000-0000-0000-00001eac0001"
@@ -139,5 +139,15 @@ import Testing
         #expect(after.status == 0 && after.stdout.contains("\(redacted) erased"), "\(after.stdout)")
         let gone = try TestSupport.run(binary, ["reveal", dir + "/data", "--auditor-key", dir + "/auditor", "--audit-id", Self.tokenRequestID])
         #expect(gone.status == 1 && gone.stdout.contains(#""status":"erased""#))
+
+        // A changed commitment in a sealed line is a changed event, like any other change.
+        let segments = try FileIO.list(dir + "/data/segments").filter { $0.hasSuffix(".jsonl.gz") }.sorted()
+        let segment = dir + "/data/segments/" + segments[0]
+        var text = try GzipDecompressor.gunzip(try FileIO.readAll(path: segment))
+        let marker = try #require(RedactionMarker.find(in: text).first)
+        text[marker.range.upperBound - 1] = text[marker.range.upperBound - 1] == 0x30 ? 0x31 : 0x30
+        try FileIO.writeAtomically(path: segment, bytes: try GzipCompressor.gzip(text))
+        let tampered = try TestSupport.run(binary, ["verify", dir + "/data", "--public-key", dir + "/data/signing.key.pub"])
+        #expect(tampered.status == 1 && tampered.stdout.contains("event-changed"), "\(tampered.stdout)")
     }
 }

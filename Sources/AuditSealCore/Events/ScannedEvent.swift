@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// One audit event found by the scanner: where its stored line is, and the few fields auditseal
 /// indexes, as spans of the scanned input (decoded only when asked for).
 public struct ScannedEvent: Sendable {
@@ -63,6 +69,24 @@ public struct EventBatch: Sendable {
     public func stage(_ i: Int) -> String { string(events[i].stage) ?? "" }
     /// stageTimestamp of event i, if present.
     public func stageTimestamp(_ i: Int) -> String? { string(events[i].stageTimestamp) }
+
+    /// The indexed fields a caller may test without decoding them.
+    public enum Field: Sendable { case resource, subresource, verb }
+
+    /// Whether event i's field is exactly `value` (no allocation; an escaped value never matches).
+    public func field(_ i: Int, _ field: Field, is value: [UInt8]) -> Bool {
+        let e = events[i]
+        let span: ByteSpan
+        switch field {
+        case .resource: span = e.resource
+        case .subresource: span = e.subresource
+        case .verb: span = e.verb
+        }
+        guard span.isPresent, !span.escaped, span.count == value.count else { return false }
+        return source.withUnsafeBytes { raw in
+            value.withUnsafeBytes { v in memcmp(raw.baseAddress! + span.start, v.baseAddress!, value.count) == 0 }
+        }
+    }
 
     func string(_ span: ByteSpan) -> String? {
         guard span.isPresent else { return nil }

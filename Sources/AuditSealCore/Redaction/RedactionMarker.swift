@@ -135,4 +135,22 @@ public enum ByteSearch {
     public static func contains(_ haystack: UnsafeRawBufferPointer, _ needle: [UInt8]) -> Bool {
         firstIndex(of: needle, in: haystack) != nil
     }
+
+    /// A needle with the anchor memchr should look for: its byte that is rarest in audit events
+    /// (upper-case letters, then the rarer lower-case ones; quotes, punctuation and digits last).
+    public struct Needle: Sendable {
+        public let bytes: [UInt8]
+        public let anchor: Int
+        public init(_ text: String) {
+            let bytes = Array(text.utf8)
+            self.bytes = bytes
+            anchor = bytes.indices.min { Needle.rank(bytes[$0]) < Needle.rank(bytes[$1]) } ?? 0
+        }
+        static let order = Array("QJXZKVWYGBFHUPLMNDOICRTSEAqjxzkvwyfbgpmhulcdonirtsae".utf8)
+        static func rank(_ c: UInt8) -> Int { order.firstIndex(of: c) ?? 100 }
+    }
+
+    public static func contains(_ haystack: UnsafeRawBufferPointer, _ needle: Needle) -> Bool {
+        firstIndex(of: needle.bytes, in: haystack, anchor: needle.anchor) != nil
+    }
 }
