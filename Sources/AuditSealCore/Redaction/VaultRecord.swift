@@ -1,6 +1,6 @@
 import Foundation
 
-/// One line of a vault file (docs/FORMAT.md §12): the originals of one event's redacted values,
+/// One line of a vault file (docs/FORMAT.md §12): the originals of one batch's redacted values,
 /// encrypted with HPKE to each auditor key. The commitments are in the clear (they are in the
 /// sealed line anyway): they say which markers the record opens, and are the ciphertext's
 /// associated data, so a record cannot be moved to other markers.
