@@ -140,6 +140,19 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // Forwarding sealed events to Falco, SIEMs and OpenTelemetry (sinks: in serve's configuration).
+        .target(
+            name: "AuditSealForwarding",
+            dependencies: [
+                "AuditSealCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // Shipping sealed segments to S3 Object Lock and verifying them from the bucket.
         .target(
             name: "AuditSealShipping",
@@ -163,6 +176,7 @@ let package = Package(
                 "AuditSealWitness",
                 "AuditSealReconcile",
                 "AuditSealRedaction",
+                "AuditSealForwarding",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -99,6 +99,9 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
     /// Completeness (docs/OPERATIONS.md, "Completeness"): the API servers' drop counters, and
     /// backfilling from their log files. Absent: no reconciliation.
     public var reconcile: ReconcileSettings?
+    /// Forwarding sinks (docs/OPERATIONS.md "Forwarding"): each follows the store and sends every
+    /// sealed event with its seal coordinates.
+    public var sinks: [SinkSettings] = []
     /// Retention in days of the redaction vault files in the bucket (GOVERNANCE); absent: none.
     public var s3VaultRetentionDays: Int?
     /// Redaction before the chain (docs/OPERATIONS.md "Redaction"): the built-in credential rules
@@ -185,7 +188,7 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
         case segmentMaxBytes, segmentMaxAgeSeconds, heartbeatIntervalSeconds, gzipLevel, duplicateWindow, minFreeBytes
         case verifyIntervalSeconds, s3Endpoint, s3Bucket, s3Prefix, s3Region, s3Addressing, s3RetentionDays, s3LockMode, s3CA
         case s3CredentialsFile, localRetentionDays, s3ConcurrentUploads, witnesses, witnessIntervalSeconds, reconcile
-        case redaction, s3VaultRetentionDays
+        case redaction, s3VaultRetentionDays, sinks
     }
 
     public init(from decoder: Decoder) throws {
@@ -211,6 +214,7 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
         try takeOptional(.reconcile, &d.reconcile)
         try take(.redaction, &d.redaction)
         try takeOptional(.s3VaultRetentionDays, &d.s3VaultRetentionDays)
+        try take(.sinks, &d.sinks)
         self = d
     }
 
@@ -289,6 +293,7 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
             "apiServers": FieldSchema(known: Set(ReconcileSettings.APIServer.CodingKeys.allCases.map(\.rawValue))),
         ]),
         "witnesses": FieldSchema(known: Set(WitnessEndpoint.CodingKeys.allCases.map(\.rawValue))),
+        "sinks": FieldSchema(known: Set(SinkSettings.CodingKeys.allCases.map(\.rawValue))),
         "redaction": FieldSchema(known: Set(RedactionConfiguration.CodingKeys.allCases.map(\.rawValue)), nested: [
             "rules": FieldSchema(known: Set(RedactionConfiguration.Rule.CodingKeys.allCases.map(\.rawValue))),
         ]),
@@ -347,6 +352,10 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
         }
         try reconcile?.validate()
         do { try redaction.validate() } catch let error as AuditSealError { throw ConfigurationError(error.reason) }
+        for (i, sink) in sinks.enumerated() {
+            do { try sink.validate(at: i) } catch let error as AuditSealError { throw ConfigurationError(error.reason) }
+            if sinks[..<i].contains(where: { $0.name == sink.name }) { throw ConfigurationError("sinks[\(i)].name: \"\(sink.name)\" is used twice") }
+        }
         if tlsCert == nil, let hp = HostPort(listen), !hp.isLoopback, !insecureHTTP {
             throw ConfigurationError("listen: plain HTTP on \(listen) is not a loopback address; give tlsCert/tlsKey, or insecureHTTP: true")
         }

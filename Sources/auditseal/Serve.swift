@@ -4,6 +4,7 @@ import Prometheus
 import AuditSealCore
 import AuditSealReconcile
 import AuditSealRedaction
+import AuditSealForwarding
 import AuditSealServer
 import AuditSealShipping
 import AuditSealWitness
@@ -149,6 +150,13 @@ struct Serve: AsyncParsableCommand {
         }
         // Whatever libraries emit through swift-metrics lands in the receiver's own registry.
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: receiver.metrics.registry))
+        if !configuration.sinks.isEmpty {
+            let chain = try StableJSON.decode(ChainIdentity.self, from: try FileIO.readAll(path: receiver.store.layout.chainFile))
+            for sink in configuration.sinks {
+                extra.append(try SinkService(settings: sink, dataDirectory: configuration.dataDir, sizes: receiver.store.committedSizes(),
+                                             node: chain.node, chainID: chain.chainID, logger: Logger(label: "auditseal-sink")))
+            }
+        }
         if let settings = configuration.reconcile {
             extra += try Self.reconciliationServices(settings, receiver: receiver, redaction: redaction)
         }

@@ -82,6 +82,9 @@ public final class AuditStore: @unchecked Sendable {
     private var sealFailures = 0
     /// Told of each manifest made durable (guarded by `condition`; see `observeManifests`).
     private var manifestObserver: (@Sendable (_ sequence: Int, _ segment: Bool) -> Void)?
+    /// Followers of `committedSizes()`, by subscription number.
+    private var commitFollowers = [Int: AsyncStream<UInt64>.Continuation]()
+    private var nextFollower = 0
     /// The latest unresolved problems (readiness): of the write-ahead log, and of sealing; each
     /// is cleared by the next success of its kind.
     private var writeError: String?
@@ -335,6 +338,7 @@ public final class AuditStore: @unchecked Sendable {
                 if state.nextIndex > durable.nextIndex { arrivals.record(index: durable.nextIndex, at: Date()) }
                 durable = state
                 if !pieces.isEmpty { writeError = nil }
+                if !pieces.isEmpty { for follower in commitFollowers.values { follower.yield(durable.nextIndex) } }
                 for key in newKeys { duplicates.insert(key) }
                 activeLeaves?.append(contentsOf: groupLeaves)
             }
@@ -349,8 +353,12 @@ public final class AuditStore: @unchecked Sendable {
             }
         }
         committerDone = true
+        // Finished outside the lock: a stream's termination handler takes it.
+        let ending = Array(commitFollowers.values)
+        commitFollowers = [:]
         condition.broadcast()
         condition.unlock()
+        for follower in ending { follower.finish() }
     }
 
     /// Leaf hashes of the ranges. For mapped (spooled) lines, in windows of 32 MiB whose pages are
@@ -552,6 +560,27 @@ public final class AuditStore: @unchecked Sendable {
     /// `observer` is told of every manifest the store makes durable from now on (its sequence, and
     /// whether it sealed a segment), on the sealer's thread with the store's lock held: it must
     /// return at once and never call into the store.
+    /// The chain's durable size (events acknowledged) now and after each commit that grows it, the
+    /// newest only: a follower (a forwarding sink) reads the events themselves from the files,
+    /// catching up from sealed segments and the write-ahead log, so it may lag by hours. Ends when
+    /// the store closes.
+    public func committedSizes() -> AsyncStream<UInt64> {
+        let (stream, continuation) = AsyncStream<UInt64>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        condition.lock()
+        let id = nextFollower
+        nextFollower += 1
+        commitFollowers[id] = continuation
+        continuation.yield(durable.nextIndex)
+        condition.unlock()
+        continuation.onTermination = { [weak self] _ in
+            guard let self else { return }
+            self.condition.lock()
+            self.commitFollowers[id] = nil
+            self.condition.unlock()
+        }
+        return stream
+    }
+
     public func observeManifests(_ observer: @escaping @Sendable (_ sequence: Int, _ segment: Bool) -> Void) {
         condition.lock()
         manifestObserver = observer

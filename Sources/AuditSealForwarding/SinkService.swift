@@ -1,0 +1,264 @@
+import AsyncHTTPClient
+import AuditSealCore
+import Foundation
+import Logging
+import Metrics
+import NIOCore
+import NIOSSL
+import ServiceLifecycle
+
+/// One forwarding sink: follows the store's commits (`AuditStore.committedSizes`) and sends every
+/// durable event from its cursor on, in chain order, at least once (docs/OPERATIONS.md
+/// "Forwarding"). It reads the events from the files (sealed segments, checked against their
+/// signed manifests, then the write-ahead log), so it never slows ingest, and a sink that was down
+/// for a day catches up from where its cursor stands. Each batch the receiver accepts moves the
+/// cursor (DATA_DIR/sinks/NAME.cursor, written atomically); a refused event (a 4xx other than
+/// 408/429, found by halving the batch) goes to DATA_DIR/sinks/NAME.dead.jsonl and delivery goes
+/// on; anything else is retried with backoff (1 s doubling to 60 s), forever.
+public final class SinkService: Service, @unchecked Sendable {  // its state is touched by run() alone
+    public let settings: SinkSettings
+    let dataDirectory: String
+    let sizes: AsyncStream<UInt64>
+    let coordinates: (node: String, chainID: String)
+    let logger: Logger
+    let client: HTTPClient
+    let authorization: String?
+    let filter: EventFilter
+    let reader: StoreEventReader
+    let channel = UUID().uuidString.lowercased()
+    var cursor: UInt64
+    var durable: UInt64 = 0
+
+    public init(settings: SinkSettings, dataDirectory: String, sizes: AsyncStream<UInt64>, node: String, chainID: String, logger: Logger) throws {
+        self.settings = settings
+        self.dataDirectory = dataDirectory
+        self.sizes = sizes
+        self.coordinates = (node, chainID)
+        self.logger = logger
+        filter = settings.filter
+        reader = StoreEventReader(dataDirectory: dataDirectory)
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if let ca = settings.caFile { tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(ca)) }
+        if let cert = settings.clientCert, let key = settings.clientKey {
+            tls.certificateChain = try NIOSSLCertificate.fromPEMFile(cert).map { .certificate($0) }
+            tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
+        }
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(
+            tlsConfiguration: tls, redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5), read: .seconds(30))))
+        if let file = settings.tokenFile {
+            let token = String(decoding: try FileIO.readAll(path: file), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            switch settings.type {
+            case .splunkHEC: authorization = "Splunk " + token
+            case .elasticsearch: authorization = "ApiKey " + token
+            case .webhook, .otlp: authorization = "Bearer " + token
+            }
+        } else {
+            authorization = nil
+        }
+        try FileIO.makeDirectories(Self.directory(dataDirectory))
+        cursor = Self.loadCursor(dataDirectory, settings.name)
+    }
+
+    static func directory(_ dataDirectory: String) -> String { dataDirectory + "/sinks" }
+    static func cursorPath(_ dataDirectory: String, _ name: String) -> String { directory(dataDirectory) + "/\(name).cursor" }
+
+    /// The cursor file: the next index to send.
+    public struct Cursor: Codable, Sendable {
+        public var next: UInt64
+        public var updatedAt: String
+    }
+
+    public static func loadCursor(_ dataDirectory: String, _ name: String) -> UInt64 {
+        (try? StableJSON.decode(Cursor.self, from: FileIO.readAll(path: cursorPath(dataDirectory, name))))?.next ?? 0
+    }
+
+    func saveCursor() throws {
+        try FileIO.writeAtomically(path: Self.cursorPath(dataDirectory, settings.name),
+                                   bytes: try StableJSON.encode(Cursor(next: cursor, updatedAt: Timestamp.format(Date()))))
+    }
+
+    var dimensions: [(String, String)] { [("sink", settings.name)] }
+
+    public func run() async throws {
+        logger.info("sink following the store", metadata: ["sink": "\(settings.name)", "type": "\(settings.type.rawValue)", "cursor": "\(cursor)"])
+        await cancelWhenGracefulShutdown {
+            for await size in self.sizes {
+                self.durable = size
+                do { try await self.drain() } catch is CancellationError { break } catch {
+                    self.logger.error("sink stopped delivering", metadata: ["sink": "\(self.settings.name)", "error": "\(error)"])
+                    break
+                }
+                if Task.isCancelled { break }
+            }
+        }
+        try? await client.shutdown()
+    }
+
+    /// Sends everything from the cursor up to the durable size.
+    func drain() async throws {
+        while cursor < durable {
+            try Task.checkCancellation()
+            let events: StoreEventReader.Events
+            do {
+                events = try reader.read(from: cursor, limit: settings.batchEvents, end: durable)
+            } catch let gone as StoreEventReader.Gone {
+                // Never skipped silently: reported, and the sink waits (an operator reads the bucket).
+                logger.error("sink cannot read its next events here", metadata: ["sink": "\(settings.name)", "reason": "\(gone)"])
+                Gauge(label: "auditseal_sink_gap_events", dimensions: dimensions).record(Double(gone.last - gone.first + 1))
+                throw gone
+            }
+            guard !events.lines.isEmpty else { return }
+            var outgoing = [OutgoingEvent]()
+            for (offset, line) in events.lines.enumerated() {
+                let index = events.first + UInt64(offset)
+                guard let event = AuditEvent(line: line), filter.matches(event) else { continue }
+                guard var object = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any] else { continue }
+                for member in settings.drop { object.removeValue(forKey: member) }
+                outgoing.append(OutgoingEvent(index: index, object: object,
+                                              coordinates: SealCoordinates(node: coordinates.node, chainID: coordinates.chainID, index: index)))
+            }
+            outgoing = try fitToSize(outgoing)
+            if !outgoing.isEmpty { try await deliver(outgoing) }
+            cursor = events.first + UInt64(events.lines.count)
+            try saveCursor()
+            let lag = durable > cursor ? durable - cursor : 0
+            Gauge(label: "auditseal_sink_lag_events", dimensions: dimensions).record(Double(lag))
+            if let t = outgoing.last?.stageTimestamp.flatMap(Timestamp.parse) {
+                Gauge(label: "auditseal_sink_lag_seconds", dimensions: dimensions).record(lag == 0 ? 0 : max(0, Date().timeIntervalSince(t)))
+            }
+            Gauge(label: "auditseal_sink_cursor", dimensions: dimensions).record(Double(cursor))
+        }
+        Gauge(label: "auditseal_sink_lag_events", dimensions: dimensions).record(0)
+        Gauge(label: "auditseal_sink_lag_seconds", dimensions: dimensions).record(0)
+    }
+
+    /// `maxEventBytes`: a larger event is cut to its metadata (request and response objects
+    /// dropped, counted), and dead-lettered if still too large.
+    func fitToSize(_ events: [OutgoingEvent]) throws -> [OutgoingEvent] {
+        guard let limit = settings.maxEventBytes else { return events }
+        var out = [OutgoingEvent]()
+        for var e in events {
+            if try SinkEncoder.json(e.object).count > limit {
+                e.object.removeValue(forKey: "requestObject")
+                e.object.removeValue(forKey: "responseObject")
+                var annotations = e.object["annotations"] as? [String: Any] ?? [:]
+                annotations["auditseal.io/trimmed"] = "requestObject,responseObject"
+                e.object["annotations"] = annotations
+                Counter(label: "auditseal_sink_trimmed_total", dimensions: dimensions).increment()
+                if try SinkEncoder.json(e.object).count > limit {
+                    try deadLetter(e, status: 0, reason: "larger than maxEventBytes (\(limit)) even without its objects")
+                    continue
+                }
+            }
+            out.append(e)
+        }
+        return out
+    }
+
+    /// What a receiver's answer means for the batch.
+    enum Outcome {
+        case delivered
+        /// Refused for good (a 4xx other than 408/429, or an item the bulk API refused).
+        case refused(status: Int, reason: String, indexes: Set<UInt64>?)
+        case retry(String)
+    }
+
+    /// Sends a batch until the receiver takes it; refused events are found by halving and dead-lettered.
+    func deliver(_ events: [OutgoingEvent]) async throws {
+        var delay = 1.0
+        while true {
+            try Task.checkCancellation()
+            switch await send(events) {
+            case .delivered:
+                Counter(label: "auditseal_sink_delivered_total", dimensions: dimensions).increment(by: events.count)
+                return
+            case .refused(let status, let reason, let indexes):
+                if let indexes {  // the bulk API names the refused items: the others were taken
+                    for e in events where indexes.contains(e.index) { try deadLetter(e, status: status, reason: reason) }
+                    Counter(label: "auditseal_sink_delivered_total", dimensions: dimensions).increment(by: events.count - indexes.count)
+                    return
+                }
+                if events.count == 1 {
+                    try deadLetter(events[0], status: status, reason: reason)
+                    return
+                }
+                let half = events.count / 2
+                try await deliver(Array(events[..<half]))
+                try await deliver(Array(events[half...]))
+                return
+            case .retry(let why):
+                Counter(label: "auditseal_sink_retries_total", dimensions: dimensions).increment()
+                logger.warning("sink delivery failed; retrying", metadata: ["sink": "\(settings.name)", "in": "\(delay)s", "why": "\(why)"])
+                try await Task.sleep(for: .seconds(delay))  // backoff between retries, not a synchronization
+                delay = min(60, delay * 2)
+            }
+        }
+    }
+
+    func send(_ events: [OutgoingEvent]) async -> Outcome {
+        do {
+            let body: [UInt8]
+            var url = settings.url
+            var contentType = "application/json"
+            switch settings.type {
+            case .webhook: body = try SinkEncoder.webhook(events)
+            case .splunkHEC: body = try SinkEncoder.splunk(events, sourcetype: settings.sourcetype, index: settings.index)
+            case .elasticsearch:
+                body = try SinkEncoder.elasticsearch(events, prefix: settings.index ?? "auditseal")
+                url = url.hasSuffix("/_bulk") ? url : url + (url.hasSuffix("/") ? "_bulk" : "/_bulk")
+                contentType = "application/x-ndjson"
+            case .otlp: body = try SinkEncoder.otlp(events)
+            }
+            var request = HTTPClientRequest(url: url)
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: contentType)
+            if let authorization { request.headers.add(name: "Authorization", value: authorization) }
+            if settings.type == .splunkHEC { request.headers.add(name: "X-Splunk-Request-Channel", value: channel) }
+            request.body = .bytes(ByteBuffer(bytes: body))
+            let response = try await client.execute(request, timeout: .seconds(30))
+            let answer = try await response.body.collect(upTo: 16 << 20)
+            let status = Int(response.status.code)
+            switch status {
+            case 200..<300:
+                if settings.type == .elasticsearch { return Self.bulkOutcome(Array(answer.readableBytesView), events) }
+                return .delivered
+            case 408, 429, 500...: return .retry("HTTP \(status)")
+            default: return .refused(status: status, reason: String(decoding: answer.readableBytesView.prefix(300), as: UTF8.self), indexes: nil)
+            }
+        } catch {
+            return .retry("\(error)")
+        }
+    }
+
+    /// The bulk API answers 200 with a result per item: 201 created, 409 already there (a batch
+    /// sent again: delivered), 429/5xx retried, other 4xx refused for good.
+    static func bulkOutcome(_ answer: [UInt8], _ events: [OutgoingEvent]) -> Outcome {
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(answer))) as? [String: Any] else { return .retry("bulk answer is not JSON") }
+        guard object["errors"] as? Bool == true, let items = object["items"] as? [[String: Any]] else { return .delivered }
+        var refused = Set<UInt64>()
+        var reason = ""
+        for (i, item) in items.enumerated() where i < events.count {
+            guard let result = item.values.first as? [String: Any], let status = result["status"] as? Int else { continue }
+            if status == 409 || (200..<300).contains(status) { continue }
+            if status == 429 || status >= 500 { return .retry("bulk item \(status)") }
+            refused.insert(events[i].index)
+            reason = "\(result["error"] ?? status)"
+        }
+        return refused.isEmpty ? .delivered : .refused(status: 400, reason: String(reason.prefix(300)), indexes: refused)
+    }
+
+    /// One line of DATA_DIR/sinks/NAME.dead.jsonl: the event's index and the refusal (the event
+    /// itself is in the store: `auditseal cat` or `prove --index` read it).
+    func deadLetter(_ e: OutgoingEvent, status: Int, reason: String) throws {
+        let line = try SinkEncoder.json(["index": e.index, "status": status, "reason": reason,
+                                         "auditID": e.object["auditID"] ?? "", "at": Timestamp.format(Date())]) + [0x0a]
+        let path = Self.directory(dataDirectory) + "/\(settings.name).dead.jsonl"
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
+        guard fd >= 0 else { throw AuditSealError.io("cannot open \(path)", errno: errno) }
+        defer { close(fd) }
+        try line.withUnsafeBytes { try FileIO.writeAll(fd: fd, $0, path: path) }
+        try FileIO.sync(fd: fd, path: path)
+        Counter(label: "auditseal_sink_dead_lettered_total", dimensions: dimensions).increment()
+        logger.error("sink refused an event for good; dead-lettered", metadata: ["sink": "\(settings.name)", "index": "\(e.index)", "status": "\(status)", "reason": "\(reason)"])
+    }
+}
