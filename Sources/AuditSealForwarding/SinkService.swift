@@ -6,6 +6,7 @@ import Metrics
 import NIOCore
 import NIOSSL
 import ServiceLifecycle
+import Synchronization
 
 /// One forwarding sink: follows the store's commits (`AuditStore.committedSizes`) and sends every
 /// durable event from its cursor on, in chain order, at least once (docs/OPERATIONS.md
@@ -15,7 +16,7 @@ import ServiceLifecycle
 /// cursor (DATA_DIR/sinks/NAME.cursor, written atomically); a refused event (a 4xx other than
 /// 408/429, found by halving the batch) goes to DATA_DIR/sinks/NAME.dead.jsonl and delivery goes
 /// on; anything else is retried with backoff (1 s doubling to 60 s), forever.
-public final class SinkService: Service, @unchecked Sendable {  // its state is touched by run() alone
+public final class SinkService: Service, @unchecked Sendable {  // `reader` and the HTTP state are used by the delivering task alone; positions live in `position`
     public let settings: SinkSettings
     let dataDirectory: String
     let sizes: AsyncStream<UInt64>
@@ -26,8 +27,14 @@ public final class SinkService: Service, @unchecked Sendable {  // its state is 
     let filter: EventFilter
     let reader: StoreEventReader
     let channel = UUID().uuidString.lowercased()
-    var cursor: UInt64
-    var durable: UInt64 = 0
+    /// The next index to send and the store's durable size: written by the delivering task and
+    /// by the task that follows the commits (which reports the lag while delivery waits).
+    let position: Mutex<(cursor: UInt64, durable: UInt64)>
+    var cursor: UInt64 {
+        get { position.withLock { $0.cursor } }
+        set { position.withLock { $0.cursor = newValue } }
+    }
+    var durable: UInt64 { position.withLock { $0.durable } }
 
     public init(settings: SinkSettings, dataDirectory: String, sizes: AsyncStream<UInt64>, node: String, chainID: String, logger: Logger) throws {
         self.settings = settings
@@ -56,7 +63,7 @@ public final class SinkService: Service, @unchecked Sendable {  // its state is 
             authorization = nil
         }
         try FileIO.makeDirectories(Self.directory(dataDirectory))
-        cursor = Self.loadCursor(dataDirectory, settings.name)
+        position = Mutex((Self.loadCursor(dataDirectory, settings.name), 0))
     }
 
     static func directory(_ dataDirectory: String) -> String { dataDirectory + "/sinks" }
@@ -81,14 +88,33 @@ public final class SinkService: Service, @unchecked Sendable {  // its state is 
 
     public func run() async throws {
         logger.info("sink following the store", metadata: ["sink": "\(settings.name)", "type": "\(settings.type.rawValue)", "cursor": "\(cursor)"])
+        // One task follows the commits (and reports the lag, also while a delivery waits on a
+        // receiver that is down); the other delivers whenever there is more.
+        let (wake, waker) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         await cancelWhenGracefulShutdown {
-            for await size in self.sizes {
-                self.durable = size
-                do { try await self.drain() } catch is CancellationError { break } catch {
-                    self.logger.error("sink stopped delivering", metadata: ["sink": "\(self.settings.name)", "error": "\(error)"])
-                    break
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for await size in self.sizes {
+                        let lag = self.position.withLock { p -> UInt64 in
+                            p.durable = size
+                            return size > p.cursor ? size - p.cursor : 0
+                        }
+                        Gauge(label: "auditseal_sink_lag_events", dimensions: self.dimensions).record(Double(lag))
+                        waker.yield()
+                    }
+                    waker.finish()
                 }
-                if Task.isCancelled { break }
+                group.addTask {
+                    for await _ in wake {
+                        do { try await self.drain() } catch is CancellationError { break } catch {
+                            self.logger.error("sink stopped delivering", metadata: ["sink": "\(self.settings.name)", "error": "\(error)"])
+                            break
+                        }
+                    }
+                }
+                // A stop (cancellation) ends both; the store's stream also ends when it closes.
+                await group.next()
+                group.cancelAll()
             }
         }
         try? await client.shutdown()

@@ -27,8 +27,10 @@ public struct Redactor: Sendable {
     let builtin: Bool
     /// Every line is walked (a rule without a byte trigger or resource selector is active).
     let walkAlways: Bool
-    /// Resources some rule's selector picks (their events are always walked).
+    /// Resources the built-in selectors pick (walked when they carry objects), and those of the
+    /// operator's path rules (always walked).
     let selectedResources: [[UInt8]]
+    let customResources: [[UInt8]]
     /// Literals of the pattern rules, and the credential words (see `BuiltinRules`).
     let patternNeedles: [ByteSearch.Needle]
     let wordNeedles: [ByteSearch.Needle]
@@ -39,7 +41,7 @@ public struct Redactor: Sendable {
         rules += configuration.personalData.compactMap { BuiltinRules.personalData[$0] }
         var custom = [(String, NSRegularExpressionBox)]()
         var walkAlways = !configuration.personalData.isEmpty
-        var resources = configuration.builtin ? BuiltinRules.selectedResources : []
+        var resources = [String]()
         for (i, rule) in configuration.rules.enumerated() {
             if let path = rule.path {
                 rules.append(PathRule(name: rule.name, paths: [PathPattern(path)], resources: rule.resources.map(Set.init),
@@ -59,27 +61,29 @@ public struct Redactor: Sendable {
         customPatterns = custom
         builtin = configuration.builtin
         self.walkAlways = walkAlways
-        selectedResources = resources.map { Array($0.utf8) }
+        selectedResources = configuration.builtin ? BuiltinRules.selectedResources.map { Array($0.utf8) } : []
+        customResources = resources.map { Array($0.utf8) }
         patternNeedles = configuration.builtin ? BuiltinRules.patternNeedles : []
         wordNeedles = configuration.builtin ? BuiltinRules.wordNeedles : []
     }
 
     /// Whether a line may hold something a rule removes (false: it certainly does not), from a
     /// few memchr-anchored searches; `resourceIs` tests the event's resource without decoding it.
+    /// Without request and response objects (a Metadata-level event), the built-in rules can only
+    /// find something in the request URI: the rest of the line is not searched.
     public func mayApply(to line: UnsafeRawBufferPointer, resourceIs: ([UInt8]) -> Bool) -> Bool {
-        if walkAlways || selectedResources.contains(where: resourceIs) { return true }
-        if patternNeedles.contains(where: { ByteSearch.contains(line, $0) }) { return true }
-        guard !wordNeedles.isEmpty else { return false }
+        if walkAlways || customResources.contains(where: resourceIs) { return true }
+        guard builtin else { return false }
         if ByteSearch.contains(line, Self.requestObject) || ByteSearch.contains(line, Self.responseObject) {
-            return wordNeedles.contains { ByteSearch.contains(line, $0) }
+            return selectedResources.contains(where: resourceIs) || patternNeedles.contains { ByteSearch.contains(line, $0) }
+                || wordNeedles.contains { ByteSearch.contains(line, $0) }
         }
-        // A Metadata-level event: only the request URI's query can hold a credential word that matters.
         guard let start = ByteSearch.firstIndex(of: Self.requestURI.bytes, in: line, anchor: Self.requestURI.anchor) else { return false }
         let from = start + Self.requestURI.bytes.count
         var end = from
         while end < line.count, line[end] != 0x22 { end += line[end] == 0x5c ? 2 : 1 }
         let uri = UnsafeRawBufferPointer(rebasing: line[from..<min(end, line.count)])
-        return wordNeedles.contains { ByteSearch.contains(uri, $0) }
+        return patternNeedles.contains { ByteSearch.contains(uri, $0) } || wordNeedles.contains { ByteSearch.contains(uri, $0) }
     }
 
     static let requestObject = ByteSearch.Needle("\"requestObject\"")

@@ -1,0 +1,221 @@
+import AuditSealCore
+import AuditSealTestSupport
+import Foundation
+import Testing
+
+/// Issue 34's acceptance with real receivers: the API server's own sender (`auditsend`) feeds
+/// `serve`, and each sink delivers to Fluent Bit's matching input (webhook EventLists to `http`,
+/// `splunk`, `elasticsearch` bulk, OTLP/HTTP to `opentelemetry`). Behaviour Fluent Bit lacks (a
+/// receiver that refuses one event for good) is a small scripted receiver beside it.
+@Suite(.serialized, .enabled(if: FluentBitProcess.binary != nil && APIServerSenderTests.auditsend != nil,
+                             "needs Fluent Bit (AUDITSEAL_FLUENT_BIT) and auditsend (AUDITSEAL_AUDITSEND)"))
+struct ForwardingEndToEndTests {
+    /// How many events the sender sends (the issue's 20 000 by default).
+    static let events = Int(ProcessInfo.processInfo.environment["AUDITSEAL_FORWARD_EVENTS"] ?? "") ?? 20_000
+
+    static func sinksYAML(_ fb: FluentBitProcess, dir: String, extra: String = "") throws -> String {
+        try FileIO.writeAtomically(path: dir + "/hec.token", bytes: Array(fb.splunkToken.utf8))
+        let path = dir + "/sinks.yaml"
+        try FileIO.writeAtomically(path: path, bytes: Array("""
+            sinks:
+              - {name: falco, type: webhook, url: "http://127.0.0.1:\(fb.ports.http)/"}
+              - {name: splunk, type: splunk-hec, url: "http://127.0.0.1:\(fb.ports.splunk)/services/collector/event", tokenFile: \(dir)/hec.token}
+              - {name: elastic, type: elasticsearch, url: "http://127.0.0.1:\(fb.ports.elasticsearch)"}
+              - {name: otel, type: otlp, url: "http://127.0.0.1:\(fb.ports.otlp)/v1/logs"}
+            \(extra)
+            """.utf8))
+        return path
+    }
+
+    /// Sends `count` log lines (prefix-i) through auditsend; every one must be acknowledged.
+    static func send(_ count: Int, prefix: String, to daemon: ReceiverEndToEndTests.Daemon, dir: String) throws {
+        let auditsend = try #require(APIServerSenderTests.auditsend)
+        let file = dir + "/\(prefix).jsonl"
+        try FileIO.writeAtomically(path: file, bytes: TestSupport.apiServerLogLines(count: count, prefix: prefix))
+        try FileIO.writeAtomically(path: dir + "/kubeconfig.yaml", bytes: Array("""
+            apiVersion: v1
+            kind: Config
+            clusters: [{name: auditseal, cluster: {server: "\(daemon.url)/v1/audit"}}]
+            users: [{name: apiserver, user: {}}]
+            contexts: [{name: webhook, context: {cluster: auditseal, user: apiserver}}]
+            current-context: webhook
+            """.utf8))
+        let sent = try TestSupport.run(auditsend, ["-kubeconfig", dir + "/kubeconfig.yaml", "-events", file,
+                                                   "-rate", "3000", "-batch-max-wait", "1s", "-initial-backoff", "1s"])
+        let counts = sent.stdout.split(whereSeparator: \.isWhitespace).compactMap { Int($0) }
+        #expect(counts.count >= 2 && counts[1] == count, "auditsend: \(sent.stdout) \(sent.stderr.suffix(1500))")
+    }
+
+    /// The seal coordinates each output line carries, by protocol.
+    static func indexes(_ fb: FluentBitProcess) throws -> (webhook: [Int], splunk: [Int], elastic: [Int], otlp: [Int], elasticIDs: [String]) {
+        func object(_ line: String) -> [String: Any]? { (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] }
+        var webhook = [Int]()
+        for line in fb.lines("webhook.out") {
+            for item in object(line)?["items"] as? [[String: Any]] ?? [] {
+                if let i = ((item["annotations"] as? [String: Any])?["auditseal.io/index"] as? String).flatMap(Int.init) { webhook.append(i) }
+            }
+        }
+        let splunk = fb.lines("splunk.out").compactMap { ((object($0)?["event"] as? [String: Any])?["auditseal"] as? [String: Any])?["index"] as? Int }
+        let es = fb.lines("elasticsearch.out").compactMap(object)
+        let elastic = es.compactMap { ($0["auditseal"] as? [String: Any])?["index"] as? Int }
+        let ids = es.compactMap { (($0["@meta"] as? [String: Any])?["create"] as? [String: Any])?["_id"] as? String }
+        let otlp = fb.lines("otlp.out").compactMap { line -> Int? in
+            guard let body = object(line)?["log"] as? String else { return nil }
+            return (object(body)?["auditseal"] as? [String: Any])?["index"] as? Int
+        }
+        return (webhook, splunk, elastic, otlp, ids)
+    }
+
+    @Test func everyProtocolGetsEveryEventWithItsSealCoordinatesAndAHitIsProvable() throws {
+        let dir = TestSupport.temporaryDirectory("forward-all")
+        let fb = try FluentBitProcess(dir: dir)
+        try fb.start()
+        let daemon = try ReceiverEndToEndTests.Daemon(dir: dir, arguments: ["--config", try Self.sinksYAML(fb, dir: dir), "--ops-listen", "127.0.0.1:0"])
+        try Self.send(Self.events, prefix: "fw", to: daemon, dir: dir)
+        let all = Array(0..<Self.events)
+        // Counted cheaply while Fluent Bit writes (a line per event; the webhook's EventLists by their
+        // index annotations), parsed once when complete.
+        #expect(FluentBitProcess.eventually {
+            ["splunk.out", "elasticsearch.out", "otlp.out"].allSatisfy { fb.lines($0).count >= Self.events }
+                && fb.lines("webhook.out").reduce(0) { $0 + $1.components(separatedBy: "auditseal.io/index").count - 1 } >= Self.events
+        })
+        let got = try Self.indexes(fb)
+        for (name, list) in [("webhook", got.webhook), ("splunk", got.splunk), ("elasticsearch", got.elastic), ("otlp", got.otlp)] {
+            #expect(list.sorted() == all, "\(name): \(list.count) events")
+        }
+        #expect(Set(got.elasticIDs).count == Self.events)
+        let metrics = try TestSupport.run("/usr/bin/curl", ["-s", daemon.opsURL + "/metrics"]).stdout
+        #expect(metrics.contains("auditseal_sink_delivered_total{sink=\"falco\"} \(Self.events)"), "\(metrics.split(separator: "\n").filter { $0.contains("sink") })")
+        #expect(metrics.contains("auditseal_sink_lag_events{sink=\"otel\"} 0"))
+        #expect(daemon.stop() == 0)
+        fb.stop()
+
+        // A hit in the SIEM, proven: its coordinates give `prove --index`, and verify-proof holds.
+        let line = try #require(fb.lines("splunk.out").first { $0.contains("\"fw-1234\"") || $0.contains("fw-\(Self.events / 2)\"") })
+        let event = try #require((try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["event"] as? [String: Any])
+        let index = try #require((event["auditseal"] as? [String: Any])?["index"] as? Int)
+        let binary = TestSupport.product("auditseal")
+        let proved = try TestSupport.run(binary, ["prove", dir + "/data", "--index", "\(index)", "-o", dir + "/hit.proof"])
+        #expect(proved.status == 0, "\(proved.stderr)")
+        let checked = try TestSupport.run(binary, ["verify-proof", dir + "/hit.proof", "--public-key", dir + "/data/signing.key.pub"])
+        #expect(checked.status == 0, "\(checked.stdout)\(checked.stderr)")
+        let proof = String(decoding: try FileIO.readAll(path: dir + "/hit.proof"), as: UTF8.self)
+        #expect(proof.contains(event["auditID"] as? String ?? "?"))
+    }
+
+    /// A receiver down for a while, then back; the receiver killed with SIGKILL during delivery and
+    /// restarted: the cursor resumes, nothing is lost, and the only duplicates are those the
+    /// protocol's key removes (Elasticsearch `_id`).
+    @Test func aReceiverDownThenBackAndAKilledServeLoseNothing() throws {
+        let dir = TestSupport.temporaryDirectory("forward-down")
+        let fb = try FluentBitProcess(dir: dir)  // ports reserved, not started: the receiver is down
+        let count = min(Self.events, 3000)
+        let config = try Self.sinksYAML(fb, dir: dir)
+        var daemon = try ReceiverEndToEndTests.Daemon(dir: dir, arguments: ["--config", config, "--ops-listen", "127.0.0.1:0"])
+        try Self.send(count, prefix: "down", to: daemon, dir: dir)
+        let lagging = try TestSupport.run("/usr/bin/curl", ["-s", daemon.opsURL + "/metrics"]).stdout
+        // Acknowledged to the API server all the same: the sink lags, it does not hold ingest up.
+        #expect(lagging.contains("auditseal_sink_lag_events{sink=\"elastic\"} \(count)"), "\(lagging.split(separator: "\n").filter { $0.contains("sink") })")
+        let cursorBefore = SinkCursorFile.next(dir + "/data", "elastic")
+        #expect((cursorBefore ?? 0) == 0)
+        // Killed while it retries, then the receiver comes back and serve restarts.
+        kill(daemon.process.processIdentifier, SIGKILL)
+        daemon.process.waitUntilExit()
+        try fb.start()
+        daemon = try ReceiverEndToEndTests.Daemon(dir: dir, arguments: ["--config", config, "--ops-listen", "127.0.0.1:0"])
+        #expect(FluentBitProcess.eventually {
+            guard let got = try? Self.indexes(fb) else { return false }
+            return Set(got.elasticIDs).count == count && Set(got.webhook).count == count && Set(got.splunk).count == count && Set(got.otlp).count == count
+        })
+        let got = try Self.indexes(fb)
+        #expect(Set(got.elastic) == Set(0..<count) && Set(got.elasticIDs).count == count)
+        #expect(SinkCursorFile.next(dir + "/data", "elastic") == UInt64(count))
+        let metrics = try TestSupport.run("/usr/bin/curl", ["-s", daemon.opsURL + "/metrics"]).stdout
+        #expect(metrics.contains("auditseal_sink_lag_events{sink=\"elastic\"} 0"), "\(metrics.split(separator: "\n").filter { $0.contains("sink") })")
+        #expect(daemon.stop() == 0)
+        fb.stop()
+    }
+
+    /// A receiver that refuses one event for good (400): that event is dead-lettered, the rest
+    /// delivered. A filtered, projected sink gets exactly what `cat` with the same filters prints.
+    @Test func aRefusedEventIsDeadLetteredAndAFilteredSinkGetsWhatCatPrints() throws {
+        let dir = TestSupport.temporaryDirectory("forward-refuse")
+        let fb = try FluentBitProcess(dir: dir)
+        try fb.start()
+        // The scripted receiver: 400 for a body holding "refuse-me", 200 otherwise; it logs what it took.
+        let script = dir + "/refuser.py"
+        try FileIO.writeAtomically(path: script, bytes: Array("""
+            import http.server, sys
+            class H(http.server.BaseHTTPRequestHandler):
+                def do_POST(self):
+                    body = self.rfile.read(int(self.headers['Content-Length']))
+                    code = 400 if b'refuse-me' in body else 200
+                    if code == 200:
+                        open(sys.argv[1], 'ab').write(body + b'\\n')
+                    self.send_response(code); self.send_header('Content-Length', '2'); self.end_headers(); self.wfile.write(b'{}')
+                def log_message(self, *a): pass
+            s = http.server.HTTPServer(('127.0.0.1', 0), H)
+            print(s.server_address[1], flush=True)
+            s.serve_forever()
+            """.utf8))
+        let refuser = Process()
+        refuser.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        refuser.arguments = [script, dir + "/taken.jsonl"]
+        let pipe = Pipe()
+        refuser.standardOutput = pipe
+        refuser.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try refuser.run()
+        // kill -9: the test runner's children ignore SIGTERM, and one left running holds the runner's output open.
+        defer { kill(refuser.processIdentifier, SIGKILL); refuser.waitUntilExit() }
+        let port = String(decoding: pipe.fileHandleForReading.availableData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        try FileIO.writeAtomically(path: dir + "/hec.token", bytes: Array(fb.splunkToken.utf8))
+        try FileIO.writeAtomically(path: dir + "/sinks.yaml", bytes: Array("""
+            sinks:
+              - {name: picky, type: webhook, url: "http://127.0.0.1:\(port)/", batchEvents: 7}
+              - {name: tenant, type: splunk-hec, url: "http://127.0.0.1:\(fb.ports.splunk)/services/collector/event", tokenFile: \(dir)/hec.token,
+                 namespaces: [prod], verbs: [create, patch], drop: [requestObject, responseObject]}
+            """.utf8))
+        let daemon = try ReceiverEndToEndTests.Daemon(dir: dir, arguments: ["--config", dir + "/sinks.yaml", "--ops-listen", "127.0.0.1:0", "--no-redaction"])
+        var body = TestSupport.eventList(count: 20, prefix: "ok")
+        body.removeLast(2)
+        body += Array(("," + TestSupport.syntheticItem(auditID: "refuse-me") + "]}").utf8)
+        let (status, answer) = try ReceiverEndToEndTests.post(daemon.url, body: String(decoding: body, as: UTF8.self), dir: dir, curlOptions: ["-H", "Content-Type: application/json"])
+        #expect(status == 200, "\(answer)")
+        var leaks = [UInt8]()
+        for line in try LeakCorpus.lines() { leaks += line + [0x0a] }
+        let leakList = #"{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":["# + String(decoding: leaks, as: UTF8.self).split(separator: "\n").joined(separator: ",") + "]}"
+        #expect(try ReceiverEndToEndTests.post(daemon.url, body: leakList, dir: dir, curlOptions: ["-H", "Content-Type: application/json"]).0 == 200)
+
+        let dead = dir + "/data/sinks/picky.dead.jsonl"
+        #expect(FluentBitProcess.eventually { SinkCursorFile.next(dir + "/data", "picky") == 33 && SinkCursorFile.next(dir + "/data", "tenant") == 33 })
+        let deadLines = String(decoding: (try? FileIO.readAll(path: dead)) ?? [], as: UTF8.self).split(separator: "\n")
+        #expect(deadLines.count == 1 && deadLines[0].contains(#""index":20"#) && deadLines[0].contains(#""status":400"#), "\(deadLines)")
+        let taken = String(decoding: (try? FileIO.readAll(path: dir + "/taken.jsonl")) ?? [], as: UTF8.self)
+        let takenIDs = taken.components(separatedBy: #""auditID":""#).dropFirst().map { String($0.prefix { $0 != "\"" }) }
+        #expect(Set(takenIDs).count == 32 && !takenIDs.contains("refuse-me"))
+
+        // The filtered sink: exactly the events `cat` prints with the same filters (once sealed), without bodies.
+        #expect(daemon.stop() == 0)
+        let cat = try TestSupport.run(TestSupport.product("auditseal"), ["cat", dir + "/data", "--namespace", "prod", "--verb", "create", "--verb", "patch", "-o", "json"])
+        let expected = cat.stdout.split(separator: "\n").compactMap { line -> String? in
+            ((try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any])?["auditID"] as? String
+        }
+        #expect(!expected.isEmpty)
+        #expect(FluentBitProcess.eventually(seconds: 30) { fb.lines("splunk.out").count >= expected.count })
+        let forwarded = fb.lines("splunk.out").compactMap { line -> [String: Any]? in
+            ((try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any])?["event"] as? [String: Any]
+        }
+        #expect(forwarded.compactMap { $0["auditID"] as? String }.sorted() == expected.sorted())
+        #expect(forwarded.allSatisfy { $0["requestObject"] == nil && $0["responseObject"] == nil })
+        fb.stop()
+    }
+}
+
+/// A sink's cursor file (DATA_DIR/sinks/NAME.cursor), as the tests read it.
+enum SinkCursorFile {
+    static func next(_ dataDir: String, _ name: String) -> UInt64? {
+        guard let bytes = try? FileIO.readAll(path: dataDir + "/sinks/\(name).cursor"),
+              let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] else { return nil }
+        return (object["next"] as? NSNumber)?.uint64Value
+    }
+}
