@@ -134,6 +134,8 @@ struct ForwardingEndToEndTests {
         #expect(metrics.contains("auditseal_sink_lag_events{sink=\"elastic\"} 0"), "\(metrics.split(separator: "\n").filter { $0.contains("sink") })")
         #expect(daemon.stop() == 0)
         fb.stop()
+        let status = try TestSupport.run(TestSupport.product("auditseal"), ["status", dir + "/data"])
+        #expect(status.stdout.contains("sink elastic: next index \(count), 0 event(s) behind, 0 dead-lettered"), "\(status.stdout)")
     }
 
     /// A receiver that refuses one event for good (400): that event is dead-lettered, the rest

@@ -37,6 +37,17 @@ public struct StoreSummary: Codable, Sendable {
     /// rules ("segments/NAME: why"); nil when there are none. Every other figure leaves them out
     /// (`events` is the newest usable manifest's tree size). `auditseal verify` locates the damage.
     public var refusedManifests: [String]?
+    /// Forwarding sinks (DATA_DIR/sinks/NAME.cursor): the next index each sends, its lag in events
+    /// behind the chain, and how many events it dead-lettered; nil for a store without them.
+    public var sinks: [SinkState]?
+
+    public struct SinkState: Codable, Sendable {
+        public var name: String
+        public var next: UInt64
+        public var lag: UInt64
+        public var deadLettered: Int
+        public var updatedAt: String?
+    }
 
     /// The events only in the write-ahead log (not sealed yet), its bytes, and how many of those
     /// events are marked as backfilled; zero for a store without local files (a bucket).
@@ -94,6 +105,16 @@ public struct StoreSummary: Codable, Sendable {
         events = max(events, sealedEvents + openEvents)
         if let bytes = try? source.read("verify/last.json") { lastVerification = try? StableJSON.decode(LastVerification.self, from: bytes) }
         completeness = CompletenessReport.load(from: source)
+        let cursors = ((try? source.list("sinks")) ?? []).filter { $0.hasSuffix(".cursor") }.sorted()
+        if !cursors.isEmpty {
+            struct Cursor: Decodable { var next: UInt64; var updatedAt: String? }
+            sinks = cursors.compactMap { file -> SinkState? in
+                let name = String(file.dropLast(7))
+                guard let bytes = (try? source.read("sinks/" + file)) ?? nil, let cursor = try? StableJSON.decode(Cursor.self, from: bytes) else { return nil }
+                let dead = ((try? source.read("sinks/\(name).dead.jsonl")) ?? nil)?.filter { $0 == 0x0a }.count ?? 0
+                return SinkState(name: name, next: cursor.next, lag: events > cursor.next ? events - cursor.next : 0, deadLettered: dead, updatedAt: cursor.updatedAt)
+            }
+        }
         // Shipping: what the ledger does not list yet.
         if let shipped {
             var pending = 0
@@ -143,6 +164,9 @@ public struct StoreSummary: Codable, Sendable {
             for line in completeness.summaryLines { out.append("                 " + line) }
         } else {
             out.append("                 no reconciliation record (configure reconcile: in serve, or run auditseal reconcile)")
+        }
+        for sink in sinks ?? [] {
+            out.append("  sink \(sink.name): next index \(sink.next), \(sink.lag) event(s) behind, \(sink.deadLettered) dead-lettered (as of \(sink.updatedAt ?? "?"))")
         }
         if let unshippedFiles {
             out.append("  shipping:      \(unshippedFiles) file(s) not yet in the bucket" + (oldestUnshippedSealedAt.map { ", oldest sealed \($0) (\(Int(shippingLagSeconds ?? 0)) s ago)" } ?? ""))
