@@ -102,6 +102,14 @@ public struct Redactor: Sendable {
         }
         guard line.withUnsafeBytes({ mayApply(to: $0, resourceIs: { selected().resource.map { Array($0.utf8) } == $0 }) }) else { return nil }
         var cuts = [(range: Range<Int>, rule: String, path: [JSONStringValues.Step])]()
+        // The pattern literals this line holds at all, found once: searching every string for
+        // every literal cost a thousand short searches an event.
+        let present: [(pattern: SecretPattern, triggers: [[UInt8]])] = line.withUnsafeBytes { raw in
+            patterns.compactMap { p in
+                let found = p.triggers.filter { ByteSearch.contains(raw, $0) }
+                return found.isEmpty ? nil : (p, found)
+            }
+        }
         var envName: (prefix: ArraySlice<JSONStringValues.Step>, credential: Bool)?
         try line.withUnsafeBytes { raw in
             let bytes = raw.bindMemory(to: UInt8.self)
@@ -133,8 +141,8 @@ public struct Redactor: Sendable {
                     for r in Self.credentialsInURI(bytes, range) { cuts.append((r, "uri-credential", path)) }
                 }
                 let slice = UnsafeBufferPointer(rebasing: bytes[range])
-                for pattern in patterns {
-                    for trigger in pattern.triggers {
+                for (pattern, triggers) in present {
+                    for trigger in triggers {
                         var from = 0
                         while from < slice.count, let at = ByteSearch.firstIndex(of: trigger, in: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(slice)[from...])).map({ $0 + from }) {
                             if let hit = pattern.match(slice, at) {
