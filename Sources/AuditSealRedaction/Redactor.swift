@@ -70,7 +70,7 @@ public struct Redactor: Sendable {
     /// Whether a line may hold something a rule removes (false: it certainly does not), from a
     /// few memchr-anchored searches; `resourceIs` tests the event's resource without decoding it.
     /// Without request and response objects (a Metadata-level event), the built-in rules can only
-    /// find something in the request URI: the rest of the line is not searched.
+    /// find something in the request URI's query: the rest of the line is not searched.
     public func mayApply(to line: UnsafeRawBufferPointer, resourceIs: ([UInt8]) -> Bool) -> Bool {
         if walkAlways || customResources.contains(where: resourceIs) { return true }
         guard builtin else { return false }
@@ -82,8 +82,12 @@ public struct Redactor: Sendable {
         let from = start + Self.requestURI.bytes.count
         var end = from
         while end < line.count, line[end] != 0x22 { end += line[end] == 0x5c ? 2 : 1 }
-        let uri = UnsafeRawBufferPointer(rebasing: line[from..<min(end, line.count)])
-        return patternNeedles.contains { ByteSearch.contains(uri, $0) } || wordNeedles.contains { ByteSearch.contains(uri, $0) }
+        // Credentials in a URI stand in its query.
+        guard let q = line[from..<min(end, line.count)].firstIndex(of: 0x3f) else { return false }
+        let query = UnsafeRawBufferPointer(rebasing: line[q..<min(end, line.count)])
+        let letters = ByteSearch.letters(query)
+        return patternNeedles.contains { $0.letters & ~letters == 0 && ByteSearch.contains(query, $0) }
+            || wordNeedles.contains { $0.letters & ~letters == 0 && ByteSearch.contains(query, $0) }
     }
 
     static let requestObject = ByteSearch.Needle("\"requestObject\"")
