@@ -67,21 +67,14 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` and 
     }
 
     static func directory(_ dataDirectory: String) -> String { dataDirectory + "/sinks" }
-    static func cursorPath(_ dataDirectory: String, _ name: String) -> String { directory(dataDirectory) + "/\(name).cursor" }
-
-    /// The cursor file: the next index to send.
-    public struct Cursor: Codable, Sendable {
-        public var next: UInt64
-        public var updatedAt: String
-    }
 
     public static func loadCursor(_ dataDirectory: String, _ name: String) -> UInt64 {
-        (try? StableJSON.decode(Cursor.self, from: FileIO.readAll(path: cursorPath(dataDirectory, name))))?.next ?? 0
+        (try? StableJSON.decode(SinkCursor.self, from: FileIO.readAll(path: dataDirectory + "/" + SinkCursor.relativePath(name))))?.next ?? 0
     }
 
     func saveCursor() throws {
-        try FileIO.writeAtomically(path: Self.cursorPath(dataDirectory, settings.name),
-                                   bytes: try StableJSON.encode(Cursor(next: cursor, updatedAt: Timestamp.format(Date()))))
+        try FileIO.writeAtomically(path: dataDirectory + "/" + SinkCursor.relativePath(settings.name),
+                                   bytes: try StableJSON.encode(SinkCursor(next: cursor, updatedAt: Timestamp.format(Date()))))
     }
 
     var dimensions: [(String, String)] { [("sink", settings.name)] }
@@ -278,7 +271,7 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` and 
     func deadLetter(_ e: OutgoingEvent, status: Int, reason: String) throws {
         let line = try SinkEncoder.json(["index": e.index, "status": status, "reason": reason,
                                          "auditID": e.object["auditID"] ?? "", "at": Timestamp.format(Date())]) + [0x0a]
-        let path = Self.directory(dataDirectory) + "/\(settings.name).dead.jsonl"
+        let path = dataDirectory + "/" + SinkCursor.deadLettersPath(settings.name)
         let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw AuditSealError.io("cannot open \(path)", errno: errno) }
         defer { close(fd) }

@@ -23,6 +23,24 @@ import Testing
         return nil
     }()
 
+    /// Sends a file of log lines through auditsend to a plain-HTTP loopback receiver (a webhook
+    /// kubeconfig with no credentials); every event must be acknowledged.
+    static func sendOverHTTP(_ file: String, count: Int, to url: String, dir: String, rate: Int = 3000) throws {
+        let auditsend = try #require(Self.auditsend)
+        try FileIO.writeAtomically(path: dir + "/kubeconfig.yaml", bytes: Array("""
+            apiVersion: v1
+            kind: Config
+            clusters: [{name: auditseal, cluster: {server: "\(url)/v1/audit"}}]
+            users: [{name: apiserver, user: {}}]
+            contexts: [{name: webhook, context: {cluster: auditseal, user: apiserver}}]
+            current-context: webhook
+            """.utf8))
+        let sent = try TestSupport.run(auditsend, ["-kubeconfig", dir + "/kubeconfig.yaml", "-events", file,
+                                                   "-rate", "\(rate)", "-batch-max-wait", "1s", "-initial-backoff", "1s"])
+        let counts = sent.stdout.split(whereSeparator: \.isWhitespace).compactMap { Int($0) }
+        #expect(counts.count >= 2 && counts[1] == count, "auditsend: \(sent.stdout) \(sent.stderr.suffix(1500))")
+    }
+
     @Test(.enabled(if: auditsend != nil, "needs auditsend, the kube-apiserver's audit webhook sender: AUDITSEAL_AUDITSEND"))
     func realSenderWithGeneratedCertificatesStoresEveryEventOnce() throws {
         let auditsend = try #require(Self.auditsend)

@@ -29,21 +29,9 @@ struct ForwardingEndToEndTests {
 
     /// Sends `count` log lines (prefix-i) through auditsend; every one must be acknowledged.
     static func send(_ count: Int, prefix: String, to daemon: ReceiverEndToEndTests.Daemon, dir: String) throws {
-        let auditsend = try #require(APIServerSenderTests.auditsend)
         let file = dir + "/\(prefix).jsonl"
         try FileIO.writeAtomically(path: file, bytes: TestSupport.apiServerLogLines(count: count, prefix: prefix))
-        try FileIO.writeAtomically(path: dir + "/kubeconfig.yaml", bytes: Array("""
-            apiVersion: v1
-            kind: Config
-            clusters: [{name: auditseal, cluster: {server: "\(daemon.url)/v1/audit"}}]
-            users: [{name: apiserver, user: {}}]
-            contexts: [{name: webhook, context: {cluster: auditseal, user: apiserver}}]
-            current-context: webhook
-            """.utf8))
-        let sent = try TestSupport.run(auditsend, ["-kubeconfig", dir + "/kubeconfig.yaml", "-events", file,
-                                                   "-rate", "3000", "-batch-max-wait", "1s", "-initial-backoff", "1s"])
-        let counts = sent.stdout.split(whereSeparator: \.isWhitespace).compactMap { Int($0) }
-        #expect(counts.count >= 2 && counts[1] == count, "auditsend: \(sent.stdout) \(sent.stderr.suffix(1500))")
+        try APIServerSenderTests.sendOverHTTP(file, count: count, to: daemon.url, dir: dir)
     }
 
     /// The seal coordinates each output line carries, by protocol.
@@ -213,11 +201,9 @@ struct ForwardingEndToEndTests {
     }
 }
 
-/// A sink's cursor file (DATA_DIR/sinks/NAME.cursor), as the tests read it.
+/// A sink's cursor (DATA_DIR/sinks/NAME.cursor), as the tests read it.
 enum SinkCursorFile {
     static func next(_ dataDir: String, _ name: String) -> UInt64? {
-        guard let bytes = try? FileIO.readAll(path: dataDir + "/sinks/\(name).cursor"),
-              let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] else { return nil }
-        return (object["next"] as? NSNumber)?.uint64Value
+        (try? StableJSON.decode(SinkCursor.self, from: FileIO.readAll(path: dataDir + "/" + SinkCursor.relativePath(name))))?.next
     }
 }

@@ -14,20 +14,8 @@ import Testing
     static let tokenRequestID = "00000000-0000-0000-0000-00001eac0001"
 
     /// The leak corpus through `auditsend` (plain HTTP on loopback), every event acknowledged.
-    static func send(_ auditsend: String, to daemon: ReceiverEndToEndTests.Daemon, dir: String) throws {
-        try FileIO.writeAtomically(path: dir + "/kubeconfig.yaml", bytes: Array("""
-            apiVersion: v1
-            kind: Config
-            clusters: [{name: auditseal, cluster: {server: "\(daemon.url)/v1/audit"}}]
-            users: [{name: apiserver, user: {}}]
-            contexts: [{name: webhook, context: {cluster: auditseal, user: apiserver}}]
-            current-context: webhook
-            """.utf8))
-        let sent = try TestSupport.run(auditsend, ["-kubeconfig", dir + "/kubeconfig.yaml", "-events", LeakCorpus.eventsPath,
-                                                   "-rate", "1000", "-batch-max-wait", "1s", "-initial-backoff", "1s"])
-        let counts = sent.stdout.split(whereSeparator: \.isWhitespace).compactMap { Int($0) }
-        let expected = try LeakCorpus.lines().count
-        #expect(counts.count >= 2 && counts[1] == expected, "auditsend: \(sent.stdout) \(sent.stderr.suffix(1500))")
+    static func send(to daemon: ReceiverEndToEndTests.Daemon, dir: String) throws {
+        try APIServerSenderTests.sendOverHTTP(LeakCorpus.eventsPath, count: try LeakCorpus.lines().count, to: daemon.url, dir: dir, rate: 1000)
     }
 
     /// With shipping on: nothing secret in any object of the bucket either, the vault ships under
@@ -35,7 +23,7 @@ import Testing
     /// reveals from the bucket's store with the bucket's vault.
     @Test(.enabled(if: APIServerSenderTests.auditsend != nil && S3TestServer.available, "needs auditsend and an S3 server"))
     func withShippingTheBucketHoldsNoSecretAndTheVaultShipsApart() async throws {
-        let auditsend = try #require(APIServerSenderTests.auditsend)
+        _ = try #require(APIServerSenderTests.auditsend)
         let server = try #require(S3TestServer.shared)
         let (bucket, s3) = try await server.lockedBucket("redaction")
         let dir = TestSupport.temporaryDirectory("redaction-s3")
@@ -45,7 +33,7 @@ import Testing
         let daemon = try ReceiverEndToEndTests.Daemon(dir: dir, arguments: [
             "--config", dir + "/redaction.yaml", "--node", "cp-r", "--s3-endpoint", server.endpoint, "--s3-bucket", bucket,
             "--s3-prefix", "prod", "--s3-retention-days", "1"], environment: server.environment)
-        try Self.send(auditsend, to: daemon, dir: dir)
+        try Self.send(to: daemon, dir: dir)
         #expect(daemon.stop() == 0)
 
         var everything = [UInt8]()
@@ -75,7 +63,7 @@ import Testing
 
     @Test(.enabled(if: APIServerSenderTests.auditsend != nil, "needs auditsend, the kube-apiserver's audit webhook sender: AUDITSEAL_AUDITSEND"))
     func noSecretReachesTheDiskAndTheAuditorRevealsEachOne() throws {
-        let auditsend = try #require(APIServerSenderTests.auditsend)
+        _ = try #require(APIServerSenderTests.auditsend)
         let dir = TestSupport.temporaryDirectory("redaction-e2e")
         let binary = TestSupport.product("auditseal")
         #expect(try TestSupport.run(binary, ["keygen", "--auditor", "--out", dir + "/auditor"]).status == 0)
@@ -86,7 +74,7 @@ import Testing
             """.utf8))
         let daemon = try ReceiverEndToEndTests.Daemon(dir: dir, arguments: ["--config", dir + "/redaction.yaml", "--ops-listen", "127.0.0.1:0"])
         let lines = try LeakCorpus.lines()
-        try Self.send(auditsend, to: daemon, dir: dir)
+        try Self.send(to: daemon, dir: dir)
         let metrics = try TestSupport.run("/usr/bin/curl", ["-s", daemon.opsURL + "/metrics"]).stdout
         #expect(metrics.contains("auditseal_redactions_total{rule=\"tokenrequest-token\"} 1"), "\(metrics.split(separator: "\n").filter { $0.contains("redaction") })")
         #expect(daemon.stop() == 0)

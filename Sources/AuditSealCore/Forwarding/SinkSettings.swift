@@ -93,3 +93,19 @@ public struct SinkSettings: Codable, Sendable, Equatable {
         if let m = maxEventBytes, m < 1024 { throw AuditSealError(.usage, "sinks[\(i)].maxEventBytes must be at least 1024") }
     }
 }
+
+/// A sink's cursor file, DATA_DIR/sinks/NAME.cursor (docs/FORMAT.md §3): the next index it sends.
+public struct SinkCursor: Codable, Sendable {
+    public var next: UInt64
+    public var updatedAt: String?
+
+    public init(next: UInt64, updatedAt: String?) {
+        self.next = next
+        self.updatedAt = updatedAt
+    }
+
+    /// The file's path inside the data directory.
+    public static func relativePath(_ name: String) -> String { "sinks/\(name).cursor" }
+    /// Its dead letters' path inside the data directory.
+    public static func deadLettersPath(_ name: String) -> String { "sinks/\(name).dead.jsonl" }
+}

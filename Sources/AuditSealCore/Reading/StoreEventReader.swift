@@ -76,13 +76,12 @@ public final class StoreEventReader {
         var lines = [[UInt8]]()
         let stop = index + limit
         let resume = walPosition.flatMap { $0.path == holder.path && $0.index == index ? (offset: $0.offset, index: $0.index) : nil }
-        let before = lines.count
         var skipped = 0
         let outcome = try WriteAheadReader(path: holder.path).read(recordLimit: resume == nil ? nil : Int(limit), resumeAt: resume) { i, line, _ in
             if i >= index && i < stop { lines.append(Array(line)) } else if i < index { skipped += 1 }
         }
         // Only a read that ended exactly after what it returned tells where the next one starts.
-        if outcome.damage == nil, lines.count > before, resume != nil || UInt64(skipped + lines.count) == UInt64(outcome.recordCount) {
+        if outcome.damage == nil, !lines.isEmpty, resume != nil || UInt64(skipped + lines.count) == UInt64(outcome.recordCount) {
             walPosition = (holder.path, outcome.validLength, index + UInt64(lines.count))
         }
         return Events(first: index, lines: lines)

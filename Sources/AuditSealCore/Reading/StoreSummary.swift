@@ -107,11 +107,10 @@ public struct StoreSummary: Codable, Sendable {
         completeness = CompletenessReport.load(from: source)
         let cursors = ((try? source.list("sinks")) ?? []).filter { $0.hasSuffix(".cursor") }.sorted()
         if !cursors.isEmpty {
-            struct Cursor: Decodable { var next: UInt64; var updatedAt: String? }
             sinks = cursors.compactMap { file -> SinkState? in
                 let name = String(file.dropLast(7))
-                guard let bytes = (try? source.read("sinks/" + file)) ?? nil, let cursor = try? StableJSON.decode(Cursor.self, from: bytes) else { return nil }
-                let dead = ((try? source.read("sinks/\(name).dead.jsonl")) ?? nil)?.filter { $0 == 0x0a }.count ?? 0
+                guard let bytes = (try? source.read(SinkCursor.relativePath(name))) ?? nil, let cursor = try? StableJSON.decode(SinkCursor.self, from: bytes) else { return nil }
+                let dead = ((try? source.read(SinkCursor.deadLettersPath(name))) ?? nil)?.filter { $0 == 0x0a }.count ?? 0
                 return SinkState(name: name, next: cursor.next, lag: events > cursor.next ? events - cursor.next : 0, deadLettered: dead, updatedAt: cursor.updatedAt)
             }
         }

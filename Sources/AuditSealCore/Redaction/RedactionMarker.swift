@@ -40,28 +40,11 @@ public enum RedactionMarker {
         for (i, step) in path.enumerated() {
             if i > 0 { out += "," }
             switch step {
-            case .key(let k): out += quoted(k)
+            case .key(let k): out += JSONString.quoted(k)
             case .index(let n): out += String(n)
             }
         }
         return out + "]"
-    }
-
-    /// A member name as a JSON string: `"` and `\` escaped with a backslash, bytes below 0x20 as
-    /// `\u00xx` (lower-case hex), everything else as its UTF-8.
-    static func quoted(_ key: String) -> String {
-        var out = "\""
-        for scalar in key.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 
     /// The marker text for a rule and commitment.
@@ -94,6 +77,7 @@ public enum RedactionMarker {
             let rule = String(decoding: line[ruleStart..<min(j, line.count)], as: UTF8.self)
             i = start + 1
             guard j < line.count, line[j] == 0x3a, isValidRule(rule), j + 65 <= line.count,
+                  line[(j + 1)..<(j + 65)].allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }),
                   let digest = SHA256Digest(hex: String(decoding: line[(j + 1)..<(j + 65)], as: UTF8.self)) else { continue }
             found.append(Found(rule: rule, commitment: digest, range: start..<(j + 65)))
             i = j + 65
