@@ -26,6 +26,8 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` and 
     let authorization: String?
     let filter: EventFilter
     let reader: StoreEventReader
+    /// Where segments deleted here after their upload are read back (the bucket), if shipping is on.
+    let fetcher: SealedFileFetcher?
     let channel = UUID().uuidString.lowercased()
     /// The next index to send and the store's durable size: written by the delivering task and
     /// by the task that follows the commits (which reports the lag while delivery waits).
@@ -36,7 +38,9 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` and 
     }
     var durable: UInt64 { position.withLock { $0.durable } }
 
-    public init(settings: SinkSettings, dataDirectory: String, sizes: AsyncStream<UInt64>, node: String, chainID: String, logger: Logger) throws {
+    public init(settings: SinkSettings, dataDirectory: String, sizes: AsyncStream<UInt64>, node: String, chainID: String,
+                fetcher: SealedFileFetcher? = nil, logger: Logger) throws {
+        self.fetcher = fetcher
         self.settings = settings
         self.dataDirectory = dataDirectory
         self.sizes = sizes
@@ -121,10 +125,8 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` and 
             do {
                 events = try reader.read(from: cursor, limit: settings.batchEvents, end: durable)
             } catch let gone as StoreEventReader.Gone {
-                // Never skipped silently: reported, and the sink waits (an operator reads the bucket).
-                logger.error("sink cannot read its next events here", metadata: ["sink": "\(settings.name)", "reason": "\(gone)"])
-                Gauge(label: "auditseal_sink_gap_events", dimensions: dimensions).record(Double(gone.last - gone.first + 1))
-                throw gone
+                try await fetchFromBucket(gone)
+                continue
             }
             guard !events.lines.isEmpty else { return }
             var outgoing = [OutgoingEvent]()
@@ -149,6 +151,38 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` and 
         }
         Gauge(label: "auditseal_sink_lag_events", dimensions: dimensions).record(0)
         Gauge(label: "auditseal_sink_lag_seconds", dimensions: dimensions).record(0)
+    }
+
+    /// Events local retention deleted after their upload are read from the bucket (checked against
+    /// the local signed manifest). Never skipped silently: without a bucket, or while it does not
+    /// answer, the gap is reported (`auditseal_sink_gap_events`, the log) and tried again with
+    /// backoff up to 5 minutes.
+    func fetchFromBucket(_ gone: StoreEventReader.Gone) async throws {
+        var delay = 5.0
+        while true {
+            try Task.checkCancellation()
+            var why = "no bucket is configured (shipping) to read it from"
+            if let fetcher {
+                do {
+                    if let gz = try await fetcher.fetch(gone.file) {
+                        try reader.supply(gone, gz: gz)
+                        Counter(label: "auditseal_sink_bucket_reads_total", dimensions: dimensions).increment()
+                        logger.info("sink reads a segment from the bucket", metadata: ["sink": "\(settings.name)", "file": "\(gone.file)", "from": "\(fetcher.name)"])
+                        Gauge(label: "auditseal_sink_gap_events", dimensions: dimensions).record(0)
+                        return
+                    }
+                    why = "\(gone.file) is not in \(fetcher.name)"
+                } catch is CancellationError {
+                    throw CancellationError()
+                } catch {
+                    why = "reading \(gone.file) from \(fetcher.name): \(error)"
+                }
+            }
+            logger.error("sink cannot read its next events", metadata: ["sink": "\(settings.name)", "gap": "\(gone)", "why": "\(why)", "retry in": "\(delay)s"])
+            Gauge(label: "auditseal_sink_gap_events", dimensions: dimensions).record(Double(gone.last - gone.first + 1))
+            try await Task.sleep(for: .seconds(delay))  // backoff between attempts, not a synchronization
+            delay = min(300, delay * 2)
+        }
     }
 
     /// `maxEventBytes`: a larger event is cut to its metadata (request and response objects
@@ -226,7 +260,13 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` and 
                 body = try SinkEncoder.elasticsearch(events, prefix: settings.index ?? "auditseal")
                 url = url.hasSuffix("/_bulk") ? url : url + (url.hasSuffix("/") ? "_bulk" : "/_bulk")
                 contentType = "application/x-ndjson"
-            case .otlp: body = try SinkEncoder.otlp(events)
+            case .otlp:
+                if settings.encoding == .json {
+                    body = try SinkEncoder.otlpJSON(events)
+                } else {
+                    body = try SinkEncoder.otlpProtobuf(events)
+                    contentType = "application/x-protobuf"
+                }
             }
             var request = HTTPClientRequest(url: url)
             request.method = .POST

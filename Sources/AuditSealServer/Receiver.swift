@@ -25,7 +25,7 @@ public final class Receiver: Sendable {
     /// The signing key's file, read again on SIGHUP for a rotation.
     let keyPath: String
     /// Ships sealed segments to S3 Object Lock, when configured.
-    let shipper: Shipper?
+    public let shipper: Shipper?
     /// When the bucket last confirmed an object: the final round at a stop is cut only after
     /// `finalShippingSeconds` without one.
     let lastShipped = NIOLockedValueBox(ContinuousClock.now)

@@ -152,9 +152,11 @@ struct Serve: AsyncParsableCommand {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: receiver.metrics.registry))
         if !configuration.sinks.isEmpty {
             let chain = try StableJSON.decode(ChainIdentity.self, from: try FileIO.readAll(path: receiver.store.layout.chainFile))
+            // Segments local retention deleted after their upload are read back from the bucket.
+            let fetcher = try receiver.shipper.map { BucketFetcher(client: $0.client, storePrefix: try $0.storePrefix()) }
             for sink in configuration.sinks {
                 extra.append(try SinkService(settings: sink, dataDirectory: configuration.dataDir, sizes: receiver.store.committedSizes(),
-                                             node: chain.node, chainID: chain.chainID, logger: Logger(label: "auditseal-sink")))
+                                             node: chain.node, chainID: chain.chainID, fetcher: fetcher, logger: Logger(label: "auditseal-sink")))
             }
         }
         if let settings = configuration.reconcile {

@@ -126,6 +126,47 @@ struct ForwardingEndToEndTests {
         #expect(status.stdout.contains("sink elastic: next index \(count), 0 event(s) behind, 0 dead-lettered"), "\(status.stdout)")
     }
 
+    /// Events local retention deleted after their upload: a sink that comes back reads them from
+    /// the bucket (checked against the local signed manifests) and delivers every one.
+    @Test(.enabled(if: S3TestServer.available, "needs an S3 server (AUDITSEAL_S3_ENDPOINT or root for Ceph RGW)"))
+    func aSinkCatchesUpFromTheBucketWhenTheSegmentsLeftTheNode() async throws {
+        let server = try #require(S3TestServer.shared)
+        let (bucket, s3) = try await server.lockedBucket("forward")
+        let dir = TestSupport.temporaryDirectory("forward-bucket")
+        let fb = try FluentBitProcess(dir: dir)  // down while the events arrive
+        let count = min(Self.events, 3000)
+        try FileIO.writeAtomically(path: dir + "/sinks.yaml", bytes: Array("""
+            sinks:
+              - {name: falco, type: webhook, url: "http://127.0.0.1:\(fb.ports.http)/"}
+            """.utf8))
+        let s3Arguments = ["--node", "cp-f", "--s3-endpoint", server.endpoint, "--s3-bucket", bucket, "--s3-prefix", "prod", "--s3-retention-days", "1"]
+        var daemon = try ReceiverEndToEndTests.Daemon(dir: dir, arguments: ["--config", dir + "/sinks.yaml"] + s3Arguments, environment: server.environment)
+        try Self.send(count, prefix: "bkt", to: daemon, dir: dir)
+        #expect(daemon.stop() == 0)
+        // Shipped, then deleted here by local retention.
+        let binary = TestSupport.product("auditseal")
+        let shipped = try TestSupport.run(binary, ["ship", "--data-dir", dir + "/data", "--local-retention-days", "0",
+                                                   "--s3-endpoint", server.endpoint, "--s3-bucket", bucket, "--s3-prefix", "prod"],
+                                          environment: server.environment)
+        #expect(shipped.status == 0, "\(shipped.stderr)")
+        let left = try FileIO.list(dir + "/data/segments").filter { $0.hasSuffix(".jsonl.gz") }
+        #expect(left.isEmpty, "local retention kept \(left)")
+        #expect(SinkCursorFile.next(dir + "/data", "falco") ?? 0 == 0)
+
+        try fb.start()
+        daemon = try ReceiverEndToEndTests.Daemon(dir: dir, arguments: ["--config", dir + "/sinks.yaml", "--ops-listen", "127.0.0.1:0"] + s3Arguments,
+                                                  environment: server.environment)
+        #expect(FluentBitProcess.eventually { (try? Self.indexes(fb)).map { Set($0.webhook).count >= count } ?? false })
+        let got = Set(try Self.indexes(fb).webhook)
+        #expect(got == Set(0..<count), "\(got.count) of \(count)")
+        #expect(SinkCursorFile.next(dir + "/data", "falco") == UInt64(count))
+        let metrics = try TestSupport.run("/usr/bin/curl", ["-s", daemon.opsURL + "/metrics"]).stdout
+        #expect(metrics.contains("auditseal_sink_bucket_reads_total{sink=\"falco\"}"), "\(metrics.split(separator: "\n").filter { $0.contains("sink") })")
+        #expect(daemon.stop() == 0)
+        fb.stop()
+        try await s3.shutdown()
+    }
+
     /// A receiver that refuses one event for good (400): that event is dead-lettered, the rest
     /// delivered. A filtered, projected sink gets exactly what `cat` with the same filters prints.
     @Test func aRefusedEventIsDeadLetteredAndAFilteredSinkGetsWhatCatPrints() throws {

@@ -8,8 +8,13 @@ public struct SinkSettings: Codable, Sendable, Equatable {
         case splunkHEC = "splunk-hec"
         /// Elasticsearch / OpenSearch bulk API with `_id` = chain ID and index.
         case elasticsearch
-        /// OpenTelemetry logs over HTTP (OTLP/HTTP, JSON encoding).
+        /// OpenTelemetry logs over HTTP (OTLP/HTTP, protobuf or JSON encoding).
         case otlp
+    }
+
+    /// OTLP's body encoding.
+    public enum Encoding: String, Codable, Sendable {
+        case protobuf, json
     }
 
     /// Names the cursor (DATA_DIR/sinks/NAME.cursor), the dead letters and the metrics.
@@ -41,6 +46,8 @@ public struct SinkSettings: Codable, Sendable, Equatable {
     /// HEC: sourcetype and index; Elasticsearch: the index name prefix (`PREFIX-YYYY.MM.DD`).
     public var sourcetype: String = "kube:apiserver:audit"
     public var index: String?
+    /// otlp: `protobuf` (application/x-protobuf, the default) or `json`.
+    public var encoding: Encoding = .protobuf
 
     public init(name: String, type: Kind, url: String) {
         self.name = name
@@ -50,7 +57,7 @@ public struct SinkSettings: Codable, Sendable, Equatable {
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case name, type, url, tokenFile, caFile, clientCert, clientKey, batchEvents, maxEventBytes
-        case users, groups, namespaces, verbs, resources, stages, levels, drop, sourcetype, index
+        case users, groups, namespaces, verbs, resources, stages, levels, drop, sourcetype, index, encoding
     }
 
     public init(from decoder: Decoder) throws {
@@ -74,6 +81,7 @@ public struct SinkSettings: Codable, Sendable, Equatable {
         drop = try c.decodeIfPresent([String].self, forKey: .drop) ?? []
         sourcetype = try c.decodeIfPresent(String.self, forKey: .sourcetype) ?? "kube:apiserver:audit"
         index = try c.decodeIfPresent(String.self, forKey: .index)
+        encoding = try c.decodeIfPresent(Encoding.self, forKey: .encoding) ?? .protobuf
     }
 
     /// The filter these settings select with (as `cat` would).

@@ -16,6 +16,8 @@ public final class StoreEventReader {
     public struct Gone: Error, CustomStringConvertible, Sendable {
         public var first: UInt64
         public var last: UInt64
+        /// The store-relative path of the segment file that holds them (`segments/NAME.jsonl.gz`).
+        public var file: String
         public var reason: String
         public var description: String { "events \(first)...\(last) are not on this node: \(reason)" }
     }
@@ -25,6 +27,8 @@ public final class StoreEventReader {
     private var segments: VerifiedSegments?
     /// The newest segment read, kept: a follower reads it in several pieces.
     private var cached: VerifiedSegments.Lines?
+    /// A segment's data fetched from elsewhere (the bucket), checked, for the next read.
+    private var supplied: (sequence: Int, lines: VerifiedSegments.Lines)?
     /// Where the last write-ahead read ended (file, offset, next index): the next read resumes there.
     private var walPosition: (path: String, offset: Int, index: UInt64)?
 
@@ -41,6 +45,16 @@ public final class StoreEventReader {
         return try writeAhead(from: index, limit: min(UInt64(limit), end - index))
     }
 
+    /// Gives the reader the data of a segment this node no longer holds (`Gone.file`, fetched from
+    /// the bucket): it is checked against the segment's local signed manifest, exactly as a local
+    /// file would be, and the next read uses it.
+    public func supply(_ gone: Gone, gz: [UInt8]) throws {
+        guard let all = segments, let m = all.segments.first(where: { $0.treeSize - 1 == gone.last }) else {
+            throw VerifiedSegments.Failure(file: gone.file, reason: "no signed manifest here covers events \(gone.first)...\(gone.last)")
+        }
+        supplied = (m.sequence, try all.open(m, gz: gz))
+    }
+
     /// From a sealed segment, or nil when `index` is past every sealed one.
     private func sealed(from index: UInt64, limit: Int) throws -> Events? {
         func find(_ s: VerifiedSegments) -> Manifest? {
@@ -53,10 +67,16 @@ public final class StoreEventReader {
         let first = m.treeSize - UInt64(m.eventCount)
         if cached?.manifest.sequence != m.sequence {
             let path = layout.segmentPath(m.sequence)
-            guard FileIO.exists(path) else {
-                throw Gone(first: first, last: m.treeSize - 1, reason: "segment \(m.sequence)'s data was removed here (local retention after its upload): it is in the bucket")
+            if let supplied, supplied.sequence == m.sequence {
+                cached = supplied.lines
+            } else {
+                guard FileIO.exists(path) else {
+                    throw Gone(first: first, last: m.treeSize - 1, file: "segments/" + (path as NSString).lastPathComponent,
+                               reason: "segment \(m.sequence)'s data was removed here (local retention after its upload)")
+                }
+                cached = try all.open(m, gz: try FileIO.readAll(path: path))
             }
-            cached = try all.open(m, gz: try FileIO.readAll(path: path))
+            supplied = nil
         }
         let lines = cached!
         let from = Int(index - first)
@@ -86,4 +106,14 @@ public final class StoreEventReader {
         }
         return Events(first: index, lines: lines)
     }
+}
+
+/// Where a follower fetches a sealed file this node no longer holds (local retention deleted it
+/// after its upload): the bucket it was shipped to. What it returns is checked against the local
+/// signed manifest before a line is used.
+public protocol SealedFileFetcher: Sendable {
+    /// Names the place in logs (`s3://bucket/prefix/`).
+    var name: String { get }
+    /// A store-relative file's bytes (`segments/NAME.jsonl.gz`), or nil when it is not there.
+    func fetch(_ relative: String) async throws -> [UInt8]?
 }
