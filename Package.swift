@@ -144,6 +144,7 @@ let package = Package(
         .target(
             name: "AuditSealForwarding",
             dependencies: [
+                "AuditSealYAML",
                 "AuditSealCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import AuditSealCore
+import AuditSealYAML
 import Foundation
 import Logging
 import Metrics
@@ -23,7 +24,13 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` and 
     let coordinates: (node: String, chainID: String)
     let logger: Logger
     let client: HTTPClient
-    let authorization: String?
+    /// The receiver's URL (the settings', else the kubeconfig's server).
+    let url: String
+    /// The Authorization header's scheme and its token, or the file that holds it (read again at
+    /// each request: projected tokens rotate).
+    let scheme: String
+    let token: String?
+    let tokenFile: String?
     let filter: EventFilter
     let reader: StoreEventReader
     /// Where segments deleted here after their upload are read back (the bucket), if shipping is on.
@@ -48,26 +55,41 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` and 
         self.logger = logger
         filter = settings.filter
         reader = StoreEventReader(dataDirectory: dataDirectory)
+        // A kubeconfig gives what the settings leave out (the API server's webhook config format).
+        let kubeconfig = try settings.kubeconfig.map(Kubeconfig.load)
+        url = settings.url.isEmpty ? kubeconfig?.server ?? "" : settings.url
         var tls = TLSConfiguration.makeClientConfiguration()
-        if let ca = settings.caFile { tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(ca)) }
+        if let ca = settings.caFile {
+            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(ca))
+        } else if let ca = kubeconfig?.caPEM {
+            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(ca.utf8)))
+        }
+        if kubeconfig?.insecureSkipTLSVerify == true && settings.caFile == nil { tls.certificateVerification = .none }
         if let cert = settings.clientCert, let key = settings.clientKey {
             tls.certificateChain = try NIOSSLCertificate.fromPEMFile(cert).map { .certificate($0) }
             tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
+        } else if let cert = kubeconfig?.clientCertificatePEM, let key = kubeconfig?.clientKeyPEM {
+            tls.certificateChain = try NIOSSLCertificate.fromPEMBytes(Array(cert.utf8)).map { .certificate($0) }
+            tls.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(key.utf8), format: .pem))
         }
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(
             tlsConfiguration: tls, redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5), read: .seconds(30))))
-        if let file = settings.tokenFile {
-            let token = String(decoding: try FileIO.readAll(path: file), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            switch settings.type {
-            case .splunkHEC: authorization = "Splunk " + token
-            case .elasticsearch: authorization = "ApiKey " + token
-            case .webhook, .otlp: authorization = "Bearer " + token
-            }
-        } else {
-            authorization = nil
+        switch settings.type {
+        case .splunkHEC: scheme = "Splunk"
+        case .elasticsearch: scheme = "ApiKey"
+        case .webhook, .otlp: scheme = "Bearer"
         }
+        tokenFile = settings.tokenFile ?? kubeconfig?.tokenFile
+        token = settings.tokenFile == nil ? kubeconfig?.token : nil
         try FileIO.makeDirectories(Self.directory(dataDirectory))
         position = Mutex((Self.loadCursor(dataDirectory, settings.name), 0))
+        _ = try authorization()  // an unreadable token file is a configuration error at the start
+    }
+
+    func authorization() throws -> String? {
+        if let token { return scheme + " " + token }
+        guard let tokenFile else { return nil }
+        return scheme + " " + String(decoding: try FileIO.readAll(path: tokenFile), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     static func directory(_ dataDirectory: String) -> String { dataDirectory + "/sinks" }
@@ -251,7 +273,7 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` and 
     func send(_ events: [OutgoingEvent]) async -> Outcome {
         do {
             let body: [UInt8]
-            var url = settings.url
+            var url = self.url
             var contentType = "application/json"
             switch settings.type {
             case .webhook: body = try SinkEncoder.webhook(events)
@@ -271,7 +293,7 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` and 
             var request = HTTPClientRequest(url: url)
             request.method = .POST
             request.headers.add(name: "Content-Type", value: contentType)
-            if let authorization { request.headers.add(name: "Authorization", value: authorization) }
+            if let authorization = try authorization() { request.headers.add(name: "Authorization", value: authorization) }
             if settings.type == .splunkHEC { request.headers.add(name: "X-Splunk-Request-Channel", value: channel) }
             request.body = .bytes(ByteBuffer(bytes: body))
             let response = try await client.execute(request, timeout: .seconds(30))
@@ -280,6 +302,7 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` and 
             switch status {
             case 200..<300:
                 if settings.type == .elasticsearch { return Self.bulkOutcome(Array(answer.readableBytesView), events) }
+                if settings.indexerAck { return try await awaitAcknowledgement(Array(answer.readableBytesView)) }
                 return .delivered
             case 408, 429, 500...: return .retry("HTTP \(status)")
             default: return .refused(status: status, reason: String(decoding: answer.readableBytesView.prefix(300), as: UTF8.self), indexes: nil)
@@ -287,6 +310,36 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` and 
         } catch {
             return .retry("\(error)")
         }
+    }
+
+    /// HEC with indexer acknowledgement: the answer names an `ackId`; the channel's
+    /// /services/collector/ack says when the indexer has it (`{"acks":{"ID":true}}`). Asked at
+    /// 0.5 s doubling to 5 s, up to `ackTimeoutSeconds`; a batch not acknowledged by then is sent
+    /// again (HEC has no idempotency key: a receiver that lost the ack sees the batch twice).
+    func awaitAcknowledgement(_ answer: [UInt8]) async throws -> Outcome {
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(answer))) as? [String: Any], let ackID = object["ackId"] as? Int else {
+            return .retry("indexerAck is on but the collector's answer has no ackId (is acknowledgement enabled for this token?)")
+        }
+        let base = url.range(of: "/services/collector").map { String(url[..<$0.upperBound]) } ?? url
+        let deadline = ContinuousClock.now + .seconds(settings.ackTimeoutSeconds)
+        var delay = 0.5
+        while ContinuousClock.now < deadline {
+            try await Task.sleep(for: .seconds(delay))  // the protocol's polling interval, not a synchronization
+            delay = min(5, delay * 2)
+            var request = HTTPClientRequest(url: base + "/ack")
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.headers.add(name: "X-Splunk-Request-Channel", value: channel)
+            if let authorization = try authorization() { request.headers.add(name: "Authorization", value: authorization) }
+            request.body = .bytes(ByteBuffer(bytes: try SinkEncoder.json(["acks": [ackID]])))
+            let response = try await client.execute(request, timeout: .seconds(30))
+            let body = try await response.body.collect(upTo: 1 << 20)
+            guard response.status.code == 200 else { continue }
+            let acks = ((try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any])?["acks"] as? [String: Any]
+            if acks?[String(ackID)] as? Bool == true { return .delivered }
+        }
+        Counter(label: "auditseal_sink_unacknowledged_total", dimensions: dimensions).increment()
+        return .retry("ackId \(ackID) not acknowledged within \(settings.ackTimeoutSeconds)s")
     }
 
     /// The bulk API answers 200 with a result per item: 201 created, 409 already there (a batch

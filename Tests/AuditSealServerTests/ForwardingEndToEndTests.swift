@@ -174,8 +174,7 @@ struct ForwardingEndToEndTests {
         let fb = try FluentBitProcess(dir: dir)
         try fb.start()
         // The scripted receiver: 400 for a body holding "refuse-me", 200 otherwise; it logs what it took.
-        let script = dir + "/refuser.py"
-        try FileIO.writeAtomically(path: script, bytes: Array("""
+        let refuser = try ScriptedReceiver(dir: dir, name: "refuser", script: """
             import http.server, sys
             class H(http.server.BaseHTTPRequestHandler):
                 def do_POST(self):
@@ -188,17 +187,9 @@ struct ForwardingEndToEndTests {
             s = http.server.HTTPServer(('127.0.0.1', 0), H)
             print(s.server_address[1], flush=True)
             s.serve_forever()
-            """.utf8))
-        let refuser = Process()
-        refuser.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        refuser.arguments = [script, dir + "/taken.jsonl"]
-        let pipe = Pipe()
-        refuser.standardOutput = pipe
-        refuser.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try refuser.run()
-        // kill -9: the test runner's children ignore SIGTERM, and one left running holds the runner's output open.
-        defer { kill(refuser.processIdentifier, SIGKILL); refuser.waitUntilExit() }
-        let port = String(decoding: pipe.fileHandleForReading.availableData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            """, arguments: [dir + "/taken.jsonl"])
+        defer { refuser.stop() }
+        let port = refuser.port
         try FileIO.writeAtomically(path: dir + "/hec.token", bytes: Array(fb.splunkToken.utf8))
         try FileIO.writeAtomically(path: dir + "/sinks.yaml", bytes: Array("""
             sinks:

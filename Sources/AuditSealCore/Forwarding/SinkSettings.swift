@@ -20,7 +20,7 @@ public struct SinkSettings: Codable, Sendable, Equatable {
     /// Names the cursor (DATA_DIR/sinks/NAME.cursor), the dead letters and the metrics.
     public var name: String
     public var type: Kind
-    /// The receiver's URL: the whole endpoint (webhook, OTLP's /v1/logs, HEC's /services/collector/event) or, for elasticsearch, the base URL (/_bulk is added).
+    /// The receiver's URL (may be left out when `kubeconfig` names the server): the whole endpoint (webhook, OTLP's /v1/logs, HEC's /services/collector/event) or, for elasticsearch, the base URL (/_bulk is added).
     public var url: String
     /// A file holding a bearer token (webhook, otlp), the HEC token (splunk-hec: `Authorization: Splunk`), or an Elasticsearch API key (`Authorization: ApiKey`).
     public var tokenFile: String?
@@ -28,6 +28,15 @@ public struct SinkSettings: Codable, Sendable, Equatable {
     public var caFile: String?
     public var clientCert: String?
     public var clientKey: String?
+    /// A kubeconfig (the format of the API server's `--audit-webhook-config-file`) giving the
+    /// server, its CA, a client certificate and key, or a token; `url` and the fields above win
+    /// where given.
+    public var kubeconfig: String?
+    /// splunk-hec: wait for the indexer's acknowledgement of each batch (the channel's
+    /// /services/collector/ack) before moving the cursor; a batch not acknowledged within
+    /// `ackTimeoutSeconds` is sent again.
+    public var indexerAck = false
+    public var ackTimeoutSeconds: Double = 300
     /// Events per request.
     public var batchEvents: Int = 500
     /// An event larger than this (bytes, as sent) is cut to its metadata (request and response
@@ -56,7 +65,7 @@ public struct SinkSettings: Codable, Sendable, Equatable {
     }
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, type, url, tokenFile, caFile, clientCert, clientKey, batchEvents, maxEventBytes
+        case name, type, url, tokenFile, caFile, clientCert, clientKey, kubeconfig, indexerAck, ackTimeoutSeconds, batchEvents, maxEventBytes
         case users, groups, namespaces, verbs, resources, stages, levels, drop, sourcetype, index, encoding
     }
 
@@ -64,11 +73,14 @@ public struct SinkSettings: Codable, Sendable, Equatable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decode(String.self, forKey: .name)
         type = try c.decode(Kind.self, forKey: .type)
-        url = try c.decode(String.self, forKey: .url)
+        url = try c.decodeIfPresent(String.self, forKey: .url) ?? ""
         tokenFile = try c.decodeIfPresent(String.self, forKey: .tokenFile)
         caFile = try c.decodeIfPresent(String.self, forKey: .caFile)
         clientCert = try c.decodeIfPresent(String.self, forKey: .clientCert)
         clientKey = try c.decodeIfPresent(String.self, forKey: .clientKey)
+        kubeconfig = try c.decodeIfPresent(String.self, forKey: .kubeconfig)
+        indexerAck = try c.decodeIfPresent(Bool.self, forKey: .indexerAck) ?? false
+        ackTimeoutSeconds = try c.decodeIfPresent(Double.self, forKey: .ackTimeoutSeconds) ?? 300
         batchEvents = try c.decodeIfPresent(Int.self, forKey: .batchEvents) ?? 500
         maxEventBytes = try c.decodeIfPresent(Int.self, forKey: .maxEventBytes)
         users = try c.decodeIfPresent([String].self, forKey: .users) ?? []
@@ -95,7 +107,11 @@ public struct SinkSettings: Codable, Sendable, Equatable {
     /// Refuses what cannot work, naming the field (`sinks[i].field`).
     public func validate(at i: Int) throws {
         guard RedactionMarker.isValidRule(name) else { throw AuditSealError(.usage, "sinks[\(i)].name: \"\(name)\" must be 1 to 64 of a-z, 0-9 and -") }
-        guard url.hasPrefix("http://") || url.hasPrefix("https://") else { throw AuditSealError(.usage, "sinks[\(i)].url must be an http(s) URL") }
+        guard url.hasPrefix("http://") || url.hasPrefix("https://") || url.isEmpty && kubeconfig != nil else {
+            throw AuditSealError(.usage, "sinks[\(i)].url must be an http(s) URL (or give a kubeconfig that names the server)")
+        }
+        if indexerAck && type != .splunkHEC { throw AuditSealError(.usage, "sinks[\(i)].indexerAck is for splunk-hec sinks") }
+        guard ackTimeoutSeconds > 0 else { throw AuditSealError(.usage, "sinks[\(i)].ackTimeoutSeconds must be positive") }
         guard (1...10_000).contains(batchEvents) else { throw AuditSealError(.usage, "sinks[\(i)].batchEvents must be 1...10000") }
         guard (clientCert == nil) == (clientKey == nil) else { throw AuditSealError(.usage, "sinks[\(i)]: give clientCert and clientKey together") }
         if let m = maxEventBytes, m < 1024 { throw AuditSealError(.usage, "sinks[\(i)].maxEventBytes must be at least 1024") }
