@@ -4,6 +4,11 @@
 //
 //   auditseal-load --url http://127.0.0.1:8080/v1/audit --template eventlist.json
 //                  [--connections 8] [--seconds 20] [--rate EVENTS_PER_S] [--pid PID]
+//                  [--events TOTAL] [--content-type TYPE] [--header "Name: value"] [--events-per-body N]
+//
+// --events stops after that many events (a backlog of a known size); a template without "@@"
+// marks (a forwarding sink's captured body: HEC, bulk, OTLP protobuf) is sent as it is, counted as
+// --events-per-body events. Any 2xx answer counts as accepted (Fluent Bit's inputs answer 201).
 //
 // The template's "@@" marks (one per auditID) are replaced by a fixed-width token that is rewritten
 // in place before every request, so every event is new (none is dropped as a duplicate) and
@@ -20,6 +25,10 @@ struct Options {
     var seconds = 20.0
     var rate: Double?
     var pid: Int32?
+    var totalEvents: Int?
+    var contentType = "application/json"
+    var headers = [String]()
+    var eventsPerBody: Int?
 
     init(_ arguments: [String]) {
         var i = 1
@@ -41,6 +50,10 @@ struct Options {
             case "--seconds": seconds = Double(value()) ?? seconds
             case "--rate": rate = Double(value())
             case "--pid": pid = Int32(value())
+            case "--events": totalEvents = Int(value())
+            case "--content-type": contentType = value()
+            case "--header": headers.append(value())
+            case "--events-per-body": eventsPerBody = Int(value())
             case "--help", "-h":
                 print("usage: auditseal-load --url http://HOST:PORT/PATH --template FILE [--connections N] [--seconds S] [--rate EVENTS_PER_S] [--pid PID]")
                 exit(0)
@@ -190,8 +203,10 @@ func now() -> Double {
 let options = Options(CommandLine.arguments)
 guard let template = FileManager.default.contents(atPath: options.template) else { fail("cannot read \(options.template)") }
 let prototype = Body(template: Array(template))
-guard prototype.eventsPerBody > 0 else { fail("the template has no @@ marks") }
-let head = Array("POST \(options.path) HTTP/1.1\r\nHost: \(options.host)\r\nContent-Type: application/json\r\nContent-Length: \(prototype.bytes.count)\r\n\r\n".utf8)
+let counted = options.eventsPerBody ?? prototype.eventsPerBody
+guard counted > 0 else { fail("the template has no @@ marks (give --events-per-body for a body sent as it is)") }
+let extraHeaders = options.headers.map { $0 + "\r\n" }.joined()
+let head = Array("POST \(options.path) HTTP/1.1\r\nHost: \(options.host)\r\nContent-Type: \(options.contentType)\r\n\(extraHeaders)Content-Length: \(prototype.bytes.count)\r\n\r\n".utf8)
 
 /// Per-thread results, merged at the end.
 final class Results: @unchecked Sendable {
@@ -208,7 +223,9 @@ let results = Results()
 // days all connections sent the same auditIDs and half the events were dropped as duplicates).
 let runID = UInt64(UInt16(truncatingIfNeeded: getpid())) << 48 | UInt64(UInt16(truncatingIfNeeded: time(nil))) << 32
 let connections = options.rate == nil ? options.connections : 1
-let interval = options.rate.map { Double(prototype.eventsPerBody) / $0 }
+let interval = options.rate.map { Double(counted) / $0 }
+// --events: each connection sends its share of the requests.
+let requestsPerConnection = options.totalEvents.map { ($0 + counted * connections - 1) / (counted * connections) }
 let startCPU = options.pid.flatMap(cpuSeconds)
 let start = now()
 let deadline = start + options.seconds
@@ -222,13 +239,13 @@ for c in 0..<connections {
         var failures = [Int: Int]()
         var n: UInt64 = 0
         var nextAt = now()
-        while now() < deadline {
+        while requestsPerConnection.map({ n < UInt64($0) }) ?? (now() < deadline) {
             n += 1
             body.stamp(runID | UInt64(UInt8(truncatingIfNeeded: c)) << 24 | (n & 0xFF_FFFF))
             let t0 = now()
             let status = connection.post(head: head, body: body.bytes)
             latencies.append(now() - t0)
-            if status != 200 { failures[status, default: 0] += 1 }
+            if !(200..<300).contains(status) { failures[status, default: 0] += 1 }
             if connection.closing { connection = Connection(host: options.host, port: options.port) }
             if let interval {
                 nextAt += interval
@@ -248,8 +265,8 @@ let sorted = results.latencies.sorted()
 func percentile(_ q: Double) -> Double { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(q * Double(sorted.count)))] * 1000 }
 let requests = Double(sorted.count)
 print(String(format: "requests: %.0f in %.1f s = %.1f/s; events/s: %.0f; body %d bytes, %d events",
-             requests, elapsed, requests / elapsed, requests * Double(prototype.eventsPerBody) / elapsed,
-             prototype.bytes.count, prototype.eventsPerBody))
+             requests, elapsed, requests / elapsed, requests * Double(counted) / elapsed,
+             prototype.bytes.count, counted))
 print(String(format: "latency ms: p50 %.2f, p99 %.2f, max %.2f", percentile(0.5), percentile(0.99), (sorted.last ?? 0) * 1000))
 if let cpu { print(String(format: "server CPU: %.1f%% of one core", 100 * cpu / elapsed)) }
 if !results.failures.isEmpty { print("non-200 answers: \(results.failures.sorted { $0.key < $1.key })") }
