@@ -247,6 +247,10 @@ let package = Package(
             exclude: ["Fixtures"]
         ),
         .testTarget(
+            name: "AuditSealForwardingTests",
+            dependencies: ["AuditSealForwarding", "AuditSealCore"]
+        ),
+        .testTarget(
             name: "AuditSealReconcileTests",
             dependencies: ["AuditSealReconcile", "AuditSealRedaction", "AuditSealCore", "AuditSealTestSupport"]
         ),

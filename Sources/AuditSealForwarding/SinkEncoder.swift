@@ -9,55 +9,128 @@ public struct SealCoordinates: Sendable, Equatable {
     public var index: UInt64
 }
 
-/// One event as a sink sends it: the stored line, projected (members dropped), with its coordinates.
+/// One event as a sink sends it: the stored line with `drop`'s members removed (still one JSON
+/// object, bytes otherwise as stored), its coordinates and the few members the protocols read.
 struct OutgoingEvent {
     var index: UInt64
-    var object: [String: Any]
+    var line: [UInt8]
     var coordinates: SealCoordinates
-    var stageTimestamp: String? { object["stageTimestamp"] as? String }
-}
+    var stageTimestamp: String?
+    var auditID: String?
+    /// Members a size limit removed (annotated `auditseal.io/trimmed` on the webhook).
+    var trimmed: [String] = []
 
-/// The request bodies of each protocol (docs/OPERATIONS.md "Forwarding").
-enum SinkEncoder {
-    /// The coordinates as members of the event (splunk-hec, elasticsearch, otlp bodies).
-    static func withCoordinates(_ e: OutgoingEvent) -> [String: Any] {
-        var object = e.object
-        object["auditseal"] = ["node": e.coordinates.node, "chainID": e.coordinates.chainID, "index": e.coordinates.index]
-        return object
+    /// From a stored line; nil when the line is not a JSON object (never the case for a verified store).
+    init?(index: UInt64, line: [UInt8], coordinates: SealCoordinates, dropping drop: [String]) {
+        self.index = index
+        self.coordinates = coordinates
+        guard let projected = try? Self.project(line, dropping: drop) else { return nil }
+        self.line = projected.line
+        stageTimestamp = projected.stageTimestamp
+        auditID = projected.auditID
     }
 
+    /// The line without the named members.
+    static func project(_ line: [UInt8], dropping drop: [String]) throws -> (line: [UInt8], stageTimestamp: String?, auditID: String?) {
+        try line.withUnsafeBytes { raw in
+            let members = try JSONMembers(raw)
+            let stage = members.plainString("stageTimestamp", in: raw)
+            let auditID = members.plainString("auditID", in: raw)
+            guard !drop.isEmpty else { return (line, stage, auditID) }
+            let dropped = Set(drop.map { Array($0.utf8) })
+            var out: [UInt8] = [0x7b]
+            for m in members.members where !dropped.contains(Array(raw[m.key])) {
+                if out.count > 1 { out.append(0x2c) }
+                out += raw[m.member]
+            }
+            out.append(0x7d)
+            return (out, stage, auditID)
+        }
+    }
+
+    /// Drops more members (a size limit's request and response objects).
+    mutating func trim(_ names: [String]) throws {
+        line = try Self.project(line, dropping: names).line
+        trimmed += names
+    }
+}
+
+/// The request bodies of each protocol (docs/OPERATIONS.md "Forwarding"), spliced from the stored
+/// bytes: members are added inside the event's object, nothing is parsed into values and written
+/// again (a JSONSerialization round trip cost several times more than the sending).
+enum SinkEncoder {
     static func json(_ value: Any) throws -> [UInt8] {
         Array(try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes]))
+    }
+
+    static func quoted(_ s: String) -> [UInt8] { Array(JSONString.quoted(s).utf8) }
+
+    /// `"auditseal":{"chainID":…,"index":…,"node":…}`
+    static func coordinatesMember(_ c: SealCoordinates) -> [UInt8] {
+        Array(#""auditseal":{"chainID":"#.utf8) + quoted(c.chainID) + Array(#","index":\#(c.index),"node":"#.utf8) + quoted(c.node) + [0x7d]
+    }
+
+    /// The event with members added at the end of its object (`extra` are whole members).
+    static func appending(_ line: [UInt8], _ extra: [[UInt8]]) throws -> [UInt8] {
+        let close = try line.withUnsafeBytes { try JSONMembers($0).close }
+        let empty = line[..<close].lastIndex { $0 != 0x20 && $0 != 0x0a && $0 != 0x0d && $0 != 0x09 }.map { line[$0] == 0x7b } ?? true
+        var out = Array(line[..<close])
+        for (i, member) in extra.enumerated() {
+            if i > 0 || !empty { out.append(0x2c) }
+            out += member
+        }
+        out += line[close...]
+        return out
+    }
+
+    /// The event with its coordinates as the member `auditseal` (splunk-hec, elasticsearch, otlp bodies).
+    static func withCoordinates(_ e: OutgoingEvent, also extra: [[UInt8]] = []) throws -> [UInt8] {
+        try appending(e.line, [coordinatesMember(e.coordinates)] + extra)
     }
 
     /// webhook: an audit.k8s.io/v1 EventList as the API server sends it; the coordinates go in each
     /// event's `annotations` (a map of strings in the Event schema), so every consumer of the
     /// schema (Falco's k8saudit) reads the events unchanged.
     static func webhook(_ events: [OutgoingEvent]) throws -> [UInt8] {
-        let items: [[String: Any]] = events.map { e in
-            var object = e.object
-            var annotations = object["annotations"] as? [String: Any] ?? [:]
-            annotations["auditseal.io/node"] = e.coordinates.node
-            annotations["auditseal.io/chain-id"] = e.coordinates.chainID
-            annotations["auditseal.io/index"] = String(e.coordinates.index)
-            object["annotations"] = annotations
-            return object
+        var out = Array(#"{"apiVersion":"audit.k8s.io/v1","items":["#.utf8)
+        for (i, e) in events.enumerated() {
+            if i > 0 { out.append(0x2c) }
+            var ours = Array(#""auditseal.io/chain-id":"#.utf8) + quoted(e.coordinates.chainID)
+                + Array(#","auditseal.io/index":"\#(e.coordinates.index)","auditseal.io/node":"#.utf8) + quoted(e.coordinates.node)
+            if !e.trimmed.isEmpty { ours += Array(#","auditseal.io/trimmed":"#.utf8) + quoted(e.trimmed.joined(separator: ",")) }
+            let spliced: [UInt8]? = try e.line.withUnsafeBytes { raw in
+                let members = try JSONMembers(raw)
+                guard let annotations = members.member("annotations", in: raw) else { return nil }
+                var inner = annotations.value.lowerBound
+                while inner < annotations.value.upperBound && raw[inner] != 0x7b { inner += 1 }
+                guard raw[annotations.value.lowerBound] == 0x7b else {
+                    // Not an object (never from an API server): replaced by ours, the value kept nowhere else is lost to this consumer only.
+                    return Array(raw[..<annotations.value.lowerBound]) + [0x7b] + ours + [0x7d] + Array(raw[annotations.value.upperBound...])
+                }
+                let body = raw[(inner + 1)..<(annotations.value.upperBound - 1)]
+                let empty = body.allSatisfy { $0 == 0x20 || $0 == 0x0a || $0 == 0x0d || $0 == 0x09 }
+                return Array(raw[...inner]) + ours + (empty ? [] : [0x2c]) + Array(raw[(inner + 1)...])
+            }
+            out += try spliced ?? appending(e.line, [Array(#""annotations":{"#.utf8) + ours + [0x7d]])
         }
-        return try json(["kind": "EventList", "apiVersion": "audit.k8s.io/v1", "metadata": [String: Any](), "items": items])
+        out += Array(#"],"kind":"EventList","metadata":{}}"#.utf8)
+        return out
     }
 
     /// splunk-hec: one event object after another (the collector's batch form), time in epoch seconds.
     static func splunk(_ events: [OutgoingEvent], sourcetype: String, index: String?) throws -> [UInt8] {
         var out = [UInt8]()
         for e in events {
-            var wrapper: [String: Any] = ["host": e.coordinates.node, "source": "auditseal", "sourcetype": sourcetype,
-                                          "event": withCoordinates(e),
-                                          "fields": ["auditseal_node": e.coordinates.node, "auditseal_chain_id": e.coordinates.chainID,
-                                                     "auditseal_index": String(e.coordinates.index)]]
-            if let t = e.stageTimestamp.flatMap(Timestamp.parse) { wrapper["time"] = (t.timeIntervalSince1970 * 1000).rounded() / 1000 }
-            if let index { wrapper["index"] = index }
-            out += try json(wrapper)
-            out.append(0x0a)
+            out += Array(#"{"event":"#.utf8) + (try withCoordinates(e))
+            out += Array(#","fields":{"auditseal_chain_id":"#.utf8) + quoted(e.coordinates.chainID)
+                + Array(#","auditseal_index":"\#(e.coordinates.index)","auditseal_node":"#.utf8) + quoted(e.coordinates.node) + [0x7d]
+            out += Array(#","host":"#.utf8) + quoted(e.coordinates.node)
+            if let index { out += Array(#","index":"#.utf8) + quoted(index) }
+            out += Array(#","source":"auditseal","sourcetype":"#.utf8) + quoted(sourcetype)
+            if let t = e.stageTimestamp.flatMap(Timestamp.parse) {
+                out += Array(",\"time\":\(String(format: "%.6f", t.timeIntervalSince1970))".utf8)
+            }
+            out += [0x7d, 0x0a]
         }
         return out
     }
@@ -69,11 +142,9 @@ enum SinkEncoder {
         var out = [UInt8]()
         for e in events {
             let day = e.stageTimestamp.map { String($0.prefix(10)).replacingOccurrences(of: "-", with: ".") } ?? "unknown"
-            out += try json(["create": ["_index": "\(prefix)-\(day)", "_id": documentID(e.coordinates)]])
-            out.append(0x0a)
-            var document = withCoordinates(e)
-            if let t = e.stageTimestamp { document["@timestamp"] = t }
-            out += try json(document)
+            out += Array(#"{"create":{"_id":"#.utf8) + quoted(documentID(e.coordinates)) + Array(#","_index":"#.utf8) + quoted("\(prefix)-\(day)")
+            out += [0x7d, 0x7d, 0x0a]
+            out += try withCoordinates(e, also: e.stageTimestamp.map { [Array(#""@timestamp":"#.utf8) + quoted($0)] } ?? [])
             out.append(0x0a)
         }
         return out
@@ -95,18 +166,25 @@ enum SinkEncoder {
         var byNode = [(node: String, records: [LogRecord])]()
         for e in events {
             let nanos = e.stageTimestamp.flatMap(Timestamp.parse).map { UInt64($0.timeIntervalSince1970 * 1_000_000) * 1000 } ?? 0
-            let objectRef = e.object["objectRef"] as? [String: Any]
-            let user = e.object["user"] as? [String: Any]
             var attributes: [(key: String, value: LogRecord.Value)] = [
                 ("auditseal.node", .string(e.coordinates.node)), ("auditseal.chain_id", .string(e.coordinates.chainID)),
                 ("auditseal.index", .int(Int64(e.coordinates.index))),
             ]
-            for (key, value) in [("k8s.namespace.name", objectRef?["namespace"]), ("k8s.audit.verb", e.object["verb"]),
-                                 ("k8s.audit.resource", objectRef?["resource"]), ("k8s.audit.audit_id", e.object["auditID"]),
-                                 ("user.name", user?["username"])] {
-                if let text = value as? String { attributes.append((key, .string(text))) }
+            try e.line.withUnsafeBytes { raw in
+                let members = try JSONMembers(raw)
+                func nested(_ name: StaticString, _ key: StaticString) throws -> String? {
+                    guard let m = members.member(name, in: raw), !m.valueIsString else { return nil }
+                    let inner = UnsafeRawBufferPointer(rebasing: raw[m.value])
+                    guard inner.first == 0x7b else { return nil }
+                    return try JSONMembers(inner).plainString(key, in: inner)
+                }
+                for (key, value) in [("k8s.namespace.name", try nested("objectRef", "namespace")), ("k8s.audit.verb", members.plainString("verb", in: raw)),
+                                     ("k8s.audit.resource", try nested("objectRef", "resource")), ("k8s.audit.audit_id", e.auditID),
+                                     ("user.name", try nested("user", "username"))] {
+                    if let value { attributes.append((key, .string(value))) }
+                }
             }
-            let record = LogRecord(timeUnixNano: nanos, body: String(decoding: try json(withCoordinates(e)), as: UTF8.self), attributes: attributes)
+            let record = LogRecord(timeUnixNano: nanos, body: String(decoding: try withCoordinates(e), as: UTF8.self), attributes: attributes)
             if let i = byNode.firstIndex(where: { $0.node == e.coordinates.node }) { byNode[i].records.append(record) } else { byNode.append((e.coordinates.node, [record])) }
         }
         return byNode

@@ -152,13 +152,14 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` and 
             }
             guard !events.lines.isEmpty else { return }
             var outgoing = [OutgoingEvent]()
+            let coordinates = self.coordinates
             for (offset, line) in events.lines.enumerated() {
                 let index = events.first + UInt64(offset)
-                guard let event = AuditEvent(line: line), filter.matches(event) else { continue }
-                guard var object = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any] else { continue }
-                for member in settings.drop { object.removeValue(forKey: member) }
-                outgoing.append(OutgoingEvent(index: index, object: object,
-                                              coordinates: SealCoordinates(node: coordinates.node, chainID: coordinates.chainID, index: index)))
+                // Only a sink with filters parses the event into values.
+                if !filter.timeOnly { guard let event = AuditEvent(line: line), filter.matches(event) else { continue } }
+                guard let e = OutgoingEvent(index: index, line: line, coordinates: SealCoordinates(node: coordinates.node, chainID: coordinates.chainID, index: index),
+                                            dropping: settings.drop) else { continue }
+                outgoing.append(e)
             }
             outgoing = try fitToSize(outgoing)
             if !outgoing.isEmpty { try await deliver(outgoing) }
@@ -213,14 +214,10 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` and 
         guard let limit = settings.maxEventBytes else { return events }
         var out = [OutgoingEvent]()
         for var e in events {
-            if try SinkEncoder.json(e.object).count > limit {
-                e.object.removeValue(forKey: "requestObject")
-                e.object.removeValue(forKey: "responseObject")
-                var annotations = e.object["annotations"] as? [String: Any] ?? [:]
-                annotations["auditseal.io/trimmed"] = "requestObject,responseObject"
-                e.object["annotations"] = annotations
+            if try SinkEncoder.withCoordinates(e).count > limit {
+                try e.trim(["requestObject", "responseObject"])
                 Counter(label: "auditseal_sink_trimmed_total", dimensions: dimensions).increment()
-                if try SinkEncoder.json(e.object).count > limit {
+                if try SinkEncoder.withCoordinates(e).count > limit {
                     try deadLetter(e, status: 0, reason: "larger than maxEventBytes (\(limit)) even without its objects")
                     continue
                 }
@@ -363,7 +360,7 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` and 
     /// itself is in the store: `auditseal cat` or `prove --index` read it).
     func deadLetter(_ e: OutgoingEvent, status: Int, reason: String) throws {
         let line = try SinkEncoder.json(["index": e.index, "status": status, "reason": reason,
-                                         "auditID": e.object["auditID"] ?? "", "at": Timestamp.format(Date())]) + [0x0a]
+                                         "auditID": e.auditID ?? "", "at": Timestamp.format(Date())]) + [0x0a]
         let path = dataDirectory + "/" + SinkCursor.deadLettersPath(settings.name)
         let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw AuditSealError.io("cannot open \(path)", errno: errno) }

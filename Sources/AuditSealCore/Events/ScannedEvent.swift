@@ -170,7 +170,7 @@ public enum JSONString {
     }
 
     /// Escapes a string for inclusion in JSON output (quotes included).
-    static func quoted(_ s: String) -> String {
+    public static func quoted(_ s: String) -> String {
         var out = "\""
         for scalar in s.unicodeScalars {
             switch scalar {
