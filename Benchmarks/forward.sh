@@ -90,7 +90,7 @@ class H(http.server.BaseHTTPRequestHandler):
         answer = b'{"errors":false,"items":[]}'
         self.send_response(503); self.send_header('Content-Length', str(len(answer))); self.end_headers(); self.wfile.write(answer)
     def log_message(self, *a): pass
-http.server.HTTPServer(('127.0.0.1', 19890), H).serve_forever()
+http.server.ThreadingHTTPServer(('127.0.0.1', 19890), H).serve_forever()
 PY
 mkdir -p "$work/captured"
 python3 "$work/capture.py" "$work/captured" & echo $! > "$work/capture.pid"

@@ -1,5 +1,4 @@
 import AuditSealCore
-import AuditSealShipping
 import Foundation
 import Hummingbird
 import NIOCore
@@ -9,8 +8,7 @@ struct OpsRoutes: Sendable {
     let store: AuditStore
     let configuration: ServeConfiguration
     let metrics: ReceiverMetrics
-    let shipper: Shipper?
-    let shippingMetrics: ShippingMetrics?
+    let offsite: (any OffsiteCopy)?
 
     func register<Context: RequestContext>(on router: Router<Context>) {
         router.get("/healthz") { _, _ in Self.text(.ok, "ok\n") }
@@ -40,9 +38,7 @@ struct OpsRoutes: Sendable {
         } else {
             _ = unlink(probe)
         }
-        if let shipping = shipper?.snapshot, shipping.objectLockEnabled == false {
-            problems.append("s3 bucket has no Object Lock: sealed segments are not being shipped")
-        }
+        if let reason = offsite?.notReadyReason { problems.append(reason) }
         return problems
     }
 
@@ -63,14 +59,10 @@ struct OpsRoutes: Sendable {
         metrics.ready.set(to: readinessProblems().isEmpty ? 1 : 0)
         // How long acknowledged events have waited for a signed manifest, and for one in the bucket.
         let now = Date()
-        let shipped = shipper.map { $0.snapshot.shippedTreeSize ?? 0 }
+        let shipped = offsite.map { $0.copiedTreeSize ?? 0 }
         let uncommitted = store.oldestEventTime(from: status.committedTreeSize, forgetBefore: shipped ?? status.committedTreeSize)
         metrics.uncommittedAge.set(to: uncommitted.map { max(0, now.timeIntervalSince($0)) } ?? 0)
-        if let shipper, let shippingMetrics {
-            shippingMetrics.record(shipper.snapshot)
-            let unshipped = store.oldestEventTime(from: shipped ?? 0)
-            shippingMetrics.unshippedAge.set(to: unshipped.map { max(0, now.timeIntervalSince($0)) } ?? 0)
-        }
+        offsite?.refreshMetrics()
     }
 
     static func text(_ status: HTTPResponse.Status, _ body: String) -> Response {

@@ -1,5 +1,4 @@
 import AuditSealCore
-import AuditSealShipping
 import Foundation
 import Hummingbird
 import HummingbirdCore
@@ -19,22 +18,20 @@ public final class Receiver: Sendable {
     public let store: AuditStore
     /// Every metric /metrics renders; `serve` points swift-metrics at its registry.
     public let metrics = ReceiverMetrics()
-    let shippingMetrics: ShippingMetrics?
     let logger: Logger
     let key: Ed25519PrivateKey
     /// The signing key's file, read again on SIGHUP for a rotation.
     let keyPath: String
-    /// Ships sealed segments to S3 Object Lock, when configured.
-    public let shipper: Shipper?
-    /// When the bucket last confirmed an object: the final round at a stop is cut only after
-    /// `finalShippingSeconds` without one.
-    let lastShipped = NIOLockedValueBox(ContinuousClock.now)
+    /// The offsite copy of what is sealed (shipping to S3 Object Lock), when configured.
+    public let offsite: (any OffsiteCopy)?
     /// Runs on each webhook batch before it is appended (redaction), when given.
     let preparer: (any BatchPreparing)?
 
     /// Opens the store; throws with a message naming what is wrong. With a `preparer` (redaction),
     /// no body is spooled: a body on disk before its scan would put unredacted values there.
-    public init(configuration: ServeConfiguration, logger: Logger, preparer: (any BatchPreparing)? = nil) throws {
+    /// `offsite` makes the offsite copy once the store is open (`serve` gives shipping's).
+    public init(configuration: ServeConfiguration, logger: Logger, preparer: (any BatchPreparing)? = nil,
+                offsite makeOffsite: (AuditStore) throws -> (any OffsiteCopy)? = { _ in nil }) throws {
         try configuration.validate()
         var configuration = configuration
         if preparer != nil { configuration.spoolThresholdBytes = Int.max }
@@ -61,16 +58,9 @@ public final class Receiver: Sendable {
         logger.info("store open", metadata: ["dataDir": "\(configuration.dataDir)", "events": "\(store.status.nextIndex)",
                                              "recoverySeconds": "\(String(format: "%.3f", Date().timeIntervalSince(started)))",
                                              "keyID": "\(key.publicKey.keyID)"])
-        shipper = try configuration.makeShipper(logger: logger)
-        // Progress for scripts and tests, beside the "listening" line: one line per confirmed object.
-        let lastShipped = self.lastShipped
-        shipper?.onShipped = { relative, _ in
-            lastShipped.withLockedValue { $0 = .now }
-            Receiver.announce("shipped \(relative)")
-        }
+        offsite = try makeOffsite(store)
         // And one per manifest (off the store's lock: standard output may be a slow pipe).
         store.observeManifests { sequence, segment in Task { Receiver.announce("sealed \(segment ? "segment" : "heartbeat") \(sequence)") } }
-        shippingMetrics = shipper == nil ? nil : ShippingMetrics(registry: metrics.registry)
     }
 
     /// Creates the spool directory and removes what a crash may have left there (spool files are
@@ -90,7 +80,7 @@ public final class Receiver: Sendable {
         let ingest = IngestRoute(store: store, configuration: configuration, metrics: metrics, token: token, logger: logger,
                                  budget: MemoryBudget(limit: configuration.maxInflightBytes),
                                  lane: LargeBatchLane(threshold: configuration.largeBatchBytes), preparer: preparer)
-        let ops = OpsRoutes(store: store, configuration: configuration, metrics: metrics, shipper: shipper, shippingMetrics: shippingMetrics)
+        let ops = OpsRoutes(store: store, configuration: configuration, metrics: metrics, offsite: offsite)
 
         let router = Router(context: ReceiverContext.self)
         // Per-route request counts and durations through swift-metrics (hb_requests_total,
@@ -143,7 +133,7 @@ public final class Receiver: Sendable {
         services.append(ReloadService(tls: tls, token: token, signingKey: (keyPath, store), checkInterval: 10, logger: logger))
         services.append(VerificationService(store: store, dataDir: configuration.dataDir, publicKey: key.publicKey,
                                             interval: configuration.verifyIntervalSeconds, metrics: metrics, logger: logger))
-        if let shipper { services.append(ShippingService(shipper: shipper, pollInterval: 5)) }
+        if let offsite { services.append(offsite.service) }
         services += extraServices
         // Last in the list, so the first told of a stop (services stop in reverse order).
         services.append(StopAnnouncer(logger: logger))
@@ -160,26 +150,8 @@ public final class Receiver: Sendable {
         let status = store.status
         logger.notice("sealed and stopped", metadata: ["events": "\(status.nextIndex)", "manifest": "\(status.manifestSequence)"])
         await afterClosing()
-        if let shipper {
-            // Ship the closing segment now, until the bucket confirms nothing for `finalShippingSeconds`:
-            // a bucket that does not answer must not hold the stop, and one that is slow but answering
-            // is not cut off mid-upload. What does not make it is shipped by the next start (or `auditseal ship`).
-            do {
-                let lastShipped = self.lastShipped
-                lastShipped.withLockedValue { $0 = .now }
-                try await withIdleDeadline(seconds: Self.finalShippingSeconds, lastProgress: { lastShipped.withLockedValue { $0 } }) {
-                    try await shipper.shipPending()
-                }
-                logger.notice("shipped everything sealed to s3://\(shipper.configuration.endpoint.bucket)")
-            } catch {
-                logger.error("final shipping round did not finish; the next start ships the rest: \(error)")
-            }
-            try? await shipper.client.shutdown()
-        }
+        await offsite?.finalRound(logger: logger)
     }
-
-    /// The longest a stop waits for the bucket to confirm the next object of the final round.
-    static let finalShippingSeconds = 10.0
 
     /// Server TLS: the certificate and key, and the client CA (certificates are asked for, checked
     /// when presented, and required by the ingest route only). Reloadable: see `ReloadService`.
@@ -199,7 +171,7 @@ public final class Receiver: Sendable {
     }
 
     /// A line on standard output for scripts and tests that start the receiver on port 0.
-    static func announce(_ line: String) {
+    public static func announce(_ line: String) {
         FileHandle.standardOutput.write(Data("auditseal: \(line)\n".utf8))
     }
 

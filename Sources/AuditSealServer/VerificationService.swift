@@ -1,5 +1,4 @@
 import AuditSealCore
-import AuditSealShipping
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -62,7 +61,7 @@ struct VerificationService: Service {
     func runOnce(from: Int) {
         var options = Verifier.Options(trustedKeys: [publicKey])
         options.segmentsFrom = from
-        options.shippedElsewhere = ShippingLedger.shippedSegmentHashes(dataDirectory: dataDir)
+        options.shippedElsewhere = ShippedSegments.hashes(dataDirectory: dataDir)
         let report = Verifier(source: DirectorySource(root: dataDir), options: options).run()
         metrics.verificationRuns.increment()
         metrics.lastVerificationIntact.set(to: report.intact ? 1 : 0)

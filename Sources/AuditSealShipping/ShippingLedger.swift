@@ -102,23 +102,7 @@ public final class ShippingLedger: @unchecked Sendable {
     /// The store-relative paths ("segments/NAME") of segment files a ledger in this data directory
     /// records as shipped: for `verify` of a store whose local retention deleted some of them.
     public static func shippedSegmentFiles(dataDirectory: String) -> Set<String> {
-        Set(shippedSegmentHashes(dataDirectory: dataDirectory).keys)
-    }
-
-    /// The segment-folder files the ledger records as confirmed in the bucket, with the SHA-256
-    /// (hex) each line states. The ledger is unsigned: what it says proves nothing about the files
-    /// (FORMAT.md §8: a verifier uses it only to tell a deletion by local retention from a loss).
-    public static func shippedSegmentHashes(dataDirectory: String) -> [String: String] {
-        guard let bytes = try? FileIO.readAll(path: dataDirectory + "/shipping/ledger") else { return [:] }
-        var out = [String: String]()
-        for line in bytes.split(separator: 0x0a) {
-            let fields = line.split(separator: 0x09, omittingEmptySubsequences: false)
-            let object = String(decoding: fields[0], as: UTF8.self)
-            if let range = object.range(of: "/segments/", options: .backwards) {
-                out["segments/" + object[range.upperBound...]] = fields.count > 1 ? String(decoding: fields[1], as: UTF8.self) : ""
-            }
-        }
-        return out
+        Set(ShippedSegments.hashes(dataDirectory: dataDirectory).keys)
     }
 
     /// Appends and fsyncs an entry.

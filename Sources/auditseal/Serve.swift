@@ -134,7 +134,10 @@ struct Serve: AsyncParsableCommand {
         let redaction = try RedactionOptions.stage(configuration.redaction, dataDirectory: configuration.dataDir, logger: logger)
         let receiver: Receiver
         do {
-            receiver = try Receiver(configuration: configuration, logger: logger, preparer: redaction)
+            receiver = try Receiver(configuration: configuration, logger: logger, preparer: redaction) { store in
+                // Progress for scripts and tests, beside the "listening" line: one line per confirmed object.
+                try configuration.makeShipper(logger: logger).map { ShippingOffsite(shipper: $0, store: store) { Receiver.announce("shipped \($0)") } }
+            }
         } catch let error as ConfigurationError {
             throw ValidationError(error.description)
         } catch let error as S3Error {
@@ -153,7 +156,8 @@ struct Serve: AsyncParsableCommand {
         if !configuration.sinks.isEmpty {
             let chain = try StableJSON.decode(ChainIdentity.self, from: try FileIO.readAll(path: receiver.store.layout.chainFile))
             // Segments local retention deleted after their upload are read back from the bucket.
-            let fetcher = try receiver.shipper.map { BucketFetcher(client: $0.client, storePrefix: try $0.storePrefix()) }
+            let shipper = (receiver.offsite as? ShippingOffsite)?.shipper
+            let fetcher = try shipper.map { BucketFetcher(client: $0.client, storePrefix: try $0.storePrefix()) }
             for sink in configuration.sinks {
                 extra.append(try SinkService(settings: sink, dataDirectory: configuration.dataDir, sizes: receiver.store.committedSizes(),
                                              node: chain.node, chainID: chain.chainID, fetcher: fetcher, logger: Logger(label: "auditseal-sink")))

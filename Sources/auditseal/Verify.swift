@@ -54,7 +54,7 @@ struct Verify: AsyncParsableCommand {
         }
         guard FileIO.exists(store) else { throw ValidationError("\(store) does not exist") }
         var local = options
-        local.shippedElsewhere = ShippingLedger.shippedSegmentHashes(dataDirectory: store)
+        local.shippedElsewhere = ShippedSegments.hashes(dataDirectory: store)
         let report = Verifier(source: DirectorySource(root: store), options: local).run()
         try output([report])
     }

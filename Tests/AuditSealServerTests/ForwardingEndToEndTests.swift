@@ -126,6 +126,43 @@ struct ForwardingEndToEndTests {
         #expect(status.stdout.contains("sink elastic: next index \(count), 0 event(s) behind, 0 dead-lettered"), "\(status.stdout)")
     }
 
+    /// The issue's outage form, a long mode (AUDITSEAL_FORWARD_OUTAGE_SECONDS=60): the receiver is
+    /// down for that long while the sender keeps sending, then back while ingest goes on: nothing
+    /// lost, no duplicate `_id`, the lag rises and returns to 0.
+    static let outageSeconds = Double(ProcessInfo.processInfo.environment["AUDITSEAL_FORWARD_OUTAGE_SECONDS"] ?? "") ?? 0
+
+    @Test(.enabled(if: outageSeconds > 0, "long mode: AUDITSEAL_FORWARD_OUTAGE_SECONDS=60"))
+    func aReceiverDownForAMinuteDuringIngestLosesNothing() throws {
+        let dir = TestSupport.temporaryDirectory("forward-outage")
+        let fb = try FluentBitProcess(dir: dir)
+        let daemon = try ReceiverEndToEndTests.Daemon(dir: dir, arguments: ["--config", try Self.sinksYAML(fb, dir: dir), "--ops-listen", "127.0.0.1:0"])
+        var sent = 0
+        let downUntil = Date().addingTimeInterval(Self.outageSeconds)
+        while Date() < downUntil {  // a load for a duration, not a synchronization
+            try Self.send(500, prefix: "outage\(sent)", to: daemon, dir: dir)
+            sent += 500
+        }
+        let metrics = try TestSupport.run("/usr/bin/curl", ["-s", daemon.opsURL + "/metrics"]).stdout
+        #expect(metrics.contains("auditseal_sink_lag_events{sink=\"elastic\"} \(sent)"), "\(metrics.split(separator: "\n").filter { $0.contains("lag") })")
+        try fb.start()
+        for _ in 0..<4 {
+            try Self.send(500, prefix: "outage\(sent)", to: daemon, dir: dir)
+            sent += 500
+        }
+        #expect(FluentBitProcess.eventually(seconds: 600) {
+            guard let got = try? Self.indexes(fb) else { return false }
+            return Set(got.elasticIDs).count == sent && Set(got.webhook).count == sent && Set(got.splunk).count == sent && Set(got.otlp).count == sent
+        })
+        let got = try Self.indexes(fb)
+        #expect(got.elasticIDs.count == Set(got.elasticIDs).count, "duplicate _id")
+        #expect(Set(got.otlp) == Set(0..<sent))
+        let after = try TestSupport.run("/usr/bin/curl", ["-s", daemon.opsURL + "/metrics"]).stdout
+        #expect(after.contains("auditseal_sink_lag_events{sink=\"elastic\"} 0"))
+        print("outage: \(Self.outageSeconds) s down, \(sent) events sent, all delivered to the four inputs")
+        #expect(daemon.stop() == 0)
+        fb.stop()
+    }
+
     /// Events local retention deleted after their upload: a sink that comes back reads them from
     /// the bucket (checked against the local signed manifests) and delivers every one.
     @Test(.enabled(if: S3TestServer.available, "needs an S3 server (AUDITSEAL_S3_ENDPOINT or root for Ceph RGW)"))

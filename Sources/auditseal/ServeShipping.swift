@@ -1,8 +1,9 @@
 import AuditSealCore
+import AuditSealServer
 import AuditSealShipping
-import Foundation
 import Logging
-import ServiceLifecycle
+
+// The composition of shipping into `serve`: the Server module knows only `OffsiteCopy`.
 
 extension ServeConfiguration {
     /// The shipping settings, or nil when no S3 endpoint is configured.
@@ -29,13 +30,4 @@ extension ServeConfiguration {
     }
 }
 
-/// Runs the shipper beside the receiver until shutdown; the receiver ships the closing segment
-/// itself after sealing it (`finalRound`).
-struct ShippingService: Service {
-    let shipper: Shipper
-    let pollInterval: Double
-
-    func run() async throws {
-        await cancelWhenGracefulShutdown { await shipper.run(pollInterval: pollInterval) }
-    }
-}
+extension ShippingOffsite: OffsiteCopy {}
