@@ -11,7 +11,7 @@ public struct SealCoordinates: Sendable, Equatable {
 
 /// One event as a sink sends it: the stored line with `drop`'s members removed (still one JSON
 /// object, bytes otherwise as stored), its coordinates and the few members the protocols read.
-struct OutgoingEvent {
+struct OutgoingEvent: Sendable {
     var index: UInt64
     var line: [UInt8]
     var coordinates: SealCoordinates

@@ -32,7 +32,11 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` and 
     let token: String?
     let tokenFile: String?
     let filter: EventFilter
+    /// Used on `worker` alone.
     let reader: StoreEventReader
+    /// The sink's CPU work (reading, projecting, encoding) runs here, at the lowest priority: a
+    /// sink takes only the CPU ingest leaves (docs/OPERATIONS.md "Forwarding").
+    let worker: LowPriorityThread
     /// Where segments deleted here after their upload are read back (the bucket), if shipping is on.
     let fetcher: SealedFileFetcher?
     let channel = UUID().uuidString.lowercased()
@@ -55,6 +59,7 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` and 
         self.logger = logger
         filter = settings.filter
         reader = StoreEventReader(dataDirectory: dataDirectory)
+        worker = LowPriorityThread(name: "auditseal-sink-" + settings.name)
         // A kubeconfig gives what the settings leave out (the API server's webhook config format).
         let kubeconfig = try settings.kubeconfig.map(Kubeconfig.load)
         url = settings.url.isEmpty ? kubeconfig?.server ?? "" : settings.url
@@ -136,6 +141,7 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` and 
                 group.cancelAll()
             }
         }
+        worker.close()
         try? await client.shutdown()
     }
 
@@ -143,27 +149,19 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` and 
     func drain() async throws {
         while cursor < durable {
             try Task.checkCancellation()
-            let events: StoreEventReader.Events
+            // Reading, selecting and projecting run on the sink's low-priority thread.
+            let (from, end) = (cursor, durable)
+            let batch: (first: UInt64, count: Int, outgoing: [OutgoingEvent])
             do {
-                events = try reader.read(from: cursor, limit: settings.batchEvents, end: durable)
+                batch = try await worker.run { try self.prepare(from: from, end: end) }
             } catch let gone as StoreEventReader.Gone {
                 try await fetchFromBucket(gone)
                 continue
             }
-            guard !events.lines.isEmpty else { return }
-            var outgoing = [OutgoingEvent]()
-            let coordinates = self.coordinates
-            for (offset, line) in events.lines.enumerated() {
-                let index = events.first + UInt64(offset)
-                // Only a sink with filters parses the event into values.
-                if !filter.timeOnly { guard let event = AuditEvent(line: line), filter.matches(event) else { continue } }
-                guard let e = OutgoingEvent(index: index, line: line, coordinates: SealCoordinates(node: coordinates.node, chainID: coordinates.chainID, index: index),
-                                            dropping: settings.drop) else { continue }
-                outgoing.append(e)
-            }
-            outgoing = try fitToSize(outgoing)
+            guard batch.count > 0 else { return }
+            let outgoing = batch.outgoing
             if !outgoing.isEmpty { try await deliver(outgoing) }
-            cursor = events.first + UInt64(events.lines.count)
+            cursor = batch.first + UInt64(batch.count)
             try saveCursor()
             let lag = durable > cursor ? durable - cursor : 0
             Gauge(label: "auditseal_sink_lag_events", dimensions: dimensions).record(Double(lag))
@@ -174,6 +172,23 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` and 
         }
         Gauge(label: "auditseal_sink_lag_events", dimensions: dimensions).record(0)
         Gauge(label: "auditseal_sink_lag_seconds", dimensions: dimensions).record(0)
+    }
+
+    /// The next batch from `from` (none at or past `end`): read, selected by the filters, projected
+    /// and fitted to `maxEventBytes`. Runs on `worker`, the only thread that uses `reader`.
+    func prepare(from: UInt64, end: UInt64) throws -> (first: UInt64, count: Int, outgoing: [OutgoingEvent]) {
+        let events = try reader.read(from: from, limit: settings.batchEvents, end: end)
+        var outgoing = [OutgoingEvent]()
+        outgoing.reserveCapacity(events.lines.count)
+        for (offset, line) in events.lines.enumerated() {
+            let index = events.first + UInt64(offset)
+            // Only a sink with filters parses the event into values.
+            if !filter.timeOnly { guard let event = AuditEvent(line: line), filter.matches(event) else { continue } }
+            guard let e = OutgoingEvent(index: index, line: line, coordinates: SealCoordinates(node: coordinates.node, chainID: coordinates.chainID, index: index),
+                                        dropping: settings.drop) else { continue }
+            outgoing.append(e)
+        }
+        return (events.first, events.lines.count, try fitToSize(outgoing))
     }
 
     /// Events local retention deleted after their upload are read from the bucket (checked against
@@ -188,7 +203,7 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` and 
             if let fetcher {
                 do {
                     if let gz = try await fetcher.fetch(gone.file) {
-                        try reader.supply(gone, gz: gz)
+                        try await worker.run { try self.reader.supply(gone, gz: gz) }
                         Counter(label: "auditseal_sink_bucket_reads_total", dimensions: dimensions).increment()
                         logger.info("sink reads a segment from the bucket", metadata: ["sink": "\(settings.name)", "file": "\(gone.file)", "from": "\(fetcher.name)"])
                         Gauge(label: "auditseal_sink_gap_events", dimensions: dimensions).record(0)
@@ -269,24 +284,7 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` and 
 
     func send(_ events: [OutgoingEvent]) async -> Outcome {
         do {
-            let body: [UInt8]
-            var url = self.url
-            var contentType = "application/json"
-            switch settings.type {
-            case .webhook: body = try SinkEncoder.webhook(events)
-            case .splunkHEC: body = try SinkEncoder.splunk(events, sourcetype: settings.sourcetype, index: settings.index)
-            case .elasticsearch:
-                body = try SinkEncoder.elasticsearch(events, prefix: settings.index ?? "auditseal")
-                url = url.hasSuffix("/_bulk") ? url : url + (url.hasSuffix("/") ? "_bulk" : "/_bulk")
-                contentType = "application/x-ndjson"
-            case .otlp:
-                if settings.encoding == .json {
-                    body = try SinkEncoder.otlpJSON(events)
-                } else {
-                    body = try SinkEncoder.otlpProtobuf(events)
-                    contentType = "application/x-protobuf"
-                }
-            }
+            let (body, url, contentType) = try await worker.run { try self.encode(events) }
             var request = HTTPClientRequest(url: url)
             request.method = .POST
             request.headers.add(name: "Content-Type", value: contentType)
@@ -306,6 +304,20 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` and 
             }
         } catch {
             return .retry("\(error)")
+        }
+    }
+
+    /// The request body, URL and content type of a batch (on `worker`).
+    func encode(_ events: [OutgoingEvent]) throws -> (body: [UInt8], url: String, contentType: String) {
+        switch settings.type {
+        case .webhook: return (try SinkEncoder.webhook(events), url, "application/json")
+        case .splunkHEC: return (try SinkEncoder.splunk(events, sourcetype: settings.sourcetype, index: settings.index), url, "application/json")
+        case .elasticsearch:
+            return (try SinkEncoder.elasticsearch(events, prefix: settings.index ?? "auditseal"),
+                    url.hasSuffix("/_bulk") ? url : url + (url.hasSuffix("/") ? "_bulk" : "/_bulk"), "application/x-ndjson")
+        case .otlp:
+            if settings.encoding == .json { return (try SinkEncoder.otlpJSON(events), url, "application/json") }
+            return (try SinkEncoder.otlpProtobuf(events), url, "application/x-protobuf")
         }
     }
 

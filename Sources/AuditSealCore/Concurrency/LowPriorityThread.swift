@@ -1,0 +1,48 @@
+import Foundation
+import Synchronization
+
+/// A thread of its own at the lowest CPU priority (nice 19), for a follower's work that must never
+/// take CPU from ingest (a forwarding sink's reading and encoding): while ingest saturates the
+/// cores it gets what ingest leaves, and idle it runs at full speed. Jobs run one at a time, in
+/// order. On Linux the nice value is per thread (setpriority with `who` 0 is the calling thread).
+public final class LowPriorityThread: Sendable {
+    private let state = Mutex<(jobs: [@Sendable () -> Void], closed: Bool)>(([], false))
+    private let wake = DispatchSemaphore(value: 0)
+
+    public init(name: String) {
+        let thread = Thread { self.loop() }
+        thread.name = name
+        thread.start()
+    }
+
+    private func loop() {
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19)
+        while true {
+            wake.wait()
+            let next = state.withLock { s -> (@Sendable () -> Void)? in s.jobs.isEmpty ? nil : s.jobs.removeFirst() }
+            guard let job = next else { return }  // woken with nothing queued: closed
+            job()
+        }
+    }
+
+    /// Runs `work` on the thread and returns its result.
+    public func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            let accepted = state.withLock { s -> Bool in
+                guard !s.closed else { return false }
+                s.jobs.append { continuation.resume(with: Result { try work() }) }
+                return true
+            }
+            if accepted { wake.signal() } else { continuation.resume(throwing: CancellationError()) }
+        }
+    }
+
+    /// Ends the thread once the queued jobs have run; later `run` calls throw CancellationError.
+    public func close() {
+        let first = state.withLock { s -> Bool in
+            defer { s.closed = true }
+            return !s.closed
+        }
+        if first { wake.signal() }
+    }
+}

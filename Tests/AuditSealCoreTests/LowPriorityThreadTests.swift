@@ -1,0 +1,20 @@
+@testable import AuditSealCore
+import Foundation
+import Testing
+
+struct LowPriorityThreadTests {
+    @Test func jobsRunInOrderAtNiceNineteenAndACloseEndsIt() async throws {
+        let thread = LowPriorityThread(name: "test-low")
+        // On Linux the nice value is per thread: the job sees its own, the caller keeps its.
+        let caller = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
+        #expect(try await thread.run { getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0) } == 19)
+        #expect(getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0) == caller)
+        var results = [Int]()
+        for i in 0..<5 { results.append(try await thread.run { i * i }) }
+        #expect(results == [0, 1, 4, 9, 16])
+        struct Failed: Error {}
+        await #expect(throws: Failed.self) { try await thread.run { throw Failed() } }
+        thread.close()
+        await #expect(throws: CancellationError.self) { try await thread.run { 1 } }
+    }
+}
