@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import Metrics
 import NIOCore
+import NIOPosix
 import NIOSSL
 import ServiceLifecycle
 import Synchronization
@@ -17,7 +18,7 @@ import Synchronization
 /// cursor (DATA_DIR/sinks/NAME.cursor, written atomically); a refused event (a 4xx other than
 /// 408/429, found by halving the batch) goes to DATA_DIR/sinks/NAME.dead.jsonl and delivery goes
 /// on; anything else is retried with backoff (1 s doubling to 60 s), forever.
-public final class SinkService: Service, @unchecked Sendable {  // `reader` and the HTTP state are used by the delivering task alone; positions live in `position`
+public final class SinkService: Service, @unchecked Sendable {  // `reader` (a non-Sendable class) is used on `worker` alone; positions live in `position`
     public let settings: SinkSettings
     let dataDirectory: String
     let sizes: AsyncStream<UInt64>
@@ -77,7 +78,7 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` and 
             tls.certificateChain = try NIOSSLCertificate.fromPEMBytes(Array(cert.utf8)).map { .certificate($0) }
             tls.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(key.utf8), format: .pem))
         }
-        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(
+        client = HTTPClient(eventLoopGroupProvider: .shared(Self.eventLoops), configuration: .init(
             tlsConfiguration: tls, redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5), read: .seconds(30))))
         switch settings.type {
         case .splunkHEC: scheme = "Splunk"
@@ -90,6 +91,14 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` and 
         position = Mutex((Self.loadCursor(dataDirectory, settings.name), 0))
         _ = try authorization()  // an unreadable token file is a configuration error at the start
     }
+
+    /// The sinks' network I/O: one event-loop thread of their own at nice 19, so that sending (TLS,
+    /// copying bodies) also takes only the CPU ingest leaves; never shut down (process-wide).
+    static let eventLoops: MultiThreadedEventLoopGroup = {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        try? group.next().submit { _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19) }.wait()
+        return group
+    }()
 
     func authorization() throws -> String? {
         if let token { return scheme + " " + token }
@@ -145,22 +154,37 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` and 
         try? await client.shutdown()
     }
 
-    /// Sends everything from the cursor up to the durable size.
+    /// A batch made ready on `worker`: its place, the events to send and their request.
+    typealias Prepared = (first: UInt64, count: Int, outgoing: [OutgoingEvent], request: Request?)
+    typealias Request = (body: [UInt8], url: String, contentType: String)
+
+    /// Sends everything from the cursor up to the durable size. The next batch is read and encoded
+    /// on `worker` while the current one is on the wire.
     func drain() async throws {
+        var ahead: Task<Prepared, Error>?
+        defer { ahead?.cancel() }
         while cursor < durable {
             try Task.checkCancellation()
-            // Reading, selecting and projecting run on the sink's low-priority thread.
             let (from, end) = (cursor, durable)
-            let batch: (first: UInt64, count: Int, outgoing: [OutgoingEvent])
+            let batch: Prepared
             do {
-                batch = try await worker.run { try self.prepare(from: from, end: end) }
+                if let prepared = ahead {
+                    batch = try await prepared.value
+                } else {
+                    batch = try await worker.run { try self.prepare(from: from, end: end) }
+                }
+                ahead = nil
             } catch let gone as StoreEventReader.Gone {
+                ahead = nil
                 try await fetchFromBucket(gone)
                 continue
             }
             guard batch.count > 0 else { return }
+            let next = batch.first + UInt64(batch.count)
+            let nextEnd = durable
+            if next < nextEnd { ahead = Task { try await self.worker.run { try self.prepare(from: next, end: nextEnd) } } }
             let outgoing = batch.outgoing
-            if !outgoing.isEmpty { try await deliver(outgoing) }
+            if !outgoing.isEmpty { try await deliver(outgoing, encoded: batch.request) }
             cursor = batch.first + UInt64(batch.count)
             try saveCursor()
             let lag = durable > cursor ? durable - cursor : 0
@@ -174,9 +198,9 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` and 
         Gauge(label: "auditseal_sink_lag_seconds", dimensions: dimensions).record(0)
     }
 
-    /// The next batch from `from` (none at or past `end`): read, selected by the filters, projected
-    /// and fitted to `maxEventBytes`. Runs on `worker`, the only thread that uses `reader`.
-    func prepare(from: UInt64, end: UInt64) throws -> (first: UInt64, count: Int, outgoing: [OutgoingEvent]) {
+    /// The next batch from `from` (none at or past `end`): read, selected by the filters, projected,
+    /// fitted to `maxEventBytes` and encoded. Runs on `worker`, the only thread that uses `reader`.
+    func prepare(from: UInt64, end: UInt64) throws -> Prepared {
         let events = try reader.read(from: from, limit: settings.batchEvents, end: end)
         var outgoing = [OutgoingEvent]()
         outgoing.reserveCapacity(events.lines.count)
@@ -188,7 +212,8 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` and 
                                         dropping: settings.drop) else { continue }
             outgoing.append(e)
         }
-        return (events.first, events.lines.count, try fitToSize(outgoing))
+        let fitted = try fitToSize(outgoing)
+        return (events.first, events.lines.count, fitted, fitted.isEmpty ? nil : try encode(fitted))
     }
 
     /// Events local retention deleted after their upload are read from the bucket (checked against
@@ -251,11 +276,11 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` and 
     }
 
     /// Sends a batch until the receiver takes it; refused events are found by halving and dead-lettered.
-    func deliver(_ events: [OutgoingEvent]) async throws {
+    func deliver(_ events: [OutgoingEvent], encoded: Request? = nil) async throws {
         var delay = 1.0
         while true {
             try Task.checkCancellation()
-            switch await send(events) {
+            switch await send(events, encoded: encoded) {
             case .delivered:
                 Counter(label: "auditseal_sink_delivered_total", dimensions: dimensions).increment(by: events.count)
                 return
@@ -282,9 +307,11 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` and 
         }
     }
 
-    func send(_ events: [OutgoingEvent]) async -> Outcome {
+    func send(_ events: [OutgoingEvent], encoded: Request?) async -> Outcome {
         do {
-            let (body, url, contentType) = try await worker.run { try self.encode(events) }
+            var ready = encoded
+            if ready == nil { ready = try await worker.run { try self.encode(events) } }
+            let (body, url, contentType) = ready!
             var request = HTTPClientRequest(url: url)
             request.method = .POST
             request.headers.add(name: "Content-Type", value: contentType)
@@ -308,7 +335,7 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` and 
     }
 
     /// The request body, URL and content type of a batch (on `worker`).
-    func encode(_ events: [OutgoingEvent]) throws -> (body: [UInt8], url: String, contentType: String) {
+    func encode(_ events: [OutgoingEvent]) throws -> Request {
         switch settings.type {
         case .webhook: return (try SinkEncoder.webhook(events), url, "application/json")
         case .splunkHEC: return (try SinkEncoder.splunk(events, sourcetype: settings.sourcetype, index: settings.index), url, "application/json")

@@ -1,5 +1,6 @@
 import AuditSealCore
 import Foundation
+import Synchronization
 import GRDB
 import Logging
 
@@ -12,7 +13,7 @@ import Logging
 /// race with the webhook delivering the same event meanwhile), and only then does the position
 /// move, with the counters, in one transaction. A crash anywhere re-reads lines the index then
 /// finds stored: nothing twice, nothing missed.
-public final class Backfiller: @unchecked Sendable {
+public final class Backfiller: Sendable {
     public typealias Append = @Sendable (EventBatch) async throws -> AppendResult
 
     public struct Settings: Sendable {
@@ -50,15 +51,22 @@ public final class Backfiller: @unchecked Sendable {
     let dataDirectory: String
     let append: Append
     let logger: Logger
-    private var fingerprints: [String: (ino: UInt64, size: Int, fingerprint: String)] = [:]
-    private var lastPass: Date?
-    private let sha = SHA256()
+    /// The log files' identities seen so far, and when the last pass ran (passes run one at a time).
+    private let fingerprints = Mutex<[String: (ino: UInt64, size: Int, fingerprint: String)]>([:])
+    private let lastPass = Mutex<Date?>(nil)
+    private let hooks = Mutex<(observe: (@Sendable (PassResult) -> Void)?, redactionChanges: (@Sendable ([UInt8]) -> Bool)?)>((nil, nil))
     /// Called after each counted chunk (metrics).
-    public var observe: (@Sendable (PassResult) -> Void)?
+    public var observe: (@Sendable (PassResult) -> Void)? {
+        get { hooks.withLock { $0.observe } }
+        set { hooks.withLock { $0.observe = newValue } }
+    }
     /// Whether redaction changes a log line before it is chained (`serve` sets it when redaction is
     /// on): such a stored copy carries markers with fresh salts, so its leaf cannot match the log
     /// line's, and it is counted as matched by (auditID, stage) alone, not as a difference.
-    public var redactionChanges: (@Sendable ([UInt8]) -> Bool)?
+    public var redactionChanges: (@Sendable ([UInt8]) -> Bool)? {
+        get { hooks.withLock { $0.redactionChanges } }
+        set { hooks.withLock { $0.redactionChanges = newValue } }
+    }
 
     public init(settings: Settings, database: ReconcileDatabase, dataDirectory: String, logger: Logger, append: @escaping Append) {
         self.settings = settings
@@ -73,7 +81,8 @@ public final class Backfiller: @unchecked Sendable {
     public func pass(now: Date = Date()) async throws -> PassResult {
         var total = PassResult()
         total.indexed = try indexer.catchUp(now: now).indexed
-        let (files, missing) = AuditLogFiles.discover(settings.logPaths, cache: &fingerprints)
+        let (files, missing) = fingerprints.withLock { AuditLogFiles.discover(settings.logPaths, cache: &$0) }
+        let lastPass = self.lastPass.withLock { $0 }
         for path in missing {
             try database.recordGap(source: "log", from: lastPass ?? now, to: now, reason: "no log file at \(path)")
             logger.warning("reconcile: no log file at \(path): events the webhook dropped cannot be backfilled for this window")
@@ -90,7 +99,7 @@ public final class Backfiller: @unchecked Sendable {
             total.beyondHorizon += r.beyondHorizon
             total.unreadable += r.unreadable
         }
-        lastPass = now
+        self.lastPass.withLock { $0 = now }
         try database.writeReport(dataDirectory: dataDirectory, now: now)
         return total
     }
@@ -98,7 +107,7 @@ public final class Backfiller: @unchecked Sendable {
     /// A file known from an earlier pass that is gone before it was read to its end: its unread
     /// lines are a window nothing can reconcile any more.
     private func forgetVanished(_ files: [AuditLogFile], now: Date) throws {
-        for (path, lines) in try database.forgetVanished(present: Set(files.map(\.fingerprint)), since: lastPass ?? now, now: now) {
+        for (path, lines) in try database.forgetVanished(present: Set(files.map(\.fingerprint)), since: lastPass.withLock { $0 } ?? now, now: now) {
             logger.warning("reconcile: log file \(path) vanished before it was read past line \(lines)")
         }
     }
@@ -156,6 +165,7 @@ public final class Backfiller: @unchecked Sendable {
     /// it found, the bytes and lines consumed, and whether it got through the whole chunk.
     private func reconcileChunk(_ chunk: [UInt8], file: AuditLogFile, firstLine: UInt64, settledBefore cutoff: Int64, horizon: Int64, now: Date)
         async throws -> (PassResult, Int, UInt64, Bool) {
+        let sha = SHA256()
         // Line boundaries.
         var lineRanges = [Range<Int>]()
         var start = 0

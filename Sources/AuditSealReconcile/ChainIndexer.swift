@@ -1,5 +1,6 @@
 import AuditSealCore
 import Foundation
+import Synchronization
 import GRDB
 
 /// Brings the (auditID, stage) index up to the chain's head: every sealed segment after the last
@@ -14,8 +15,10 @@ public struct ChainIndexer: Sendable {
 
     /// Where each open write-ahead segment was read up to, so that a pass reads (and hashes) only
     /// the records appended since.
-    final class WriteAheadCursors: @unchecked Sendable {
-        var positions: [String: (offset: Int, index: UInt64)] = [:]
+    /// Where each write-ahead file's last read ended (catch-ups run one at a time, from the indexer's
+    /// task); a class, so that copies of the indexer share it.
+    final class WriteAheadCursors: Sendable {
+        let positions = Mutex<[String: (offset: Int, index: UInt64)]>([:])
     }
     let cursors = WriteAheadCursors()
 
@@ -71,12 +74,12 @@ public struct ChainIndexer: Sendable {
         }
         // The open write-ahead segments: indexed now, found again (and skipped) once sealed.
         let walPaths = try layout.walPaths()
-        cursors.positions = cursors.positions.filter { walPaths.contains($0.key) }
+        cursors.positions.withLock { $0 = $0.filter { walPaths.contains($0.key) } }
         for path in walPaths {
             var joined = [UInt8]()
             var leaves = [SHA256Digest]()
             var firstIndex: UInt64?
-            let resume = cursors.positions[path].flatMap { $0.index <= nextIndex ? $0 : nil }
+            let resume = cursors.positions.withLock { $0[path] }.flatMap { $0.index <= nextIndex ? $0 : nil }
             guard let outcome = try? WriteAheadReader(path: path).read(resumeAt: resume, { index, line, leaf in
                 guard index >= nextIndex else { return }
                 if firstIndex == nil { firstIndex = index }
@@ -85,7 +88,7 @@ public struct ChainIndexer: Sendable {
                 leaves.append(leaf)
             }) else { continue }  // sealed and removed meanwhile: its segment is read next time
             let readUpTo = outcome.header.firstIndex + UInt64(outcome.recordCount) + (resume.map { $0.index - outcome.header.firstIndex } ?? 0)
-            cursors.positions[path] = (outcome.validLength, readUpTo)
+            cursors.positions.withLock { $0[path] = (outcome.validLength, readUpTo) }
             guard let firstIndex, !leaves.isEmpty else { continue }
             let hints = leaves.flatMap { $0.bytes.prefix(8) }
             let entries = try Self.entries(lines: joined, firstIndex: firstIndex, count: leaves.count, hints: hints, from: firstIndex, using: sha)

@@ -5,7 +5,7 @@ import Metrics
 import ServiceLifecycle
 
 /// Runs reconciliation passes beside the receiver (`reconcile.auditLogPaths` in serve's config).
-public final class ReconcileService: Service, @unchecked Sendable {
+public final class ReconcileService: Service, Sendable {
     let backfiller: Backfiller
     let interval: Double
     let logger: Logger

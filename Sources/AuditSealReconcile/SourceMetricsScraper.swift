@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import AuditSealCore
 import Foundation
+import Synchronization
 import Logging
 import Metrics
 import NIOCore
@@ -11,15 +12,15 @@ import ServiceLifecycle
 /// `apiserver_audit_error_total{plugin}` into `auditseal_source_dropped_events_total{plugin,server}`,
 /// a log line, and a drop with its time window in the completeness report. Restarts (counters back
 /// at zero) and several API servers are handled; an unreachable server's window is recorded.
-public final class SourceMetricsScraper: Service, @unchecked Sendable {
+public final class SourceMetricsScraper: Service, Sendable {
     let endpoints: [APIServerEndpoint]
     let database: ReconcileDatabase
     let dataDirectory: String
     let interval: Double
     let logger: Logger
-    private var clients: [String: HTTPClient] = [:]
+    private let clients: [String: HTTPClient]
     /// When each server's scrapes began failing.
-    private var failingSince: [String: Date] = [:]
+    private let failingSince = Mutex([String: Date]())
 
     public init(endpoints: [APIServerEndpoint], database: ReconcileDatabase, dataDirectory: String, interval: Double, logger: Logger) throws {
         self.endpoints = endpoints
@@ -27,6 +28,7 @@ public final class SourceMetricsScraper: Service, @unchecked Sendable {
         self.dataDirectory = dataDirectory
         self.interval = interval
         self.logger = logger
+        var clients = [String: HTTPClient]()
         for endpoint in endpoints {
             var tls = TLSConfiguration.makeClientConfiguration()
             if let ca = endpoint.caPEM { tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(ca.utf8))) }
@@ -38,6 +40,7 @@ public final class SourceMetricsScraper: Service, @unchecked Sendable {
             clients[endpoint.name] = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(
                 tlsConfiguration: tls, redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5), read: .seconds(20))))
         }
+        self.clients = clients
     }
 
     public func run() async throws {
@@ -58,8 +61,11 @@ public final class SourceMetricsScraper: Service, @unchecked Sendable {
                 let counters = try await fetch(endpoint)
                 try record(endpoint, counters: counters, now: now)
             } catch {
-                if failingSince[endpoint.name] == nil {
-                    failingSince[endpoint.name] = now
+                let first = failingSince.withLock { failing in
+                    defer { failing[endpoint.name] = failing[endpoint.name] ?? now }
+                    return failing[endpoint.name] == nil
+                }
+                if first {
                     logger.warning("source metrics: cannot scrape \(endpoint.url): \(error)")
                 }
                 Counter(label: "auditseal_source_scrape_failures_total", dimensions: [("server", endpoint.name)]).increment()
@@ -72,7 +78,6 @@ public final class SourceMetricsScraper: Service, @unchecked Sendable {
     /// Shuts the HTTP clients down (when not run as a service).
     public func shutdown() async {
         for client in clients.values { try? await client.shutdown() }
-        clients.removeAll()
     }
 
     func fetch(_ endpoint: APIServerEndpoint) async throws -> SourceCounters {
@@ -101,7 +106,7 @@ public final class SourceMetricsScraper: Service, @unchecked Sendable {
             }
             Counter(label: "auditseal_source_audit_events_total", dimensions: [("server", endpoint.name)]).increment(by: Int64(change.events))
         }
-        if let down = failingSince.removeValue(forKey: endpoint.name), gap == nil, previous == nil {
+        if let down = failingSince.withLock({ $0.removeValue(forKey: endpoint.name) }), gap == nil, previous == nil {
             gap = "\(endpoint.name) metrics unreachable from \(Timestamp.format(down))"
         }
         for (plugin, events) in drops.sorted(by: { $0.key < $1.key }) {

@@ -291,7 +291,7 @@ public struct Redactor: Sendable {
 }
 
 /// NSRegularExpression is immutable and safe to share; Foundation on Linux does not say so.
-struct NSRegularExpressionBox: @unchecked Sendable {
+struct NSRegularExpressionBox: @unchecked Sendable {  // immutable once compiled (see above)
     let regex: NSRegularExpression
     init(_ regex: NSRegularExpression) { self.regex = regex }
 }

@@ -1,14 +1,12 @@
 import AuditSealCore
 import Foundation
+import Synchronization
 
 /// The bearer token senders must present, read from a file and re-read when the file changes
 /// (checked at most once a second), compared in constant time.
-public final class BearerToken: @unchecked Sendable {
+public final class BearerToken: Sendable {
     private let path: String
-    private let lock = NSLock()
-    private var token: [UInt8] = []
-    private var modified: Date?
-    private var checked = Date.distantPast
+    private let state = Mutex<(token: [UInt8], modified: Date?, checked: Date)>(([], nil, .distantPast))
 
     public init(path: String) throws {
         self.path = path
@@ -21,9 +19,10 @@ public final class BearerToken: @unchecked Sendable {
         let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard !text.isEmpty else { throw ConfigurationError("tokenFile \(path) is empty") }
         let attributes = try? FileManager.default.attributesOfItem(atPath: path)
-        lock.lock(); defer { lock.unlock() }
-        token = Array(text.utf8)
-        modified = attributes?[.modificationDate] as? Date
+        state.withLock {
+            $0.token = Array(text.utf8)
+            $0.modified = attributes?[.modificationDate] as? Date
+        }
     }
 
     /// Whether an Authorization header value carries the token.
@@ -31,7 +30,7 @@ public final class BearerToken: @unchecked Sendable {
         refreshIfChanged()
         guard let authorization, authorization.hasPrefix("Bearer ") else { return false }
         let presented = Array(authorization.dropFirst(7).utf8)
-        lock.lock(); let expected = token; lock.unlock()
+        let expected = state.withLock { $0.token }
         return Self.constantTimeEquals(presented, expected)
     }
 
@@ -45,11 +44,11 @@ public final class BearerToken: @unchecked Sendable {
     }
 
     private func refreshIfChanged() {
-        lock.lock()
-        let due = Date().timeIntervalSince(checked) >= 1
-        if due { checked = Date() }
-        let known = modified
-        lock.unlock()
+        let (due, known) = state.withLock { s -> (Bool, Date?) in
+            let due = Date().timeIntervalSince(s.checked) >= 1
+            if due { s.checked = Date() }
+            return (due, s.modified)
+        }
         guard due, let attributes = try? FileManager.default.attributesOfItem(atPath: path),
               let date = attributes[.modificationDate] as? Date, date != known else { return }
         try? reload()

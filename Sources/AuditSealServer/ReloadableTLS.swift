@@ -5,39 +5,32 @@ import Logging
 import NIOCore
 import NIOSSL
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 
 /// The TLS context new connections get; replaced when the certificate, key or client CA files
 /// change (SIGHUP, or a change seen by the periodic check). A failed reload keeps the old context.
-public final class TLSContextHolder: @unchecked Sendable {
-    private let lock = NSLock()
-    private var context: NIOSSLContext
-    private var fingerprint: String
+public final class TLSContextHolder: Sendable {
+    private let state: Mutex<(context: NIOSSLContext, fingerprint: String)>
     private let make: @Sendable () throws -> NIOSSLContext
     private let files: [String]
 
     init(files: [String], make: @escaping @Sendable () throws -> NIOSSLContext) throws {
         self.files = files
         self.make = make
-        context = try make()
-        fingerprint = Self.fingerprint(files)
+        state = Mutex((try make(), Self.fingerprint(files)))
     }
 
-    var current: NIOSSLContext {
-        lock.lock(); defer { lock.unlock() }
-        return context
-    }
+    var current: NIOSSLContext { state.withLock { $0.context } }
 
     /// Rebuilds the context from the files; returns true when it changed.
     @discardableResult
     func reload(force: Bool) throws -> Bool {
         let now = Self.fingerprint(files)
-        lock.lock()
-        let unchanged = now == fingerprint
-        lock.unlock()
+        let unchanged = state.withLock { $0.fingerprint == now }
         if unchanged && !force { return false }
         let fresh = try make()
-        lock.lock(); context = fresh; fingerprint = now; lock.unlock()
+        state.withLock { $0 = (fresh, now) }
         return true
     }
 

@@ -94,7 +94,7 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
     public var s3ConcurrentUploads: Int = 6
     /// Witnesses (C2SP tlog-witness) each new sealed checkpoint is submitted to.
     public var witnesses: [WitnessEndpoint] = []
-    /// Seconds between offers of the newest checkpoint to the witnesses (and retries of one down).
+    /// Seconds between retries of a witness that failed (each new checkpoint is offered as it is sealed).
     public var witnessIntervalSeconds: Double = 10
     /// Completeness (docs/OPERATIONS.md, "Completeness"): the API servers' drop counters, and
     /// backfilling from their log files. Absent: no reconciliation.

@@ -13,31 +13,34 @@ struct VerificationService: Service {
     let metrics: ReceiverMetrics
     let logger: Logger
 
-    /// Checks every few seconds whether segments were sealed since the last run and reads just
-    /// those; reads the whole store every `interval` seconds.
+    /// Follows the store's manifests (`AuditStore.sealedManifests()`): after a new one it reads the
+    /// segments sealed since the last run, and the whole store once `interval` seconds have passed
+    /// since the last full run (heartbeat manifests keep that going on an idle store). Runs are
+    /// spaced by at least min(interval, 15) seconds (the one timer left: it bounds verification's
+    /// share of the CPU while ingest seals a segment every few seconds); manifests sealed meanwhile
+    /// are taken by the next run.
     func run() async throws {
         guard interval > 0 else {
             // Disabled: stay until shutdown (a service that returns early stops the group).
             try? await gracefulShutdown()
             return
         }
-        var verifiedThrough = 0  // highest manifest sequence read so far
-        var lastFull = Date.distantPast
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(min(interval, 15))) }
-            } catch {
-                return
-            }
-            guard !Task.isShuttingDownGracefully else { return }
-            let latest = store.status.manifestSequence
-            if Date().timeIntervalSince(lastFull) >= interval {
-                await runOffPool(from: 1)
-                lastFull = Date()
+        let manifests = store.sealedManifests()
+        await cancelWhenGracefulShutdown {
+            var verifiedThrough = 0  // highest manifest sequence read so far
+            var lastFull = Date.distantPast  // the first manifest (the newest at the start) brings a full run
+            for await latest in manifests {
+                guard !Task.isCancelled else { return }
+                if Date().timeIntervalSince(lastFull) >= interval {
+                    await runOffPool(from: 1)
+                    lastFull = Date()
+                } else if latest > verifiedThrough {
+                    await runOffPool(from: verifiedThrough + 1)
+                } else {
+                    continue
+                }
                 verifiedThrough = latest
-            } else if latest > verifiedThrough {
-                await runOffPool(from: verifiedThrough + 1)
-                verifiedThrough = latest
+                try? await Task.sleep(for: .seconds(min(interval, 15)))  // spacing between runs, not a synchronization
             }
         }
     }

@@ -1,5 +1,6 @@
 import AuditSealCore
 import Foundation
+import Synchronization
 import Logging
 
 /// Where and how sealed data is shipped.
@@ -82,20 +83,29 @@ public struct ShippingSnapshot: Sendable {
 /// Before a PUT it HEADs the key: an object with the same SHA-256 is recorded as shipped without
 /// a second upload (the previous run died between PUT and ledger write); one with other content is
 /// a conflict, never overwritten.
-public final class Shipper: @unchecked Sendable {
+public final class Shipper: Sendable {
     public let configuration: ShippingConfiguration
     public let client: S3Client
     let dataDirectory: String
     let layout: StoreLayout
     let ledger: ShippingLedger
     let logger: Logger
-    private let lock = NSLock()
-    private var state = ShippingSnapshot()
-    private var lastRetentionRun = Date.distantPast
-    /// Retention of chain.json and the key copies in the bucket, as last seen or set (by key).
-    private var storeFileRetention = [String: Date]()
+    /// Progress, when local retention last ran, the retention of chain.json and the key copies in
+    /// the bucket as last seen or set (by key), and the progress hook: one lock for all.
+    private let state = Mutex(State())
+
+    struct State {
+        var snapshot = ShippingSnapshot()
+        var lastRetentionRun = Date.distantPast
+        var storeFileRetention = [String: Date]()
+        var onShipped: (@Sendable (String, String) -> Void)?
+    }
+
     /// Called after each object is confirmed (relative path, bucket key): for progress output.
-    public var onShipped: (@Sendable (String, String) -> Void)?
+    public var onShipped: (@Sendable (String, String) -> Void)? {
+        get { state.withLock { $0.onShipped } }
+        set { state.withLock { $0.onShipped = newValue } }
+    }
 
     public init(configuration: ShippingConfiguration, client: S3Client, dataDirectory: String, logger: Logger) throws {
         try configuration.validate()
@@ -108,9 +118,9 @@ public final class Shipper: @unchecked Sendable {
     }
 
     /// A copy of the current progress.
-    public var snapshot: ShippingSnapshot { lock.withLock { state } }
+    public var snapshot: ShippingSnapshot { state.withLock { $0.snapshot } }
 
-    func update(_ change: (inout ShippingSnapshot) -> Void) { lock.withLock { change(&state) } }
+    func update(_ change: (inout ShippingSnapshot) -> Void) { state.withLock { change(&$0.snapshot) } }
 
     /// Checks that the bucket has Object Lock enabled; throws `objectLockDisabled` otherwise.
     public func checkBucket() async throws {
@@ -221,9 +231,9 @@ public final class Shipper: @unchecked Sendable {
             try await extendStoreFileRetention(prefix: prefix, newestSealing: newest)
         }
         // Local retention reads manifests and HEADs objects: at most every ten minutes.
-        if let days = configuration.localRetentionDays, Date().timeIntervalSince(lastRetentionRun) >= 600 {
+        if let days = configuration.localRetentionDays, Date().timeIntervalSince(state.withLock { $0.lastRetentionRun }) >= 600 {
             try await applyLocalRetention(days: days, prefix: prefix)
-            lastRetentionRun = Date()
+            state.withLock { $0.lastRetentionRun = Date() }
         }
         return uploaded
     }
@@ -250,31 +260,30 @@ public final class Shipper: @unchecked Sendable {
         let files = ["chain.json"] + (try FileIO.list(layout.keysDirectory)).filter { $0.hasSuffix(".pub") }.map { "keys/" + $0 }
         for relative in files where ledger.contains(ledgerName(prefix + relative)) {
             let key = prefix + relative
-            if let known = storeFileRetention[key], known >= needed { continue }
+            if let known = state.withLock({ $0.storeFileRetention[key] }), known >= needed { continue }
             guard let head = try await client.headObject(key: key) else { continue }
             // Only our own bytes are kept longer; anything else is for verify to report.
             let ours = SHA256.digest(try FileIO.readAll(path: dataDirectory + "/" + relative)).hex
             guard head.metadata["sha256"] == ours else { continue }
             // (A minute's slack: the bucket keeps retention to the second.)
             if let current = head.retention?.retainUntil, current >= needed.addingTimeInterval(-60) {
-                storeFileRetention[key] = current
+                state.withLock { $0.storeFileRetention[key] = current }
                 continue
             }
             let until = needed.addingTimeInterval(30 * 86_400)
             try await client.putObjectRetention(key: key, versionID: head.versionID, retention: ObjectRetention(mode: configuration.lockMode, retainUntil: until))
-            storeFileRetention[key] = until
+            state.withLock { $0.storeFileRetention[key] = until }
             logger.info("extended retention", metadata: ["key": "\(key)", "until": "\(S3Client.isoDate(until))"])
         }
     }
 
     /// The objects of a round not yet confirmed, for the pending gauges.
-    final class RemainingObjects: @unchecked Sendable {
-        private let lock = NSLock()
-        private var objects: [LocalObject]
-        init(_ objects: [LocalObject]) { self.objects = objects }
+    final class RemainingObjects: Sendable {
+        private let objects: Mutex<[LocalObject]>
+        init(_ objects: [LocalObject]) { self.objects = Mutex(objects) }
         /// Removes one by path; returns what is left.
         func remove(_ relativePath: String) -> [LocalObject] {
-            lock.withLock {
+            objects.withLock { objects in
                 objects.removeAll { $0.relativePath == relativePath }
                 return objects
             }
@@ -348,24 +357,28 @@ public final class Shipper: @unchecked Sendable {
         }
     }
 
-    /// Ships until cancelled: a round every `pollInterval` seconds, failures retried with
-    /// exponential backoff (1 s doubling to 5 min), each failure counted and logged.
-    public func run(pollInterval: Double = 5) async {
+    /// Ships after each manifest the store makes durable (`AuditStore.sealedManifests()`, which
+    /// also gives the newest at the start: what an earlier run left is shipped first), until the
+    /// stream ends or the task is cancelled. A failed round is counted, logged and tried again with
+    /// backoff (1 s doubling to 5 min) until it succeeds: the one timer left, for a bucket that does
+    /// not answer. Nothing lists the data directory between manifests.
+    public func follow(_ manifests: AsyncStream<Int>) async {
         var backoff = 1.0
-        while !Task.isCancelled {
-            var wait = pollInterval
-            do {
-                try await shipPending()
-                backoff = 1
-            } catch is CancellationError {
-                return
-            } catch {
-                update { $0.failures += 1 }
-                logger.error("shipping failed, retrying in \(Int(backoff)) s: \(error)")
-                wait = backoff
-                backoff = min(backoff * 2, 300)
+        for await _ in manifests {
+            while !Task.isCancelled {
+                do {
+                    try await shipPending()
+                    backoff = 1
+                    break
+                } catch is CancellationError {
+                    return
+                } catch {
+                    update { $0.failures += 1 }
+                    logger.error("shipping failed, retrying in \(Int(backoff)) s: \(error)")
+                    do { try await Task.sleep(for: .seconds(backoff)) } catch { return }  // backoff, not a synchronization
+                    backoff = min(backoff * 2, 300)
+                }
             }
-            do { try await Task.sleep(for: .seconds(wait)) } catch { return }
         }
     }
 }

@@ -1,5 +1,6 @@
 import AuditSealCore
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -14,7 +15,7 @@ import Darwin
 /// describes. A line cut short by a crash has no LF and is ignored (its object is HEAD-checked and
 /// recorded again on the next round, never uploaded twice). The open ledger holds an exclusive
 /// lock on its file: one shipper per data directory.
-public final class ShippingLedger: @unchecked Sendable {
+public final class ShippingLedger: Sendable {
     /// One confirmed object (its SHA-256, version and retention are kept in the file for people).
     public struct Entry: Sendable, Equatable {
         public var object: String
@@ -24,14 +25,25 @@ public final class ShippingLedger: @unchecked Sendable {
     }
 
     public let path: String
-    /// Shipped objects that are not segment files (chain.json, key copies), by ledger name.
-    private var objects = Set<String>()
-    /// Shipped segment files: per segments folder ("bucket/…/segments/"), per sequence, a bit per
-    /// file kind. A year of segments costs a few megabytes, not a string per object.
-    private var segments = [String: [Int: UInt8]]()
-    private var fd: Int32 = -1
-    /// Uploads run concurrently: appends and lookups take turns.
-    private let lock = NSLock()
+    /// What is recorded, and the open file. Uploads run concurrently: appends and lookups take turns.
+    private let state: Mutex<State>
+
+    struct State {
+        /// Shipped objects that are not segment files (chain.json, key copies), by ledger name.
+        var objects = Set<String>()
+        /// Shipped segment files: per segments folder ("bucket/…/segments/"), per sequence, a bit per
+        /// file kind. A year of segments costs a few megabytes, not a string per object.
+        var segments = [String: [Int: UInt8]]()
+        var fd: Int32 = -1
+
+        mutating func remember(_ object: String) {
+            if let slot = ShippingLedger.segmentSlot(object) {
+                segments[slot.folder, default: [:]][slot.sequence, default: 0] |= slot.bit
+            } else {
+                objects.insert(object)
+            }
+        }
+    }
 
     /// The file kinds of a sealed sequence, in upload order (their bit is their position).
     static let segmentSuffixes = [".jsonl.gz", ".leaves", ".nodes", ".checkpoint", ".manifest.sig", ".manifest.json"]
@@ -53,6 +65,7 @@ public final class ShippingLedger: @unchecked Sendable {
         let dir = dataDirectory + "/shipping"
         try FileIO.makeDirectories(dir)
         path = dir + "/ledger"
+        var state = State()
         if FileIO.exists(path) {
             let bytes = try FileIO.readAll(path: path)
             var valid = 0
@@ -60,19 +73,21 @@ public final class ShippingLedger: @unchecked Sendable {
                 let fields = line.split(separator: 0x09, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
                 valid += line.count + 1
                 guard fields.count == 4 else { continue }
-                remember(fields[0])
+                state.remember(fields[0])
             }
             if valid < bytes.count {  // a torn last line: drop it so the next append starts clean
                 guard truncate(path, off_t(valid)) == 0 else { throw AuditSealError.io("cannot truncate \(path)", errno: errno) }
             }
         }
-        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw AuditSealError.io("cannot open \(path)", errno: errno) }
         // One shipper per data directory: two would race between HEAD and PUT and write a key twice.
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            close()
+            closeDescriptor(fd)
             throw AuditSealError(.storage, "another auditseal process is shipping from \(dataDirectory) (\(path) is locked)")
         }
+        state.fd = fd
+        self.state = Mutex(state)
         try FileIO.syncDirectory(dir)
     }
 
@@ -80,22 +95,17 @@ public final class ShippingLedger: @unchecked Sendable {
 
     /// Releases the file and its lock (also done when the ledger is freed).
     public func close() {
-        if fd >= 0 { closeDescriptor(fd) }
-        fd = -1
+        state.withLock {
+            if $0.fd >= 0 { closeDescriptor($0.fd) }
+            $0.fd = -1
+        }
     }
 
     /// Whether `bucket/key` is recorded as shipped.
     public func contains(_ object: String) -> Bool {
-        lock.lock(); defer { lock.unlock() }
-        if let slot = Self.segmentSlot(object) { return (segments[slot.folder]?[slot.sequence] ?? 0) & slot.bit != 0 }
-        return objects.contains(object)
-    }
-
-    private func remember(_ object: String) {
-        if let slot = Self.segmentSlot(object) {
-            segments[slot.folder, default: [:]][slot.sequence, default: 0] |= slot.bit
-        } else {
-            objects.insert(object)
+        state.withLock { s in
+            if let slot = Self.segmentSlot(object) { return (s.segments[slot.folder]?[slot.sequence] ?? 0) & slot.bit != 0 }
+            return s.objects.contains(object)
         }
     }
 
@@ -108,10 +118,11 @@ public final class ShippingLedger: @unchecked Sendable {
     /// Appends and fsyncs an entry.
     public func record(_ entry: Entry) throws {
         let line = [entry.object, entry.sha256, entry.versionID, entry.retainUntil].joined(separator: "\t") + "\n"
-        lock.lock(); defer { lock.unlock() }
-        try Array(line.utf8).withUnsafeBytes { try FileIO.writeAll(fd: fd, $0, path: path) }
-        try FileIO.sync(fd: fd, path: path)
-        remember(entry.object)
+        try state.withLock { s in
+            try Array(line.utf8).withUnsafeBytes { try FileIO.writeAll(fd: s.fd, $0, path: path) }
+            try FileIO.sync(fd: s.fd, path: path)
+            s.remember(entry.object)
+        }
     }
 }
 

@@ -28,14 +28,18 @@ public final class ShippingOffsite: Sendable {
         }
     }
 
+    /// A round after each manifest the store makes durable; a closed vault file ships with the
+    /// next one (a heartbeat at the latest).
     struct Rounds: Service {
         let shipper: Shipper
+        let store: AuditStore
         func run() async throws {
-            await cancelWhenGracefulShutdown { await shipper.run(pollInterval: 5) }
+            let manifests = store.sealedManifests()
+            await cancelWhenGracefulShutdown { await shipper.follow(manifests) }
         }
     }
 
-    public var service: any Service { Rounds(shipper: shipper) }
+    public var service: any Service { Rounds(shipper: shipper, store: store) }
 
     public var notReadyReason: String? {
         shipper.snapshot.objectLockEnabled == false ? "s3 bucket has no Object Lock: sealed segments are not being shipped" : nil

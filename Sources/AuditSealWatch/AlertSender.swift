@@ -2,17 +2,17 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import NIOCore
+import Synchronization
 
 /// POSTs findings to alert URLs in the Alertmanager v2 format (`POST /api/v2/alerts`: a JSON
 /// array of alerts with labels, annotations and startsAt), which a plain JSON webhook can read
 /// too. A delivery that fails is kept and retried with the next batch.
-public final class AlertSender: @unchecked Sendable {
+public final class AlertSender: Sendable {
     let urls: [String]
     let http: HTTPClient
     let logger: Logger
     let metrics: WatchMetrics
-    private let lock = NSLock()
-    private var queued = [String: [WatchFinding]]()  // url -> findings not yet delivered
+    private let queued = Mutex([String: [WatchFinding]]())  // url -> findings not yet delivered
 
     public init(urls: [String], metrics: WatchMetrics, logger: Logger) {
         self.urls = urls
@@ -38,7 +38,7 @@ public final class AlertSender: @unchecked Sendable {
     /// Sends new findings, and whatever earlier deliveries left over, to every URL.
     public func send(_ findings: [WatchFinding]) async {
         for url in urls {
-            let batch: [WatchFinding] = lock.withLock {
+            let batch: [WatchFinding] = queued.withLock { queued in
                 let all = (queued[url] ?? []) + findings
                 queued[url] = []
                 return all
@@ -55,7 +55,7 @@ public final class AlertSender: @unchecked Sendable {
             } catch {
                 metrics.alertFailures.increment()
                 logger.error("alert delivery to \(url) failed, retrying with the next poll: \(error)")
-                lock.withLock { queued[url, default: []].insert(contentsOf: batch, at: 0) }
+                queued.withLock { $0[url, default: []].insert(contentsOf: batch, at: 0) }
             }
         }
     }

@@ -1,6 +1,7 @@
 import AuditSealCore
 import AuditSealShipping
 import Foundation
+import Synchronization
 import Logging
 
 /// `auditseal watch`: follows every node's chain under a bucket prefix from off the cluster, with
@@ -14,7 +15,7 @@ import Logging
 /// sequence wait until its manifest (uploaded last) is in the bucket. Segment data is deleted
 /// locally once verified; manifests, signatures, checkpoints and leaf hints stay (a few hundred
 /// bytes a sequence). A full re-verification of every store from the bucket runs on its own interval.
-public final class Watcher: @unchecked Sendable {
+public final class Watcher: Sendable {
     public struct Configuration: Sendable {
         /// Key prefix holding the stores (`PREFIX/NODE/CHAIN-ID/`).
         public var prefix: String
@@ -46,10 +47,12 @@ public final class Watcher: @unchecked Sendable {
     let alerts: AlertSender?
     let logger: Logger
     /// Called with each new finding (the CLI prints a line; tests wait on it).
-    public var onFinding: (@Sendable (WatchFinding) -> Void)?
-    private var states = [String: StoreWatchState]()  // by store prefix
-    private let lock = NSLock()
-    private var lastPollOK: Date?
+    public var onFinding: (@Sendable (WatchFinding) -> Void)? {
+        get { state.withLock { $0.onFinding } }
+        set { state.withLock { $0.onFinding = newValue } }
+    }
+    /// Each store's state by store prefix, when the last poll succeeded, the finding hook.
+    private let state = Mutex<(states: [String: StoreWatchState], lastPollOK: Date?, onFinding: (@Sendable (WatchFinding) -> Void)?)>(([:], nil, nil))
 
     public init(configuration: Configuration, client: S3Client, alerts: AlertSender?, metrics: WatchMetrics, logger: Logger) throws {
         self.configuration = configuration
@@ -64,7 +67,7 @@ public final class Watcher: @unchecked Sendable {
     public func shutdown() async throws { try await client.shutdown() }
 
     /// When the last poll succeeded (for /healthz).
-    public var lastSuccessfulPoll: Date? { lock.withLock { lastPollOK } }
+    public var lastSuccessfulPoll: Date? { state.withLock { $0.lastPollOK } }
 
     /// Polls until cancelled.
     public func run() async {
@@ -98,11 +101,11 @@ public final class Watcher: @unchecked Sendable {
                                                "file": "\(finding.file ?? "-")", "message": "\(finding.message)"])
             onFinding?(finding)
         }
-        for prefix in lock.withLock({ Array(states.keys) }) { try saveState(prefix) }
+        for prefix in state.withLock({ Array($0.states.keys) }) { try saveState(prefix) }
         if let alerts { await alerts.send(fresh) }
         metrics.polls.increment()
         metrics.lastPoll.set(to: Date().timeIntervalSince1970)
-        lock.withLock { lastPollOK = Date() }
+        state.withLock { $0.lastPollOK = Date() }
         return fresh
     }
 
@@ -118,7 +121,7 @@ public final class Watcher: @unchecked Sendable {
 
     /// Every store seen, by node and chain.
     public var stores: [StoreView] {
-        lock.withLock { states.values.map { StoreView(node: $0.node, chainID: $0.chainID, treeSize: $0.treeSize, lastManifestSequence: $0.lastManifestSequence,
+        state.withLock { $0.states.values.map { StoreView(node: $0.node, chainID: $0.chainID, treeSize: $0.treeSize, lastManifestSequence: $0.lastManifestSequence,
                                                        lastManifestSealedAt: $0.lastManifestSealedAt, closing: $0.lastManifestClosing) } }
             .sorted { ($0.node, $0.chainID) < ($1.node, $1.chainID) }
     }
@@ -139,7 +142,7 @@ public final class Watcher: @unchecked Sendable {
     }
 
     private func state(for storePrefix: String) throws -> StoreWatchState {
-        if let known = lock.withLock({ states[storePrefix] }) { return known }
+        if let known = self.state.withLock({ $0.states[storePrefix] }) { return known }
         let parts = storePrefix.dropLast().split(separator: "/").map(String.init)
         let node = parts.count >= 2 ? parts[parts.count - 2] : "?"
         let chain = parts.last ?? "?"
@@ -150,12 +153,12 @@ public final class Watcher: @unchecked Sendable {
             // The first poll verifies everything it downloads: the full re-verification is due an interval later.
             fresh.lastFullVerification = Date()
         }
-        lock.withLock { states[storePrefix] = fresh }
+        self.state.withLock { $0.states[storePrefix] = fresh }
         return fresh
     }
 
     private func saveState(_ storePrefix: String) throws {
-        guard let state = lock.withLock({ states[storePrefix] }) else { return }
+        guard let state = self.state.withLock({ $0.states[storePrefix] }) else { return }
         try FileIO.makeDirectories(directory(state))
         try state.save(path: directory(state) + "/state.json")
     }
@@ -275,7 +278,7 @@ public final class Watcher: @unchecked Sendable {
                       lag: newestLanding.flatMap { landed in verifiedAt.map { max(0, $0.timeIntervalSince(landed)) } },
                       closed: state.lastManifestClosing)
         let settled = state
-        lock.withLock { states[storePrefix] = settled }
+        self.state.withLock { $0.states[storePrefix] = settled }
         return findings
     }
 
@@ -285,7 +288,7 @@ public final class Watcher: @unchecked Sendable {
     /// directory was wiped or replaced (or it crashed and was re-created), and whatever the old
     /// chain held after its last manifest is gone.
     private func chainRestarts(now: Date) -> [WatchFinding] {
-        let all = lock.withLock { Array(states.values) }
+        let all = self.state.withLock { Array($0.states.values) }
         var out = [WatchFinding]()
         for (node, chains) in Dictionary(grouping: all, by: \.node) where chains.count > 1 {
             let ordered = chains.sorted { ($0.createdAt ?? "", $0.chainID) < ($1.createdAt ?? "", $1.chainID) }
@@ -300,9 +303,9 @@ public final class Watcher: @unchecked Sendable {
 
     /// True the first time a finding is seen (it is then remembered in its store's state).
     private func markReported(_ finding: WatchFinding) -> Bool {
-        lock.withLock {
-            guard let prefix = states.first(where: { $0.value.node == finding.node && $0.value.chainID == finding.chainID })?.key else { return true }
-            return states[prefix]!.reported.insert(finding.fingerprint).inserted
+        state.withLock { s in
+            guard let prefix = s.states.first(where: { $0.value.node == finding.node && $0.value.chainID == finding.chainID })?.key else { return true }
+            return s.states[prefix]!.reported.insert(finding.fingerprint).inserted
         }
     }
 }

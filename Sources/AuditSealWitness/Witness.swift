@@ -1,11 +1,12 @@
 import AuditSealCore
 import Foundation
+import Synchronization
 import Logging
 
 /// A C2SP tlog-witness: cosigns a log's checkpoint only when it is consistent with the latest one
 /// it cosigned for that origin (https://c2sp.org/tlog-witness). Checking and persisting happen
 /// under one lock, so two concurrent requests can never roll the state back.
-public final class Witness: @unchecked Sendable {
+public final class Witness: Sendable {
     /// A log the witness knows: its origin and the keys that sign its checkpoints.
     public struct Log: Sendable {
         public var origin: String
@@ -43,10 +44,14 @@ public final class Witness: @unchecked Sendable {
     let logs: [String: Log]
     let metrics: WitnessMetrics
     let logger: Logger
-    private let lock = NSLock()
-    private var state: WitnessState
+    /// What has been cosigned; every request takes it in turn, so two can never roll it back.
+    private let state: Mutex<WitnessState>
+    private let clock = Mutex<@Sendable () -> Date>({ Date() })
     /// The clock the cosignatures' timestamps come from (tests set it).
-    public var now: @Sendable () -> Date = { Date() }
+    public var now: @Sendable () -> Date {
+        get { clock.withLock { $0 } }
+        set { clock.withLock { $0 = newValue } }
+    }
 
     public init(name: String, key: Ed25519PrivateKey, dataDirectory: String, logs: [Log], metrics: WitnessMetrics, logger: Logger) throws {
         self.name = name
@@ -58,14 +63,14 @@ public final class Witness: @unchecked Sendable {
         self.metrics = metrics
         self.logger = logger
         try FileIO.makeDirectories(dataDirectory)
-        state = try WitnessState.load(dataDirectory: dataDirectory)
+        state = Mutex(try WitnessState.load(dataDirectory: dataDirectory))
     }
 
     /// The witness's verifier key (give it to whoever checks cosignatures).
     public var verifierKey: String { WitnessKey(name: name, publicKey: key.publicKey).verifierKey }
 
     /// The latest cosigned head of an origin.
-    public func head(of origin: String) -> WitnessState.Head? { lock.withLock { state.logs[origin] } }
+    public func head(of origin: String) -> WitnessState.Head? { state.withLock { $0.logs[origin] } }
 
     /// Handles an add-checkpoint request body.
     public func addCheckpoint(body: String) -> Answer {
@@ -89,7 +94,7 @@ public final class Witness: @unchecked Sendable {
             return text(403, "no valid signature by a key of \(origin): \(error)")
         }
         guard request.oldSize <= checkpoint.treeSize else { return text(400, "old size \(request.oldSize) is larger than the checkpoint's \(checkpoint.treeSize)") }
-        return lock.withLock { () -> Answer in
+        return state.withLock { state -> Answer in
             let current = state.logs[origin]
             let currentSize = current?.size ?? 0
             guard request.oldSize == currentSize else {

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import AuditSealCore
 import Foundation
+import Synchronization
 import Logging
 import Metrics
 import NIOCore
@@ -12,7 +13,7 @@ import ServiceLifecycle
 /// beside the checkpoint as `segments/<stem>.cosignature.<witness key ID>`, which ships with it.
 /// A witness that is down delays nothing: ingest and sealing never wait for it, and the newest
 /// checkpoint is offered again at the next interval.
-public final class WitnessSubmitter: Service, @unchecked Sendable {
+public final class WitnessSubmitter: Service, Sendable {
     public struct Endpoint: Sendable {
         public var url: String
         public var key: WitnessKey
@@ -32,15 +33,25 @@ public final class WitnessSubmitter: Service, @unchecked Sendable {
     let dataDirectory: String
     public let endpoints: [Endpoint]
     let interval: Double
+    let manifests: AsyncStream<Int>?
     let logger: Logger
     let client: HTTPClient
     private let source: DirectorySource
-    private var segments = [StoreTree.Segment]()
-    private var nextSequence = 1
-    private var newestEligible: Manifest?
-    private var newestSegmentEnd: UInt64 = 0
+    /// What the manifests read so far say: the segments, the next sequence to read, the newest
+    /// manifest whose checkpoint can be offered (submissions to several witnesses take turns).
+    private let known = Mutex(Known())
 
-    public init(dataDirectory: String, endpoints: [Endpoint], interval: Double, logger: Logger, client: HTTPClient = .shared) {
+    struct Known {
+        var segments = [StoreTree.Segment]()
+        var nextSequence = 1
+        var newestEligible: Manifest?
+        var newestSegmentEnd: UInt64 = 0
+    }
+
+    /// `manifests` (the store's `sealedManifests()`) says when there is a new checkpoint to offer.
+    public init(dataDirectory: String, endpoints: [Endpoint], interval: Double, logger: Logger, client: HTTPClient = .shared,
+                manifests: AsyncStream<Int>? = nil) {
+        self.manifests = manifests
         self.dataDirectory = dataDirectory
         self.endpoints = endpoints
         self.interval = interval
@@ -51,9 +62,24 @@ public final class WitnessSubmitter: Service, @unchecked Sendable {
 
     public func run() async throws {
         await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                for endpoint in self.endpoints { _ = await self.submitLogged(endpoint) }
-                try? await Task.sleep(nanoseconds: UInt64(self.interval * 1e9))
+            // After each manifest the store makes durable (and at the start); a witness that
+            // failed is tried again at the interval: the one timer left, for a witness that does
+            // not answer. Without the store's stream (tests), every interval.
+            guard let manifests = self.manifests else {
+                while !Task.isCancelled {
+                    for endpoint in self.endpoints { _ = await self.submitLogged(endpoint) }
+                    try? await Task.sleep(for: .seconds(self.interval))
+                }
+                return
+            }
+            for await _ in manifests {
+                var pending = self.endpoints
+                while !pending.isEmpty && !Task.isCancelled {
+                    var failed = [Endpoint]()
+                    for endpoint in pending where !(await self.submitLogged(endpoint)) { failed.append(endpoint) }
+                    pending = failed
+                    if !pending.isEmpty { try? await Task.sleep(for: .seconds(self.interval)) }  // retry spacing, not a synchronization
+                }
             }
         }
     }
@@ -71,8 +97,12 @@ public final class WitnessSubmitter: Service, @unchecked Sendable {
         }
     }
 
+    /// False when the submission failed (to be tried again); true also when there was nothing to offer.
     private func submitLogged(_ endpoint: Endpoint) async -> Bool {
-        do { return try await submit(to: endpoint) } catch {
+        do {
+            _ = try await submit(to: endpoint)
+            return true
+        } catch {
             Counter(label: "auditseal_witness_submission_failures_total", dimensions: [("witness", endpoint.key.name)]).increment()
             logger.warning("witness submission failed; retried at the next interval", metadata: ["witness": "\(endpoint.key.name)", "error": "\(error)"])
             return false
@@ -80,26 +110,30 @@ public final class WitnessSubmitter: Service, @unchecked Sendable {
     }
 
     /// Reads manifests sealed since the last call (probing forward from the last known sequence).
-    func catchUp() throws {
-        if nextSequence == 1, let last = try? FileIO.list(dataDirectory + "/segments").compactMap(Manifest.sequence(ofFileName:)).max(), last > 1 {
-            // First call: every manifest once, to know the segments (later calls read only new ones).
-            for sequence in 1...last { try read(sequence) }
-            nextSequence = last + 1
-        }
-        while FileIO.exists(dataDirectory + "/segments/" + Manifest.stem(nextSequence) + ".manifest.json") {
-            try read(nextSequence)
-            nextSequence += 1
+    @discardableResult
+    func catchUp() throws -> Known {
+        try known.withLock { k in
+            if k.nextSequence == 1, let last = try? FileIO.list(dataDirectory + "/segments").compactMap(Manifest.sequence(ofFileName:)).max(), last > 1 {
+                // First call: every manifest once, to know the segments (later calls read only new ones).
+                for sequence in 1...last { try read(sequence, into: &k) }
+                k.nextSequence = last + 1
+            }
+            while FileIO.exists(dataDirectory + "/segments/" + Manifest.stem(k.nextSequence) + ".manifest.json") {
+                try read(k.nextSequence, into: &k)
+                k.nextSequence += 1
+            }
+            return k
         }
     }
 
-    private func read(_ sequence: Int) throws {
+    private func read(_ sequence: Int, into k: inout Known) throws {
         guard let bytes = try source.read("segments/" + Manifest.stem(sequence) + ".manifest.json") else { return }
         let m = try StableJSON.decode(Manifest.self, from: bytes)
         if let seg = StoreTree.segment(of: m) {
-            segments.append(seg)
-            newestSegmentEnd = seg.end
+            k.segments.append(seg)
+            k.newestSegmentEnd = seg.end
         }
-        if m.treeSize <= newestSegmentEnd && m.treeSize > 0 { newestEligible = m }
+        if m.treeSize <= k.newestSegmentEnd && m.treeSize > 0 { k.newestEligible = m }
     }
 
     private func progressPath(_ e: Endpoint) -> String { dataDirectory + "/witnessing/" + e.stateName + ".json" }
@@ -112,8 +146,9 @@ public final class WitnessSubmitter: Service, @unchecked Sendable {
     /// Offers the newest sealed checkpoint to one witness; true when it is (now) cosigned.
     @discardableResult
     public func submit(to endpoint: Endpoint) async throws -> Bool {
-        try catchUp()
-        guard let newest = newestEligible else { return false }
+        let known = try catchUp()
+        let segments = known.segments
+        guard let newest = known.newestEligible else { return false }
         var done = progress(endpoint)
         if let done, done.sequence >= newest.sequence { return true }
         var oldSize = done?.treeSize ?? 0

@@ -148,7 +148,8 @@ struct Serve: AsyncParsableCommand {
         if !configuration.witnesses.isEmpty {
             let endpoints = try configuration.witnesses.map { WitnessSubmitter.Endpoint(url: $0.url, key: try WitnessKey(verifierKey: $0.key)) }
             submitter = WitnessSubmitter(dataDirectory: configuration.dataDir, endpoints: endpoints,
-                                         interval: configuration.witnessIntervalSeconds, logger: Logger(label: "auditseal-witnessing"))
+                                         interval: configuration.witnessIntervalSeconds, logger: Logger(label: "auditseal-witnessing"),
+                                         manifests: receiver.store.sealedManifests())
             extra.append(submitter!)
         }
         // Whatever libraries emit through swift-metrics lands in the receiver's own registry.

@@ -1,7 +1,7 @@
 import CAuditSealCrypto
 
 /// An Ed25519 public key (32 raw bytes) that verifies signatures through libcrypto.
-public final class Ed25519PublicKey: @unchecked Sendable {
+public final class Ed25519PublicKey: @unchecked Sendable {  // an immutable libcrypto EVP_PKEY: verification only reads it (OpenSSL documents that as thread-safe)
     private let key: OpaquePointer
     /// The raw 32-byte key.
     public let rawRepresentation: [UInt8]
@@ -32,7 +32,7 @@ public final class Ed25519PublicKey: @unchecked Sendable {
 }
 
 /// An Ed25519 private key (from a 32-byte seed) that signs through libcrypto.
-public final class Ed25519PrivateKey: @unchecked Sendable {
+public final class Ed25519PrivateKey: @unchecked Sendable {  // an immutable libcrypto EVP_PKEY; each signature uses its own EVP_MD_CTX
     private let key: OpaquePointer
     private let seed: [UInt8]
     /// The matching public key.

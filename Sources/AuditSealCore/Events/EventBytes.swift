@@ -49,7 +49,7 @@ public struct EventBytes: Sendable {
 }
 
 /// A read-only shared map of a whole file, unmapped when the last reference goes.
-final class FileMapping: @unchecked Sendable {
+final class FileMapping: @unchecked Sendable {  // a read-only mapping: the pointer and length never change, the pages are never written
     let base: UnsafeRawPointer
     let count: Int
 

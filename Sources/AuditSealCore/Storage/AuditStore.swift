@@ -41,7 +41,7 @@ public struct StoreStatus: Sendable {
 /// an fsync runs share the next one (group commit). One committer thread owns the open write-ahead
 /// segment; one sealer thread turns closed segments into signed gzip files and writes heartbeats,
 /// so sealing never holds up appends for longer than creating the next segment.
-public final class AuditStore: @unchecked Sendable {
+public final class AuditStore: @unchecked Sendable {  // every mutable field is read and written under `condition` (the committer and sealer threads wait on it)
     public let configuration: StoreConfiguration
     public let layout: StoreLayout
     public let identity: ChainIdentity
@@ -84,6 +84,7 @@ public final class AuditStore: @unchecked Sendable {
     private var manifestObserver: (@Sendable (_ sequence: Int, _ segment: Bool) -> Void)?
     /// Followers of `committedSizes()`, by subscription number.
     private var commitFollowers = [Int: AsyncStream<UInt64>.Continuation]()
+    private var manifestFollowers = [Int: AsyncStream<Int>.Continuation]()
     private var nextFollower = 0
     /// The latest unresolved problems (readiness): of the write-ahead log, and of sealing; each
     /// is cleared by the next success of its kind.
@@ -526,8 +527,12 @@ public final class AuditStore: @unchecked Sendable {
         _ = flock(lockFD, LOCK_UN)  // another process may open the directory now
         for waiter in stopWaiters { waiter.resume() }
         stopWaiters.removeAll()
+        // Finished outside the lock: a stream's termination handler takes it.
+        let ending = Array(manifestFollowers.values)
+        manifestFollowers = [:]
         condition.broadcast()
         condition.unlock()
+        for follower in ending { follower.finish() }
     }
 
     /// A heartbeat is due an interval after the latest manifest, unless that manifest is a closing
@@ -557,9 +562,6 @@ public final class AuditStore: @unchecked Sendable {
         handoverRequests.removeAll()
     }
 
-    /// `observer` is told of every manifest the store makes durable from now on (its sequence, and
-    /// whether it sealed a segment), on the sealer's thread with the store's lock held: it must
-    /// return at once and never call into the store.
     /// The chain's durable size (events acknowledged) now and after each commit that grows it, the
     /// newest only: a follower (a forwarding sink) reads the events themselves from the files,
     /// catching up from sealed segments and the write-ahead log, so it may lag by hours. Ends when
@@ -581,6 +583,35 @@ public final class AuditStore: @unchecked Sendable {
         return stream
     }
 
+    /// The newest manifest's sequence now and after each manifest the store makes durable (a
+    /// sealed segment or a heartbeat), the newest only: shipping, witness submission and
+    /// background verification follow it instead of listing the data directory. Ends when the
+    /// sealer stops (after the closing manifest).
+    public func sealedManifests() -> AsyncStream<Int> {
+        let (stream, continuation) = AsyncStream<Int>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        condition.lock()
+        if sealerDone {
+            condition.unlock()
+            continuation.finish()
+            return stream
+        }
+        let id = nextFollower
+        nextFollower += 1
+        manifestFollowers[id] = continuation
+        continuation.yield(tip.sequence)
+        condition.unlock()
+        continuation.onTermination = { [weak self] _ in
+            guard let self else { return }
+            self.condition.lock()
+            self.manifestFollowers[id] = nil
+            self.condition.unlock()
+        }
+        return stream
+    }
+
+    /// `observer` is told of every manifest the store makes durable from now on (its sequence, and
+    /// whether it sealed a segment), on the sealer's thread with the store's lock held: it must
+    /// return at once and never call into the store.
     public func observeManifests(_ observer: @escaping @Sendable (_ sequence: Int, _ segment: Bool) -> Void) {
         condition.lock()
         manifestObserver = observer
@@ -594,6 +625,7 @@ public final class AuditStore: @unchecked Sendable {
             sealError = nil
             if isSegment { segmentsSealed += 1 }
             manifestObserver?(newTip.sequence, isSegment)
+            for follower in manifestFollowers.values { follower.yield(newTip.sequence) }
             for c in continuations { c.resume() }
         case .failure(let error):
             sealFailures += 1

@@ -18,7 +18,7 @@ public struct ManifestTip: Sendable {
 
 /// Seals closed write-ahead segments into gzip JSON-lines files with signed manifests and
 /// checkpoints, and writes heartbeat manifests (docs/FORMAT.md, "Sealing").
-public final class Sealer: @unchecked Sendable {
+public final class Sealer: @unchecked Sendable {  // used on the sealer thread alone (its key is replaced there); the store hands it jobs
     let layout: StoreLayout
     let configuration: StoreConfiguration
     /// The signing key; replaced only by `handOver(to:after:durable:)`, on the sealer's thread.

@@ -1,10 +1,11 @@
+import Synchronization
 import Foundation
 
 /// Checks a store end to end (docs/FORMAT.md, "Verification"): manifest signatures and their
 /// chain, checkpoints, every segment file's hash, the hash chain and Merkle roots recomputed over
 /// every line, index continuity, heartbeats, the open write-ahead segments, and the tail's age.
 /// Segments are verified in parallel; each starts from the state its predecessor's manifest states.
-public final class Verifier: @unchecked Sendable {
+public final class Verifier: Sendable {
     /// What to trust and how to report progress.
     public struct Options: Sendable {
         /// Keys that may sign; nil means the store's own copies (internal consistency only).
@@ -421,11 +422,11 @@ public final class Verifier: @unchecked Sendable {
         var treeKnown: Bool
     }
 
-    private final class ResultBox: @unchecked Sendable {
-        private let lock = NSLock()
-        private(set) var values: [SegmentResult?]
-        init(count: Int) { values = Array(repeating: nil, count: count) }
-        func set(_ i: Int, _ v: SegmentResult) { lock.lock(); values[i] = v; lock.unlock() }
+    private final class ResultBox: Sendable {
+        private let results: Mutex<[SegmentResult?]>
+        init(count: Int) { results = Mutex(Array(repeating: nil, count: count)) }
+        func set(_ i: Int, _ v: SegmentResult) { results.withLock { $0[i] = v } }
+        var values: [SegmentResult?] { results.withLock { $0 } }
     }
 
     /// Verifies one sealed segment against its manifest; returns findings and events read.
