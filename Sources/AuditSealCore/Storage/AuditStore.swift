@@ -567,20 +567,12 @@ public final class AuditStore: @unchecked Sendable {  // every mutable field is 
     /// catching up from sealed segments and the write-ahead log, so it may lag by hours. Ends when
     /// the store closes.
     public func committedSizes() -> AsyncStream<UInt64> {
-        let (stream, continuation) = AsyncStream<UInt64>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        condition.lock()
-        let id = nextFollower
-        nextFollower += 1
-        commitFollowers[id] = continuation
-        continuation.yield(durable.nextIndex)
-        condition.unlock()
-        continuation.onTermination = { [weak self] _ in
-            guard let self else { return }
-            self.condition.lock()
-            self.commitFollowers[id] = nil
-            self.condition.unlock()
+        follow { id, continuation in
+            guard !committerDone else { return false }
+            commitFollowers[id] = continuation
+            continuation.yield(durable.nextIndex)
+            return true
         }
-        return stream
     }
 
     /// The newest manifest's sequence now and after each manifest the store makes durable (a
@@ -588,21 +580,31 @@ public final class AuditStore: @unchecked Sendable {  // every mutable field is 
     /// background verification follow it instead of listing the data directory. Ends when the
     /// sealer stops (after the closing manifest).
     public func sealedManifests() -> AsyncStream<Int> {
-        let (stream, continuation) = AsyncStream<Int>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        follow { id, continuation in
+            guard !sealerDone else { return false }
+            manifestFollowers[id] = continuation
+            continuation.yield(tip.sequence)
+            return true
+        }
+    }
+
+    /// A newest-only stream: `register` runs under the store's lock (it records the continuation
+    /// and yields the current value, or returns false when that stream has ended: it finishes at once).
+    private func follow<T: Sendable>(_ register: (_ id: Int, _ continuation: AsyncStream<T>.Continuation) -> Bool) -> AsyncStream<T> {
+        let (stream, continuation) = AsyncStream<T>.makeStream(bufferingPolicy: .bufferingNewest(1))
         condition.lock()
-        if sealerDone {
-            condition.unlock()
+        let id = nextFollower
+        nextFollower += 1
+        let registered = register(id, continuation)
+        condition.unlock()
+        guard registered else {
             continuation.finish()
             return stream
         }
-        let id = nextFollower
-        nextFollower += 1
-        manifestFollowers[id] = continuation
-        continuation.yield(tip.sequence)
-        condition.unlock()
         continuation.onTermination = { [weak self] _ in
             guard let self else { return }
             self.condition.lock()
+            self.commitFollowers[id] = nil
             self.manifestFollowers[id] = nil
             self.condition.unlock()
         }
