@@ -70,11 +70,18 @@ enum SinkEncoder {
         Array(#""auditseal":{"chainID":"#.utf8) + quoted(c.chainID) + Array(#","index":\#(c.index),"node":"#.utf8) + quoted(c.node) + [0x7d]
     }
 
-    /// The event with members added at the end of its object (`extra` are whole members).
+    /// The event with members added at the end of its object (`extra` are whole members). A stored
+    /// line is one JSON object (the scanner checked it): its last non-blank byte closes it.
     static func appending(_ line: [UInt8], _ extra: [[UInt8]]) throws -> [UInt8] {
-        let close = try line.withUnsafeBytes { try JSONMembers($0).close }
-        let empty = line[..<close].lastIndex { $0 != 0x20 && $0 != 0x0a && $0 != 0x0d && $0 != 0x09 }.map { line[$0] == 0x7b } ?? true
-        var out = Array(line[..<close])
+        func blank(_ c: UInt8) -> Bool { c == 0x20 || c == 0x0a || c == 0x0d || c == 0x09 }
+        guard let close = line.lastIndex(where: { !blank($0) }), line[close] == 0x7d,
+              let open = line.firstIndex(where: { !blank($0) }), line[open] == 0x7b, open < close else {
+            throw AuditSealError(.malformedInput, "a stored line is not a JSON object")
+        }
+        let empty = line[(open + 1)..<close].allSatisfy(blank)
+        var out = [UInt8]()
+        out.reserveCapacity(line.count + extra.reduce(0) { $0 + $1.count + 1 })
+        out += line[..<close]
         for (i, member) in extra.enumerated() {
             if i > 0 || !empty { out.append(0x2c) }
             out += member
@@ -157,7 +164,7 @@ enum SinkEncoder {
     struct LogRecord {
         enum Value { case string(String), int(Int64) }
         var timeUnixNano: UInt64
-        var body: String
+        var body: [UInt8]
         var attributes: [(key: String, value: Value)]
     }
 
@@ -184,7 +191,7 @@ enum SinkEncoder {
                     if let value { attributes.append((key, .string(value))) }
                 }
             }
-            let record = LogRecord(timeUnixNano: nanos, body: String(decoding: try withCoordinates(e), as: UTF8.self), attributes: attributes)
+            let record = LogRecord(timeUnixNano: nanos, body: try withCoordinates(e), attributes: attributes)
             if let i = byNode.firstIndex(where: { $0.node == e.coordinates.node }) { byNode[i].records.append(record) } else { byNode.append((e.coordinates.node, [record])) }
         }
         return byNode
@@ -206,7 +213,7 @@ enum SinkEncoder {
             ["resource": ["attributes": resourceAttributes(node).map(attribute)],
              "scopeLogs": [["scope": ["name": "auditseal"], "logRecords": records.map { r -> [String: Any] in
                  ["timeUnixNano": String(r.timeUnixNano), "observedTimeUnixNano": String(r.timeUnixNano), "severityNumber": 9,
-                  "severityText": "INFO", "body": ["stringValue": r.body], "attributes": r.attributes.map(attribute)]
+                  "severityText": "INFO", "body": ["stringValue": String(decoding: r.body, as: UTF8.self)], "attributes": r.attributes.map(attribute)]
              }]]]
         }
         return try json(["resourceLogs": resourceLogs])
@@ -238,7 +245,7 @@ enum SinkEncoder {
                             lr.fixed64(1, r.timeUnixNano)  // time_unix_nano
                             lr.uint(2, 9)  // severity_number: INFO
                             lr.string(3, "INFO")  // severity_text
-                            lr.message(5) { $0.string(1, r.body) }  // body: AnyValue.string_value
+                            lr.message(5) { $0.lengthDelimited(1, r.body) }  // body: AnyValue.string_value (UTF-8)
                             for a in r.attributes { keyValue(&lr, 6, a) }  // attributes
                             lr.fixed64(11, r.timeUnixNano)  // observed_time_unix_nano
                         }

@@ -25,6 +25,8 @@ public final class StoreEventReader {
     let root: String
     let layout: StoreLayout
     private var segments: VerifiedSegments?
+    /// The newest manifest's sequence when `segments` was read.
+    private var knownManifest = 0
     /// The newest segment read, kept: a follower reads it in several pieces.
     private var cached: VerifiedSegments.Lines?
     /// A segment's data fetched from elsewhere (the bucket), checked, for the next read.
@@ -60,7 +62,10 @@ public final class StoreEventReader {
         func find(_ s: VerifiedSegments) -> Manifest? {
             s.segments.first { $0.treeSize > index && $0.treeSize - UInt64($0.eventCount) <= index }
         }
-        if segments == nil || find(segments!) == nil && (segments!.segments.last?.treeSize ?? 0) <= index {
+        // The manifests are read (and checked) again only when one was written since: a follower
+        // reading the write-ahead tail asks here at every batch.
+        if segments == nil || find(segments!) == nil && (segments!.segments.last?.treeSize ?? 0) <= index && FileIO.exists(layout.manifestPath(knownManifest + 1)) {
+            knownManifest = (try? layout.manifestSequences().last) ?? 0
             segments = VerifiedSegments(source: DirectorySource(root: root), trustedKeys: nil, verify: true)
         }
         guard let all = segments, let m = find(all) else { return nil }
