@@ -105,14 +105,19 @@ fb_start
 for t in $types; do
   b=$work/captured/${body[$t]}
   path=$(url_of "$t"); [ "$t" = elasticsearch ] && path=$path/_bulk
-  ceiling=$("$bin/auditseal-load" --url "$path" --template "$b.body" --events-per-body 500 --content-type "$(cat "$b.type")" \
-    --header "Authorization: Splunk bench-token" --connections 2 --seconds "$secs" | head -1 | sed 's/.*events\/s: \([0-9]*\).*/\1/')
+  ceiling_of() {
+    "$bin/auditseal-load" --url "$path" --template "$b.body" --events-per-body 500 --content-type "$(cat "$b.type")" \
+      --header "Authorization: Splunk bench-token" --connections "$1" --seconds "$secs" | head -1 | sed 's/.*events\/s: \([0-9]*\).*/\1/'
+  }
+  ceiling=$(ceiling_of 2)
+  # A sink sends in chain order, one request at a time: the same generator on one connection.
+  ceiling1=$(ceiling_of 1)
   serve "$work/data" "$(sinks "drain-$t|$t|$(url_of "$t")")"
   start=$(date +%s.%N)
   until [ "$(cursor "$work/data/sinks/drain-$t.cursor")" -ge "$stored" ]; do sleep 0.2; done
   end=$(date +%s.%N)
   serve_stop
-  python3 -c "n=$stored; t=$end-$start; c=$ceiling; print(f'$t: drained {n} events in {t:.1f} s = {n/t:.0f} events/s; ceiling {c} events/s; ratio {n/t/c:.2f}')"
+  python3 -c "n=$stored; t=$end-$start; c=$ceiling; c1=$ceiling1; print(f'$t: drained {n} events in {t:.1f} s = {n/t:.0f} events/s; ceiling {c} events/s (2 connections), {c1} (1 connection); ratio {n/t/c:.2f}, {n/t/c1:.2f}')"
 done
 
 echo "== 2. saturated ingest ($secs s, 8 connections): no sink, then three sinks following it =="
