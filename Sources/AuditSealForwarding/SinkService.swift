@@ -115,9 +115,8 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` (a n
     }
 
     /// Writes the cursor (atomically, fsync'd) when it moved, and while delivering at most once a
-    /// second: two fsyncs per batch bounded a sink at about 70 batches a second. A crash then sends
-    /// again what was delivered in that second, which at-least-once allows (and `_id` removes for
-    /// Elasticsearch).
+    /// second (not two fsyncs per batch). A crash then sends again what was delivered in that
+    /// second, which at-least-once allows (and `_id` removes for Elasticsearch).
     func saveCursor(unlessWithinASecond: Bool) throws {
         let now = ContinuousClock.now
         let current = cursor
