@@ -4,9 +4,20 @@ import Foundation
 /// Where an event sits in the sealed record: enough for `auditseal prove --index` and
 /// `verify-proof` to prove a hit in the SIEM.
 public struct SealCoordinates: Sendable, Equatable {
-    public var node: String
-    public var chainID: String
+    public let node: String
+    public let chainID: String
     public var index: UInt64
+    /// The node and chain ID as JSON strings, quoted once per sink (copies share them).
+    let quotedNode: [UInt8]
+    let quotedChainID: [UInt8]
+
+    public init(node: String, chainID: String, index: UInt64) {
+        self.node = node
+        self.chainID = chainID
+        self.index = index
+        quotedNode = Array(JSONString.quoted(node).utf8)
+        quotedChainID = Array(JSONString.quoted(chainID).utf8)
+    }
 }
 
 /// One event as a sink sends it: the stored line with `drop`'s members removed (still one JSON
@@ -19,24 +30,44 @@ struct OutgoingEvent: Sendable {
     var auditID: String?
     /// Members a size limit removed (annotated `auditseal.io/trimmed` on the webhook).
     var trimmed: [String] = []
+    /// For OTLP's attributes, read in the same pass: (attribute, value) of the namespace, verb,
+    /// resource and user of the stored event.
+    var summary: [(key: String, value: String)] = []
 
     /// From a stored line; nil when the line is not a JSON object (never the case for a verified store).
-    init?(index: UInt64, line: [UInt8], coordinates: SealCoordinates, dropping drop: [String]) {
+    init?(index: UInt64, line: [UInt8], coordinates: SealCoordinates, dropping drop: [String], summarize: Bool = false) {
         self.index = index
         self.coordinates = coordinates
-        guard let projected = try? Self.project(line, dropping: drop) else { return nil }
+        guard let projected = try? Self.project(line, dropping: drop, summarize: summarize) else { return nil }
         self.line = projected.line
         stageTimestamp = projected.stageTimestamp
         auditID = projected.auditID
+        summary = projected.summary
     }
 
-    /// The line without the named members.
-    static func project(_ line: [UInt8], dropping drop: [String]) throws -> (line: [UInt8], stageTimestamp: String?, auditID: String?) {
+    /// The line without the named members (one parse of the line, which also reads the members
+    /// the protocols need).
+    static func project(_ line: [UInt8], dropping drop: [String], summarize: Bool = false) throws
+        -> (line: [UInt8], stageTimestamp: String?, auditID: String?, summary: [(key: String, value: String)]) {
         try line.withUnsafeBytes { raw in
             let members = try JSONMembers(raw)
             let stage = members.plainString("stageTimestamp", in: raw)
             let auditID = members.plainString("auditID", in: raw)
-            guard !drop.isEmpty else { return (line, stage, auditID) }
+            var summary = [(key: String, value: String)]()
+            if summarize {
+                func nested(_ name: StaticString, _ key: StaticString) throws -> String? {
+                    guard let m = members.member(name, in: raw), !m.valueIsString else { return nil }
+                    let inner = UnsafeRawBufferPointer(rebasing: raw[m.value])
+                    guard inner.first == 0x7b else { return nil }
+                    return try JSONMembers(inner).plainString(key, in: inner)
+                }
+                for (key, value) in [("k8s.namespace.name", try nested("objectRef", "namespace")), ("k8s.audit.verb", members.plainString("verb", in: raw)),
+                                     ("k8s.audit.resource", try nested("objectRef", "resource")), ("k8s.audit.audit_id", auditID),
+                                     ("user.name", try nested("user", "username"))] {
+                    if let value { summary.append((key, value)) }
+                }
+            }
+            guard !drop.isEmpty else { return (line, stage, auditID, summary) }
             let dropped = Set(drop.map { Array($0.utf8) })
             var out: [UInt8] = [0x7b]
             for m in members.members where !dropped.contains(Array(raw[m.key])) {
@@ -44,7 +75,7 @@ struct OutgoingEvent: Sendable {
                 out += raw[m.member]
             }
             out.append(0x7d)
-            return (out, stage, auditID)
+            return (out, stage, auditID, summary)
         }
     }
 
@@ -67,7 +98,7 @@ enum SinkEncoder {
 
     /// `"auditseal":{"chainID":…,"index":…,"node":…}`
     static func coordinatesMember(_ c: SealCoordinates) -> [UInt8] {
-        Array(#""auditseal":{"chainID":"#.utf8) + quoted(c.chainID) + Array(#","index":\#(c.index),"node":"#.utf8) + quoted(c.node) + [0x7d]
+        Array(#""auditseal":{"chainID":"#.utf8) + c.quotedChainID + Array(#","index":\#(c.index),"node":"#.utf8) + c.quotedNode + [0x7d]
     }
 
     /// The event with members added at the end of its object (`extra` are whole members). A stored
@@ -102,8 +133,8 @@ enum SinkEncoder {
         var out = Array(#"{"apiVersion":"audit.k8s.io/v1","items":["#.utf8)
         for (i, e) in events.enumerated() {
             if i > 0 { out.append(0x2c) }
-            var ours = Array(#""auditseal.io/chain-id":"#.utf8) + quoted(e.coordinates.chainID)
-                + Array(#","auditseal.io/index":"\#(e.coordinates.index)","auditseal.io/node":"#.utf8) + quoted(e.coordinates.node)
+            var ours = Array(#""auditseal.io/chain-id":"#.utf8) + e.coordinates.quotedChainID
+                + Array(#","auditseal.io/index":"\#(e.coordinates.index)","auditseal.io/node":"#.utf8) + e.coordinates.quotedNode
             if !e.trimmed.isEmpty { ours += Array(#","auditseal.io/trimmed":"#.utf8) + quoted(e.trimmed.joined(separator: ",")) }
             let spliced: [UInt8]? = try e.line.withUnsafeBytes { raw in
                 let members = try JSONMembers(raw)
@@ -129,9 +160,9 @@ enum SinkEncoder {
         var out = [UInt8]()
         for e in events {
             out += Array(#"{"event":"#.utf8) + (try withCoordinates(e))
-            out += Array(#","fields":{"auditseal_chain_id":"#.utf8) + quoted(e.coordinates.chainID)
-                + Array(#","auditseal_index":"\#(e.coordinates.index)","auditseal_node":"#.utf8) + quoted(e.coordinates.node) + [0x7d]
-            out += Array(#","host":"#.utf8) + quoted(e.coordinates.node)
+            out += Array(#","fields":{"auditseal_chain_id":"#.utf8) + e.coordinates.quotedChainID
+                + Array(#","auditseal_index":"\#(e.coordinates.index)","auditseal_node":"#.utf8) + e.coordinates.quotedNode + [0x7d]
+            out += Array(#","host":"#.utf8) + e.coordinates.quotedNode
             if let index { out += Array(#","index":"#.utf8) + quoted(index) }
             out += Array(#","source":"auditseal","sourcetype":"#.utf8) + quoted(sourcetype)
             if let t = e.stageTimestamp.flatMap(Timestamp.parse) {
@@ -177,20 +208,7 @@ enum SinkEncoder {
                 ("auditseal.node", .string(e.coordinates.node)), ("auditseal.chain_id", .string(e.coordinates.chainID)),
                 ("auditseal.index", .int(Int64(e.coordinates.index))),
             ]
-            try e.line.withUnsafeBytes { raw in
-                let members = try JSONMembers(raw)
-                func nested(_ name: StaticString, _ key: StaticString) throws -> String? {
-                    guard let m = members.member(name, in: raw), !m.valueIsString else { return nil }
-                    let inner = UnsafeRawBufferPointer(rebasing: raw[m.value])
-                    guard inner.first == 0x7b else { return nil }
-                    return try JSONMembers(inner).plainString(key, in: inner)
-                }
-                for (key, value) in [("k8s.namespace.name", try nested("objectRef", "namespace")), ("k8s.audit.verb", members.plainString("verb", in: raw)),
-                                     ("k8s.audit.resource", try nested("objectRef", "resource")), ("k8s.audit.audit_id", e.auditID),
-                                     ("user.name", try nested("user", "username"))] {
-                    if let value { attributes.append((key, .string(value))) }
-                }
-            }
+            for (key, value) in e.summary { attributes.append((key, .string(value))) }
             let record = LogRecord(timeUnixNano: nanos, body: try withCoordinates(e), attributes: attributes)
             if let i = byNode.firstIndex(where: { $0.node == e.coordinates.node }) { byNode[i].records.append(record) } else { byNode.append((e.coordinates.node, [record])) }
         }

@@ -22,7 +22,8 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` (a n
     public let settings: SinkSettings
     let dataDirectory: String
     let sizes: AsyncStream<UInt64>
-    let coordinates: (node: String, chainID: String)
+    /// The node and chain every event's coordinates name (the index is set per event).
+    let coordinates: SealCoordinates
     let logger: Logger
     let client: HTTPClient
     /// The receiver's URL (the settings', else the kubeconfig's server).
@@ -58,7 +59,7 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` (a n
         self.settings = settings
         self.dataDirectory = dataDirectory
         self.sizes = sizes
-        self.coordinates = (node, chainID)
+        self.coordinates = SealCoordinates(node: node, chainID: chainID, index: 0)
         self.logger = logger
         filter = settings.filter
         reader = StoreEventReader(dataDirectory: dataDirectory)
@@ -223,8 +224,9 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` (a n
             let index = events.first + UInt64(offset)
             // Only a sink with filters parses the event into values.
             if !filter.timeOnly { guard let event = AuditEvent(line: line), filter.matches(event) else { continue } }
-            guard let e = OutgoingEvent(index: index, line: line, coordinates: SealCoordinates(node: coordinates.node, chainID: coordinates.chainID, index: index),
-                                        dropping: settings.drop) else { continue }
+            var place = coordinates
+            place.index = index
+            guard let e = OutgoingEvent(index: index, line: line, coordinates: place, dropping: settings.drop, summarize: settings.type == .otlp) else { continue }
             outgoing.append(e)
         }
         let fitted = try fitToSize(outgoing)

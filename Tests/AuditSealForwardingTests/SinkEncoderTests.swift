@@ -9,7 +9,7 @@ struct SinkEncoderTests {
     static let coordinates = SealCoordinates(node: "cp-1", chainID: "c0ffee", index: 42)
 
     static func event(_ line: String, drop: [String] = []) throws -> OutgoingEvent {
-        try #require(OutgoingEvent(index: 42, line: Array(line.utf8), coordinates: coordinates, dropping: drop))
+        try #require(OutgoingEvent(index: 42, line: Array(line.utf8), coordinates: coordinates, dropping: drop, summarize: true))
     }
 
     static func object(_ bytes: [UInt8]) throws -> [String: Any] {
