@@ -11,6 +11,7 @@
 # Fluent Bit's outputs go to /dev/null (the counts come from the sink's cursor). Needs Fluent Bit
 # (AUDITSEAL_FLUENT_BIT, or ../shared/tools/fluent-bit/fluent-bit) and python3. From the repository root:
 #   bash Benchmarks/forward.sh [BACKLOG] [SECONDS] [CATCHUP]      (CATCHUP 0 skips part 3)
+#   PARTS=3 bash Benchmarks/forward.sh 0 0 14400000                (only part 3)
 set -euo pipefail
 backlog=${1:-1000000}
 secs=${2:-15}
@@ -68,6 +69,8 @@ url_of() {
 }
 types="webhook splunk-hec elasticsearch otlp"
 
+parts=${PARTS:-123}
+if [[ $parts == *1* || $parts == *2* ]]; then
 echo "== backlog: $backlog events stored with no sink =="
 serve "$work/data"
 "$bin/auditseal-load" --url http://127.0.0.1:18080/v1/audit --template "$work/eventlist.json" --connections 8 --events "$backlog" | head -1
@@ -135,7 +138,9 @@ for fbnice in 0 19; do
 done
 fb_stop
 
-if [ "$catchup" != 0 ]; then
+fi
+
+if [ "$catchup" != 0 ] && [[ $parts == *3* ]]; then
   echo "== 3. a sink down while $catchup events arrive, then back with ingest at 4000 events/s =="
   rm -rf "$work/data"
   config=$(sinks "late|webhook|$(url_of webhook)")
