@@ -9,6 +9,9 @@ struct LowPriorityThreadTests {
         let caller = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
         #expect(try await thread.run { getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0) } == 19)
         #expect(getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0) == caller)
+        // The kernel's name for the thread (what top and perf show).
+        let name = try await thread.run { (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? "" }
+        #expect(name == "test-low\n")
         var results = [Int]()
         for i in 0..<5 { results.append(try await thread.run { i * i }) }
         #expect(results == [0, 1, 4, 9, 16])

@@ -10,12 +10,12 @@ public final class LowPriorityThread: Sendable {
     private let wake = DispatchSemaphore(value: 0)
 
     public init(name: String) {
-        let thread = Thread { self.loop() }
-        thread.name = name
-        thread.start()
+        Thread { self.loop(name: name) }.start()
     }
 
-    private func loop() {
+    private func loop(name: String) {
+        // Named for top and perf (15 bytes at most); a new thread otherwise keeps its creator's name.
+        Thread.current.name = String(name.utf8.prefix(15))!
         _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19)
         while true {
             wake.wait()
