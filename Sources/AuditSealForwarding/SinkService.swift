@@ -99,7 +99,7 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` (a n
     /// copying bodies) also takes only the CPU ingest leaves; never shut down (process-wide).
     static let eventLoops: MultiThreadedEventLoopGroup = {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        try? group.next().submit { _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19) }.wait()
+        try? group.next().submit { LowPriorityThread.lowerCurrentThread() }.wait()
         return group
     }()
 

@@ -33,7 +33,7 @@ public final class WitnessSubmitter: Service, Sendable {
     let dataDirectory: String
     public let endpoints: [Endpoint]
     let interval: Double
-    let manifests: AsyncStream<Int>?
+    let manifests: AsyncStream<Int>
     let logger: Logger
     let client: HTTPClient
     private let source: DirectorySource
@@ -50,7 +50,7 @@ public final class WitnessSubmitter: Service, Sendable {
 
     /// `manifests` (the store's `sealedManifests()`) says when there is a new checkpoint to offer.
     public init(dataDirectory: String, endpoints: [Endpoint], interval: Double, logger: Logger, client: HTTPClient = .shared,
-                manifests: AsyncStream<Int>? = nil) {
+                manifests: AsyncStream<Int>) {
         self.manifests = manifests
         self.dataDirectory = dataDirectory
         self.endpoints = endpoints
@@ -64,15 +64,8 @@ public final class WitnessSubmitter: Service, Sendable {
         await cancelWhenGracefulShutdown {
             // After each manifest the store makes durable (and at the start); a witness that
             // failed is tried again at the interval: the one timer left, for a witness that does
-            // not answer. Without the store's stream (tests), every interval.
-            guard let manifests = self.manifests else {
-                while !Task.isCancelled {
-                    for endpoint in self.endpoints { _ = await self.submitLogged(endpoint) }
-                    try? await Task.sleep(for: .seconds(self.interval))
-                }
-                return
-            }
-            for await _ in manifests {
+            // not answer.
+            for await _ in self.manifests {
                 var pending = self.endpoints
                 while !pending.isEmpty && !Task.isCancelled {
                     var failed = [Endpoint]()

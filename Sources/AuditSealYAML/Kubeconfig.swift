@@ -22,7 +22,10 @@ public struct Kubeconfig: Sendable, Equatable {
     }
 
     public static func load(_ path: String) throws -> Kubeconfig {
-        let text = String(decoding: try Data(contentsOf: URL(fileURLWithPath: path)), as: UTF8.self)
+        func read(_ file: String) throws -> Data {
+            do { return try Data(contentsOf: URL(fileURLWithPath: file)) } catch { throw Invalid(path: path, reason: "cannot read \(file)") }
+        }
+        let text = String(decoding: try read(path), as: UTF8.self)
         guard let root = try YAMLDocument.load(text) as? [String: Any] else { throw Invalid(path: path, reason: "not a kubeconfig") }
         let directory = (path as NSString).deletingLastPathComponent
         func absolute(_ p: String) -> String { p.hasPrefix("/") || directory.isEmpty ? p : directory + "/" + p }
@@ -46,7 +49,7 @@ public struct Kubeconfig: Sendable, Equatable {
                 return String(decoding: bytes, as: UTF8.self)
             }
             guard let file = map[fileKey] as? String else { return nil }
-            return String(decoding: try Data(contentsOf: URL(fileURLWithPath: absolute(file))), as: UTF8.self)
+            return String(decoding: try read(absolute(file)), as: UTF8.self)
         }
         return Kubeconfig(
             server: server,

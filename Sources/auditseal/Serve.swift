@@ -159,9 +159,14 @@ struct Serve: AsyncParsableCommand {
             // Segments local retention deleted after their upload are read back from the bucket.
             let shipper = (receiver.offsite as? ShippingOffsite)?.shipper
             let fetcher = try shipper.map { BucketFetcher(client: $0.client, storePrefix: try $0.storePrefix()) }
-            for sink in configuration.sinks {
-                extra.append(try SinkService(settings: sink, dataDirectory: configuration.dataDir, sizes: receiver.store.committedSizes(),
-                                             node: chain.node, chainID: chain.chainID, fetcher: fetcher, logger: Logger(label: "auditseal-sink")))
+            for (i, sink) in configuration.sinks.enumerated() {
+                do {
+                    extra.append(try SinkService(settings: sink, dataDirectory: configuration.dataDir, sizes: receiver.store.committedSizes(),
+                                                 node: chain.node, chainID: chain.chainID, fetcher: fetcher, logger: Logger(label: "auditseal-sink")))
+                } catch {
+                    // An unreadable kubeconfig, token, CA, certificate or key: named with its sink.
+                    throw ValidationError("sinks[\(i)] (\(sink.name)): \(error)")
+                }
             }
         }
         if let settings = configuration.reconcile {

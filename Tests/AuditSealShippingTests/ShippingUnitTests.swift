@@ -106,5 +106,12 @@ import Testing
         try third.record(.init(object: "b/p/n/c/chain.json", sha256: "cc", versionID: "-", retainUntil: "2027-01-01T00:00:00Z"))
         #expect(third.contains("b/p/n/c/chain.json") && !third.contains("other/p/n/c/chain.json"))
         #expect(ShippingLedger.shippedSegmentFiles(dataDirectory: dir) == ["segments/000000000001.jsonl.gz", "segments/000000000002.jsonl.gz"])
+        third.close()
+        // A line cut short by a crash (no LF) records nothing (FORMAT.md section 8).
+        let cut = open(dir + "/shipping/ledger", O_WRONLY | O_APPEND)
+        _ = "b/p/n/c/segments/000000000003.jsonl.gz\tdd".withCString { write(cut, $0, strlen($0)) }
+        close(cut)
+        #expect(ShippedSegments.hashes(dataDirectory: dir)["segments/000000000002.jsonl.gz"] == "bb")
+        #expect(ShippedSegments.hashes(dataDirectory: dir)["segments/000000000003.jsonl.gz"] == nil)
     }
 }

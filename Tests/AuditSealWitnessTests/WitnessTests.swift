@@ -49,7 +49,8 @@ import Testing
         try await store.sealNow()
         let witness = try WitnessProcess(arguments: ["--data-dir", dir + "/witness", "--key", witnessKeyPath, "--name", w.name] + ([try Self.logKey(dir + "/data", logKey)]).flatMap { ["--log", $0] })
         defer { witness.kill() }
-        let submitter = WitnessSubmitter(dataDirectory: dir + "/data", endpoints: [.init(url: witness.url, key: w)], interval: 1, logger: Logger(label: "test"))
+        let submitter = WitnessSubmitter(dataDirectory: dir + "/data", endpoints: [.init(url: witness.url, key: w)], interval: 1, logger: Logger(label: "test"),
+                                         manifests: AsyncStream { $0.finish() })  // run() is not used: submit directly
         let endpoint = submitter.endpoints[0]
         #expect(try await submitter.submit(to: endpoint))
         var forkPoint = 0
@@ -104,7 +105,8 @@ import Testing
         let (status2, _) = try await Self.post(witness.url + "/add-checkpoint", AddCheckpointRequest(oldSize: genuineSize, proof: proof, checkpoint: newestNote).body)
         #expect(status2 == 422)
         // The witness's own submitter path reports the refusal too.
-        let forgedSubmitter = WitnessSubmitter(dataDirectory: dir + "/forged", endpoints: [.init(url: witness.url, key: w)], interval: 1, logger: Logger(label: "test"))
+        let forgedSubmitter = WitnessSubmitter(dataDirectory: dir + "/forged", endpoints: [.init(url: witness.url, key: w)], interval: 1, logger: Logger(label: "test"),
+                                         manifests: AsyncStream { $0.finish() })  // run() is not used: submit directly
         await #expect(throws: (any Error).self) { try await forgedSubmitter.submit(to: forgedSubmitter.endpoints[0]) }
 
         let metrics = try await Self.get(witness.url + "/metrics")
@@ -137,7 +139,8 @@ import Testing
         let store = try AuditStore(configuration: config, signingKey: logKey)
         let logs = [try Self.logKey(dir + "/data", logKey)]
         var witness = try WitnessProcess(arguments: ["--data-dir", dir + "/witness", "--key", dir + "/witness.key", "--name", w.name] + (logs).flatMap { ["--log", $0] })
-        let submitter = WitnessSubmitter(dataDirectory: dir + "/data", endpoints: [.init(url: witness.url, key: w)], interval: 1, logger: Logger(label: "test"))
+        let submitter = WitnessSubmitter(dataDirectory: dir + "/data", endpoints: [.init(url: witness.url, key: w)], interval: 1, logger: Logger(label: "test"),
+                                         manifests: AsyncStream { $0.finish() })  // run() is not used: submit directly
         for round in 0..<5 {
             _ = try await store.append(try Self.batch("k\(round)", 10))
             try await store.sealNow()
@@ -156,7 +159,8 @@ import Testing
         // The chain goes on from there with the restarted witness (a new URL, the same state).
         _ = try await store.append(try Self.batch("after", 10))
         try await store.sealNow()
-        let again = WitnessSubmitter(dataDirectory: dir + "/data", endpoints: [.init(url: witness.url, key: w)], interval: 1, logger: Logger(label: "test"))
+        let again = WitnessSubmitter(dataDirectory: dir + "/data", endpoints: [.init(url: witness.url, key: w)], interval: 1, logger: Logger(label: "test"),
+                                         manifests: AsyncStream { $0.finish() })  // run() is not used: submit directly
         #expect(try await again.submit(to: again.endpoints[0]))
         try await store.close()
         // Unknown origin 404, bad signature 403, malformed 400.

@@ -16,13 +16,18 @@ public final class LowPriorityThread: Sendable {
     private func loop(name: String) {
         // Named for top and perf (15 bytes at most); a new thread otherwise keeps its creator's name.
         Thread.current.name = String(name.utf8.prefix(15))!
-        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19)
+        Self.lowerCurrentThread()
         while true {
             wake.wait()
             let next = state.withLock { s -> (@Sendable () -> Void)? in s.jobs.isEmpty ? nil : s.jobs.removeFirst() }
             guard let job = next else { return }  // woken with nothing queued: closed
             job()
         }
+    }
+
+    /// Sets the calling thread's nice value to 19 (also for threads made elsewhere: the sinks' event loop).
+    public static func lowerCurrentThread() {
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19)
     }
 
     /// Runs `work` on the thread and returns its result.

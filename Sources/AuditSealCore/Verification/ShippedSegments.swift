@@ -8,7 +8,8 @@ public enum ShippedSegments {
     public static func hashes(dataDirectory: String) -> [String: String] {
         guard let bytes = try? FileIO.readAll(path: dataDirectory + "/shipping/ledger") else { return [:] }
         var out = [String: String]()
-        for line in bytes.split(separator: 0x0a) {
+        // Only lines ended by LF: a line cut short by a crash records nothing.
+        for line in bytes.split(separator: 0x0a, omittingEmptySubsequences: false).dropLast() where !line.isEmpty {
             let fields = line.split(separator: 0x09, omittingEmptySubsequences: false)
             let object = String(decoding: fields[0], as: UTF8.self)
             if let range = object.range(of: "/segments/", options: .backwards) {
