@@ -27,6 +27,8 @@ struct OutgoingEvent: Sendable {
     var line: [UInt8]
     var coordinates: SealCoordinates
     var stageTimestamp: String?
+    /// `stageTimestamp` in nanoseconds since 1970.
+    var stageNanos: Int64?
     var auditID: String?
     /// Members a size limit removed (annotated `auditseal.io/trimmed` on the webhook).
     var trimmed: [String] = []
@@ -41,6 +43,7 @@ struct OutgoingEvent: Sendable {
         guard let projected = try? Self.project(line, dropping: drop, summarize: summarize) else { return nil }
         self.line = projected.line
         stageTimestamp = projected.stageTimestamp
+        stageNanos = stageTimestamp.flatMap { t in var t = t; return t.withUTF8 { Timestamp.unixNanoseconds(UnsafeRawBufferPointer($0)) } }
         auditID = projected.auditID
         summary = projected.summary
     }
@@ -55,15 +58,18 @@ struct OutgoingEvent: Sendable {
             let auditID = members.plainString("auditID", in: raw)
             var summary = [(key: String, value: String)]()
             if summarize {
-                func nested(_ name: StaticString, _ key: StaticString) throws -> String? {
+                func object(_ name: StaticString) throws -> (JSONMembers, UnsafeRawBufferPointer)? {
                     guard let m = members.member(name, in: raw), !m.valueIsString else { return nil }
                     let inner = UnsafeRawBufferPointer(rebasing: raw[m.value])
                     guard inner.first == 0x7b else { return nil }
-                    return try JSONMembers(inner).plainString(key, in: inner)
+                    return (try JSONMembers(inner), inner)
                 }
-                for (key, value) in [("k8s.namespace.name", try nested("objectRef", "namespace")), ("k8s.audit.verb", members.plainString("verb", in: raw)),
-                                     ("k8s.audit.resource", try nested("objectRef", "resource")), ("k8s.audit.audit_id", auditID),
-                                     ("user.name", try nested("user", "username"))] {
+                let objectRef = try object("objectRef")
+                let user = try object("user")
+                for (key, value) in [("k8s.namespace.name", objectRef.flatMap { $0.plainString("namespace", in: $1) }),
+                                     ("k8s.audit.verb", members.plainString("verb", in: raw)),
+                                     ("k8s.audit.resource", objectRef.flatMap { $0.plainString("resource", in: $1) }), ("k8s.audit.audit_id", auditID),
+                                     ("user.name", user.flatMap { $0.plainString("username", in: $1) })] {
                     if let value { summary.append((key, value)) }
                 }
             }
@@ -101,29 +107,53 @@ enum SinkEncoder {
         Array(#""auditseal":{"chainID":"#.utf8) + c.quotedChainID + Array(#","index":\#(c.index),"node":"#.utf8) + c.quotedNode + [0x7d]
     }
 
+    /// An event with members added at the end of its object, as the pieces to copy: what precedes
+    /// its closing brace, the added members (comma-led where needed), the rest.
+    struct Spliced {
+        var head: ArraySlice<UInt8>
+        var added: [UInt8]
+        var tail: ArraySlice<UInt8>
+        var count: Int { head.count + added.count + tail.count }
+        func write(to out: inout [UInt8]) {
+            out += head
+            out += added
+            out += tail
+        }
+    }
+
     /// The event with members added at the end of its object (`extra` are whole members). A stored
     /// line is one JSON object (the scanner checked it): its last non-blank byte closes it.
-    static func appending(_ line: [UInt8], _ extra: [[UInt8]]) throws -> [UInt8] {
+    static func splice(_ line: [UInt8], _ extra: [[UInt8]]) throws -> Spliced {
         func blank(_ c: UInt8) -> Bool { c == 0x20 || c == 0x0a || c == 0x0d || c == 0x09 }
         guard let close = line.lastIndex(where: { !blank($0) }), line[close] == 0x7d,
               let open = line.firstIndex(where: { !blank($0) }), line[open] == 0x7b, open < close else {
             throw AuditSealError(.malformedInput, "a stored line is not a JSON object")
         }
         let empty = line[(open + 1)..<close].allSatisfy(blank)
-        var out = [UInt8]()
-        out.reserveCapacity(line.count + extra.reduce(0) { $0 + $1.count + 1 })
-        out += line[..<close]
+        var added = [UInt8]()
+        added.reserveCapacity(extra.reduce(0) { $0 + $1.count + 1 })
         for (i, member) in extra.enumerated() {
-            if i > 0 || !empty { out.append(0x2c) }
-            out += member
+            if i > 0 || !empty { added.append(0x2c) }
+            added += member
         }
-        out += line[close...]
+        return Spliced(head: line[..<close], added: added, tail: line[close...])
+    }
+
+    static func appending(_ line: [UInt8], _ extra: [[UInt8]]) throws -> [UInt8] {
+        let spliced = try splice(line, extra)
+        var out = [UInt8]()
+        out.reserveCapacity(spliced.count)
+        spliced.write(to: &out)
         return out
     }
 
     /// The event with its coordinates as the member `auditseal` (splunk-hec, elasticsearch, otlp bodies).
     static func withCoordinates(_ e: OutgoingEvent, also extra: [[UInt8]] = []) throws -> [UInt8] {
         try appending(e.line, [coordinatesMember(e.coordinates)] + extra)
+    }
+
+    static func splicedWithCoordinates(_ e: OutgoingEvent) throws -> Spliced {
+        try splice(e.line, [coordinatesMember(e.coordinates)])
     }
 
     /// webhook: an audit.k8s.io/v1 EventList as the API server sends it; the coordinates go in each
@@ -165,8 +195,9 @@ enum SinkEncoder {
             out += Array(#","host":"#.utf8) + e.coordinates.quotedNode
             if let index { out += Array(#","index":"#.utf8) + quoted(index) }
             out += Array(#","source":"auditseal","sourcetype":"#.utf8) + quoted(sourcetype)
-            if let t = e.stageTimestamp.flatMap(Timestamp.parse) {
-                out += Array(",\"time\":\(String(format: "%.6f", t.timeIntervalSince1970))".utf8)
+            if let t = e.stageNanos, t >= 0 {
+                let micros = String(t / 1000 % 1_000_000)
+                out += Array(",\"time\":\(t / 1_000_000_000).\(String(repeating: "0", count: 6 - micros.count))\(micros)".utf8)
             }
             out += [0x7d, 0x0a]
         }
@@ -190,48 +221,55 @@ enum SinkEncoder {
 
     static func documentID(_ c: SealCoordinates) -> String { "\(c.chainID)-\(c.index)" }
 
-    /// One OTLP log record: the event (with its coordinates) as the body, the Kubernetes
-    /// semantic-convention attributes and the seal coordinates beside it.
-    struct LogRecord {
-        enum Value { case string(String), int(Int64) }
-        var timeUnixNano: UInt64
-        var body: [UInt8]
-        var attributes: [(key: String, value: Value)]
+    /// An OTLP attribute's value (AnyValue: a string or a 64-bit integer).
+    enum AttributeValue { case string(String), int(Int64) }
+    typealias Attribute = (key: String, value: AttributeValue)
+
+    /// One OTLP log record's attributes: the seal coordinates and the Kubernetes semantic-convention
+    /// attributes read from the event (its body is the event with its coordinates).
+    static func attributes(_ e: OutgoingEvent) -> [Attribute] {
+        var attributes: [Attribute] = [
+            ("auditseal.node", .string(e.coordinates.node)), ("auditseal.chain_id", .string(e.coordinates.chainID)),
+            ("auditseal.index", .int(Int64(e.coordinates.index))),
+        ]
+        attributes.reserveCapacity(3 + e.summary.count)
+        for (key, value) in e.summary { attributes.append((key, .string(value))) }
+        return attributes
     }
 
-    /// The log records of a batch, grouped by node (one OTLP resource each), in chain order.
-    static func logRecords(_ events: [OutgoingEvent]) throws -> [(node: String, records: [LogRecord])] {
-        var byNode = [(node: String, records: [LogRecord])]()
-        for e in events {
-            let nanos = e.stageTimestamp.flatMap(Timestamp.parse).map { UInt64($0.timeIntervalSince1970 * 1_000_000) * 1000 } ?? 0
-            var attributes: [(key: String, value: LogRecord.Value)] = [
-                ("auditseal.node", .string(e.coordinates.node)), ("auditseal.chain_id", .string(e.coordinates.chainID)),
-                ("auditseal.index", .int(Int64(e.coordinates.index))),
-            ]
-            for (key, value) in e.summary { attributes.append((key, .string(value))) }
-            let record = LogRecord(timeUnixNano: nanos, body: try withCoordinates(e), attributes: attributes)
-            if let i = byNode.firstIndex(where: { $0.node == e.coordinates.node }) { byNode[i].records.append(record) } else { byNode.append((e.coordinates.node, [record])) }
+    /// The event's time for OTLP (0 when it has none).
+    static func timeUnixNano(_ e: OutgoingEvent) -> UInt64 { e.stageNanos.map { UInt64(max(0, $0)) } ?? 0 }
+
+    /// A batch's events grouped by node (one OTLP resource each), in chain order: their positions.
+    static func byNode(_ events: [OutgoingEvent]) -> [(node: String, positions: [Int])] {
+        var groups = [(node: String, positions: [Int])]()
+        for (i, e) in events.enumerated() {
+            // A sink follows one store: one node, unless events of several are ever mixed.
+            if let g = groups.indices.last(where: { groups[$0].node == e.coordinates.node }) { groups[g].positions.append(i) } else { groups.append((e.coordinates.node, [i])) }
         }
-        return byNode
+        return groups
     }
 
-    static func resourceAttributes(_ node: String) -> [(key: String, value: LogRecord.Value)] {
+    static func resourceAttributes(_ node: String) -> [Attribute] {
         [("service.name", .string("kube-apiserver-audit")), ("k8s.node.name", .string(node))]
     }
 
     /// otlp, `encoding: json`: OTLP/HTTP logs in the JSON encoding (64-bit integers as strings).
     static func otlpJSON(_ events: [OutgoingEvent]) throws -> [UInt8] {
-        func attribute(_ a: (key: String, value: LogRecord.Value)) -> [String: Any] {
+        func attribute(_ a: Attribute) -> [String: Any] {
             switch a.value {
             case .string(let s): return ["key": a.key, "value": ["stringValue": s]]
             case .int(let i): return ["key": a.key, "value": ["intValue": String(i)]]
             }
         }
-        let resourceLogs: [[String: Any]] = try logRecords(events).map { node, records in
+        let resourceLogs: [[String: Any]] = try byNode(events).map { node, positions in
             ["resource": ["attributes": resourceAttributes(node).map(attribute)],
-             "scopeLogs": [["scope": ["name": "auditseal"], "logRecords": records.map { r -> [String: Any] in
-                 ["timeUnixNano": String(r.timeUnixNano), "observedTimeUnixNano": String(r.timeUnixNano), "severityNumber": 9,
-                  "severityText": "INFO", "body": ["stringValue": String(decoding: r.body, as: UTF8.self)], "attributes": r.attributes.map(attribute)]
+             "scopeLogs": [["scope": ["name": "auditseal"], "logRecords": try positions.map { i -> [String: Any] in
+                 let e = events[i]
+                 let time = timeUnixNano(e)
+                 return ["timeUnixNano": String(time), "observedTimeUnixNano": String(time), "severityNumber": 9,
+                         "severityText": "INFO", "body": ["stringValue": String(decoding: try withCoordinates(e), as: UTF8.self)],
+                         "attributes": attributes(e).map(attribute)]
              }]]]
         }
         return try json(["resourceLogs": resourceLogs])
@@ -239,9 +277,10 @@ enum SinkEncoder {
 
     /// otlp, `encoding: protobuf` (the default): an ExportLogsServiceRequest in the Protocol
     /// Buffers wire format (opentelemetry-proto logs/v1, common/v1, resource/v1; field numbers in
-    /// the comments).
+    /// the comments). Each message's size is counted before it is written, so each event's bytes
+    /// are copied once, straight into the request.
     static func otlpProtobuf(_ events: [OutgoingEvent]) throws -> [UInt8] {
-        func keyValue(_ w: inout ProtobufWriter, _ field: Int, _ a: (key: String, value: LogRecord.Value)) {
+        func keyValue(_ w: inout ProtobufWriter, _ field: Int, _ a: Attribute) {
             w.message(field) { kv in
                 kv.string(1, a.key)  // KeyValue.key
                 kv.message(2) { v in  // KeyValue.value: AnyValue
@@ -252,36 +291,57 @@ enum SinkEncoder {
                 }
             }
         }
-        var request = ProtobufWriter()
-        for (node, records) in try logRecords(events) {
-            request.message(1) { rl in  // ExportLogsServiceRequest.resource_logs
-                rl.message(1) { resource in for a in resourceAttributes(node) { keyValue(&resource, 1, a) } }  // Resource.attributes
-                rl.message(2) { sl in  // ResourceLogs.scope_logs
-                    sl.message(1) { $0.string(1, "auditseal") }  // ScopeLogs.scope: InstrumentationScope.name
-                    for r in records {
-                        sl.message(2) { lr in  // ScopeLogs.log_records
-                            lr.fixed64(1, r.timeUnixNano)  // time_unix_nano
-                            lr.uint(2, 9)  // severity_number: INFO
-                            lr.string(3, "INFO")  // severity_text
-                            lr.message(5) { $0.lengthDelimited(1, r.body) }  // body: AnyValue.string_value (UTF-8)
-                            for a in r.attributes { keyValue(&lr, 6, a) }  // attributes
-                            lr.fixed64(11, r.timeUnixNano)  // observed_time_unix_nano
+        let records = try events.map { e in (time: timeUnixNano(e), body: try splicedWithCoordinates(e), attributes: attributes(e)) }
+        let build: (inout ProtobufWriter) -> Void = { request in
+            for (node, positions) in byNode(events) {
+                request.message(1) { rl in  // ExportLogsServiceRequest.resource_logs
+                    rl.message(1) { resource in for a in resourceAttributes(node) { keyValue(&resource, 1, a) } }  // Resource.attributes
+                    rl.message(2) { sl in  // ResourceLogs.scope_logs
+                        sl.message(1) { $0.string(1, "auditseal") }  // ScopeLogs.scope: InstrumentationScope.name
+                        for i in positions {
+                            let r = records[i]
+                            sl.message(2) { lr in  // ScopeLogs.log_records
+                                lr.fixed64(1, r.time)  // time_unix_nano
+                                lr.uint(2, 9)  // severity_number: INFO
+                                lr.string(3, "INFO")  // severity_text
+                                lr.message(5) { $0.lengthDelimited(1, r.body) }  // body: AnyValue.string_value (UTF-8)
+                                for a in r.attributes { keyValue(&lr, 6, a) }  // attributes
+                                lr.fixed64(11, r.time)  // observed_time_unix_nano
+                            }
                         }
                     }
                 }
             }
         }
-        return request.bytes
+        return ProtobufWriter.encode(build)
     }
 }
 
 /// The Protocol Buffers wire format (protobuf.dev/programming-guides/encoding), the four kinds of
 /// field OTLP's logs need: varint, 64-bit, and length-delimited strings and messages. Written here
 /// rather than generated with swift-protobuf: one message tree, encoded only, and no compiler step.
+/// A message's length precedes it, so `message` runs its builder twice: once counting (no bytes
+/// written), once writing; the request's bytes are reserved once.
 struct ProtobufWriter {
     var bytes = [UInt8]()
+    /// Counting only: the size the bytes would have.
+    var counting = false
+    var count = 0
+
+    /// The message `build` writes, in one buffer of its exact size.
+    static func encode(_ build: (inout ProtobufWriter) -> Void) -> [UInt8] {
+        var sizer = ProtobufWriter(counting: true)
+        build(&sizer)
+        var writer = ProtobufWriter()
+        writer.bytes.reserveCapacity(sizer.count)
+        build(&writer)
+        return writer.bytes
+    }
+
+    static func varintSize(_ value: UInt64) -> Int { value == 0 ? 1 : (64 - value.leadingZeroBitCount + 6) / 7 }
 
     mutating func varint(_ value: UInt64) {
+        if counting { count += Self.varintSize(value); return }
         var v = value
         while v >= 0x80 {
             bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)
@@ -295,20 +355,35 @@ struct ProtobufWriter {
 
     mutating func fixed64(_ field: Int, _ value: UInt64) {
         tag(field, 1)
+        if counting { count += 8; return }
         for i in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: value >> (8 * UInt64(i)))) }
     }
 
     mutating func lengthDelimited(_ field: Int, _ payload: [UInt8]) {
         tag(field, 2)
         varint(UInt64(payload.count))
-        bytes += payload
+        if counting { count += payload.count } else { bytes += payload }
     }
 
-    mutating func string(_ field: Int, _ text: String) { lengthDelimited(field, Array(text.utf8)) }
+    /// A length-delimited field whose payload is an event with members spliced in.
+    mutating func lengthDelimited(_ field: Int, _ payload: SinkEncoder.Spliced) {
+        tag(field, 2)
+        varint(UInt64(payload.count))
+        if counting { count += payload.count } else { payload.write(to: &bytes) }
+    }
+
+    mutating func string(_ field: Int, _ text: String) {
+        tag(field, 2)
+        let n = text.utf8.count
+        varint(UInt64(n))
+        if counting { count += n } else { bytes += text.utf8 }
+    }
 
     mutating func message(_ field: Int, _ build: (inout ProtobufWriter) -> Void) {
-        var inner = ProtobufWriter()
-        build(&inner)
-        lengthDelimited(field, inner.bytes)
+        var sizer = ProtobufWriter(counting: true)
+        build(&sizer)
+        tag(field, 2)
+        varint(UInt64(sizer.count))
+        if counting { count += sizer.count } else { build(&self) }
     }
 }

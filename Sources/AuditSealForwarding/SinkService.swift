@@ -204,8 +204,8 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` (a n
             try saveCursor(unlessWithinASecond: true)
             let lag = durable > cursor ? durable - cursor : 0
             Gauge(label: "auditseal_sink_lag_events", dimensions: dimensions).record(Double(lag))
-            if let t = outgoing.last?.stageTimestamp.flatMap(Timestamp.parse) {
-                Gauge(label: "auditseal_sink_lag_seconds", dimensions: dimensions).record(lag == 0 ? 0 : max(0, Date().timeIntervalSince(t)))
+            if let t = outgoing.last?.stageNanos {
+                Gauge(label: "auditseal_sink_lag_seconds", dimensions: dimensions).record(lag == 0 ? 0 : max(0, Date().timeIntervalSince1970 - Double(t) / 1e9))
             }
             Gauge(label: "auditseal_sink_cursor", dimensions: dimensions).record(Double(cursor))
         }

@@ -37,20 +37,64 @@ public enum Timestamp {
 
     /// Parses an RFC 3339 timestamp (with or without fractional seconds); nil when invalid.
     public static func parse(_ text: String) -> Date? {
-        let parts = text.split(separator: ".", maxSplits: 1)
-        let main = parts.count == 2 ? String(parts[0]) + "Z" : text
+        var text = text
+        guard let p = text.withUTF8({ parts(UnsafeRawBufferPointer($0)) }) else { return nil }
         var fraction = 0.0
-        if parts.count == 2 {
-            let digits = parts[1].prefix { $0.isNumber }
-            fraction = Double("0." + digits) ?? 0
+        if p.digits > 0 && p.digits <= 15 {
+            fraction = Double(p.fraction) / pow(10, Double(p.digits))  // exact operands: the same double as "0.DIGITS"
+        } else if p.digits > 15 {
+            fraction = Double("0." + text.split(separator: ".", maxSplits: 1)[1].prefix { $0.isNumber }) ?? 0
         }
-        let f = Array(main.utf8)
-        guard f.count == 20, f[4] == 0x2d, f[7] == 0x2d, f[10] == 0x54, f[13] == 0x3a, f[16] == 0x3a, f[19] == 0x5a else { return nil }
-        func num(_ a: Int, _ b: Int) -> Int32? { Int32(String(decoding: f[a..<b], as: UTF8.self)) }
-        guard let y = num(0, 4), let mo = num(5, 7), let d = num(8, 10), let h = num(11, 13), let mi = num(14, 16), let s = num(17, 19) else { return nil }
-        var tm = tm()
-        tm.tm_year = y - 1900; tm.tm_mon = mo - 1; tm.tm_mday = d; tm.tm_hour = h; tm.tm_min = mi; tm.tm_sec = s
-        let t = timegm(&tm)
-        return Date(timeIntervalSince1970: Double(t) + fraction)
+        return Date(timeIntervalSince1970: Double(p.seconds) + fraction)
+    }
+
+    /// Nanoseconds since 1970 of a timestamp's UTF-8 bytes (digits past the ninth dropped): the
+    /// forwarding sinks' hot path, no Date or String made. Nil when invalid or past 2262.
+    public static func unixNanoseconds(_ bytes: UnsafeRawBufferPointer) -> Int64? {
+        guard let p = parts(bytes) else { return nil }
+        var nanos = p.digits <= 9 ? p.fraction : 0
+        if p.digits > 9 {  // read the first nine digits again (the value may exceed 64 bits)
+            for i in 0..<9 { nanos = nanos * 10 + Int64(bytes[20 + i] - 0x30) }
+        } else {
+            for _ in p.digits..<9 { nanos *= 10 }
+        }
+        let (whole, overflow) = p.seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        return overflow ? nil : whole + nanos  // nil past 2262
+    }
+
+    /// The one parser: "YYYY-MM-DDTHH:MM:SSZ" or "YYYY-MM-DDTHH:MM:SS.DIGITS..." (UTC, as
+    /// Kubernetes writes them). The seconds since 1970 and the fraction's digits as an integer
+    /// (meaningful for up to 18 digits) with their count.
+    static func parts(_ f: UnsafeRawBufferPointer) -> (seconds: Int64, fraction: Int64, digits: Int)? {
+        guard f.count >= 20, f[4] == 0x2d, f[7] == 0x2d, f[10] == 0x54, f[13] == 0x3a, f[16] == 0x3a else { return nil }
+        func num(_ a: Int, _ b: Int) -> Int64? {
+            var v: Int64 = 0
+            for i in a..<b {
+                guard f[i] >= 0x30 && f[i] <= 0x39 else { return nil }
+                v = v * 10 + Int64(f[i] - 0x30)
+            }
+            return v
+        }
+        guard let y = num(0, 4), let mo = num(5, 7), let d = num(8, 10), let h = num(11, 13), let mi = num(14, 16), let s = num(17, 19),
+              (1...12).contains(mo), (1...31).contains(d), h <= 24, mi <= 59, s <= 60 else { return nil }
+        var fraction: Int64 = 0
+        var digits = 0
+        if f[19] == 0x2e {
+            var i = 20
+            while i < f.count, f[i] >= 0x30 && f[i] <= 0x39 {
+                if digits < 18 { fraction = fraction * 10 + Int64(f[i] - 0x30) }
+                digits += 1
+                i += 1
+            }
+        } else {
+            guard f.count == 20, f[19] == 0x5a else { return nil }
+        }
+        // Days from the civil date (H. Hinnant's algorithm, the proleptic Gregorian calendar timegm uses).
+        let year = mo <= 2 ? y - 1 : y
+        let era = (year >= 0 ? year : year - 399) / 400
+        let yoe = year - era * 400
+        let doy = (153 * (mo > 2 ? mo - 3 : mo + 9) + 2) / 5 + d - 1
+        let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468
+        return (days * 86_400 + h * 3600 + mi * 60 + s, fraction, digits)
     }
 }
