@@ -277,71 +277,80 @@ enum SinkEncoder {
 
     /// otlp, `encoding: protobuf` (the default): an ExportLogsServiceRequest in the Protocol
     /// Buffers wire format (opentelemetry-proto logs/v1, common/v1, resource/v1; field numbers in
-    /// the comments). Each message's size is counted before it is written, so each event's bytes
-    /// are copied once, straight into the request.
+    /// the comments). A log record's size is counted before it is written (a length precedes each
+    /// message), so each event's bytes are copied once, straight into the request.
     static func otlpProtobuf(_ events: [OutgoingEvent]) throws -> [UInt8] {
-        func keyValue(_ w: inout ProtobufWriter, _ field: Int, _ a: Attribute) {
-            w.message(field) { kv in
-                kv.string(1, a.key)  // KeyValue.key
-                kv.message(2) { v in  // KeyValue.value: AnyValue
-                    switch a.value {
-                    case .string(let s): v.string(1, s)  // string_value
-                    case .int(let i): v.uint(3, UInt64(bitPattern: i))  // int_value
-                    }
-                }
+        typealias W = ProtobufWriter
+        /// AnyValue's size: string_value (1) or int_value (3).
+        func valueSize(_ v: AttributeValue) -> Int {
+            switch v {
+            case .string(let s): return W.fieldSize(s.utf8.count)
+            case .int(let i): return 1 + W.varintSize(UInt64(bitPattern: i))
             }
         }
-        let records = try events.map { e in (time: timeUnixNano(e), body: try splicedWithCoordinates(e), attributes: attributes(e)) }
-        let build: (inout ProtobufWriter) -> Void = { request in
-            for (node, positions) in byNode(events) {
-                request.message(1) { rl in  // ExportLogsServiceRequest.resource_logs
-                    rl.message(1) { resource in for a in resourceAttributes(node) { keyValue(&resource, 1, a) } }  // Resource.attributes
-                    rl.message(2) { sl in  // ResourceLogs.scope_logs
-                        sl.message(1) { $0.string(1, "auditseal") }  // ScopeLogs.scope: InstrumentationScope.name
-                        for i in positions {
-                            let r = records[i]
-                            sl.message(2) { lr in  // ScopeLogs.log_records
-                                lr.fixed64(1, r.time)  // time_unix_nano
-                                lr.uint(2, 9)  // severity_number: INFO
-                                lr.string(3, "INFO")  // severity_text
-                                lr.message(5) { $0.lengthDelimited(1, r.body) }  // body: AnyValue.string_value (UTF-8)
-                                for a in r.attributes { keyValue(&lr, 6, a) }  // attributes
-                                lr.fixed64(11, r.time)  // observed_time_unix_nano
-                            }
-                        }
-                    }
-                }
+        /// KeyValue's size: key (1), value (2).
+        func keyValueSize(_ a: Attribute) -> Int { W.fieldSize(a.key.utf8.count) + W.fieldSize(valueSize(a.value)) }
+        func keyValue(_ w: inout W, _ field: Int, _ a: Attribute) {
+            w.header(field, keyValueSize(a))
+            w.string(1, a.key)
+            w.header(2, valueSize(a.value))
+            switch a.value {
+            case .string(let s): w.string(1, s)
+            case .int(let i): w.uint(3, UInt64(bitPattern: i))
             }
         }
-        return ProtobufWriter.encode(build)
+        var request = W()
+        for (node, positions) in byNode(events) {
+            var resource = W()  // Resource.attributes (1)
+            for a in resourceAttributes(node) { keyValue(&resource, 1, a) }
+            var scope = W()  // InstrumentationScope.name (1)
+            scope.string(1, "auditseal")
+            var records = [(time: UInt64, body: Spliced, attributes: [Attribute], size: Int)]()
+            records.reserveCapacity(positions.count)
+            var scopeLogsSize = W.fieldSize(scope.bytes.count)
+            for i in positions {
+                let e = events[i]
+                let body = try splicedWithCoordinates(e)
+                let attributes = attributes(e)
+                // time (1) and observed time (11): fixed64; severity_number (2) 9; severity_text (3) "INFO";
+                // body (5): AnyValue.string_value (1); attributes (6).
+                var size = 9 + 2 + W.fieldSize(4) + W.fieldSize(W.fieldSize(body.count)) + 9
+                for a in attributes { size += W.fieldSize(keyValueSize(a)) }
+                records.append((timeUnixNano(e), body, attributes, size))
+                scopeLogsSize += W.fieldSize(size)
+            }
+            request.header(1, W.fieldSize(resource.bytes.count) + W.fieldSize(scopeLogsSize))  // ExportLogsServiceRequest.resource_logs
+            request.lengthDelimited(1, resource.bytes)  // ResourceLogs.resource
+            request.header(2, scopeLogsSize)  // ResourceLogs.scope_logs
+            request.lengthDelimited(1, scope.bytes)  // ScopeLogs.scope
+            request.bytes.reserveCapacity(request.bytes.count + scopeLogsSize)
+            for r in records {
+                request.header(2, r.size)  // ScopeLogs.log_records
+                request.fixed64(1, r.time)  // time_unix_nano
+                request.uint(2, 9)  // severity_number: INFO
+                request.string(3, "INFO")  // severity_text
+                request.header(5, W.fieldSize(r.body.count))  // body: AnyValue
+                request.header(1, r.body.count)  // string_value (UTF-8)
+                r.body.write(to: &request.bytes)
+                for a in r.attributes { keyValue(&request, 6, a) }  // attributes
+                request.fixed64(11, r.time)  // observed_time_unix_nano
+            }
+        }
+        return request.bytes
     }
 }
 
 /// The Protocol Buffers wire format (protobuf.dev/programming-guides/encoding), the four kinds of
 /// field OTLP's logs need: varint, 64-bit, and length-delimited strings and messages. Written here
 /// rather than generated with swift-protobuf: one message tree, encoded only, and no compiler step.
-/// A message's length precedes it, so `message` runs its builder twice: once counting (no bytes
-/// written), once writing; the request's bytes are reserved once.
 struct ProtobufWriter {
     var bytes = [UInt8]()
-    /// Counting only: the size the bytes would have.
-    var counting = false
-    var count = 0
-
-    /// The message `build` writes, in one buffer of its exact size.
-    static func encode(_ build: (inout ProtobufWriter) -> Void) -> [UInt8] {
-        var sizer = ProtobufWriter(counting: true)
-        build(&sizer)
-        var writer = ProtobufWriter()
-        writer.bytes.reserveCapacity(sizer.count)
-        build(&writer)
-        return writer.bytes
-    }
 
     static func varintSize(_ value: UInt64) -> Int { value == 0 ? 1 : (64 - value.leadingZeroBitCount + 6) / 7 }
+    /// A length-delimited field's size with its tag (fields 1...15) and length.
+    static func fieldSize(_ payload: Int) -> Int { 1 + varintSize(UInt64(payload)) + payload }
 
     mutating func varint(_ value: UInt64) {
-        if counting { count += Self.varintSize(value); return }
         var v = value
         while v >= 0x80 {
             bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)
@@ -355,35 +364,28 @@ struct ProtobufWriter {
 
     mutating func fixed64(_ field: Int, _ value: UInt64) {
         tag(field, 1)
-        if counting { count += 8; return }
-        for i in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: value >> (8 * UInt64(i)))) }
+        withUnsafeBytes(of: value.littleEndian) { bytes += $0 }
+    }
+
+    /// A length-delimited field's tag and length; its payload follows.
+    mutating func header(_ field: Int, _ length: Int) {
+        tag(field, 2)
+        varint(UInt64(length))
     }
 
     mutating func lengthDelimited(_ field: Int, _ payload: [UInt8]) {
-        tag(field, 2)
-        varint(UInt64(payload.count))
-        if counting { count += payload.count } else { bytes += payload }
-    }
-
-    /// A length-delimited field whose payload is an event with members spliced in.
-    mutating func lengthDelimited(_ field: Int, _ payload: SinkEncoder.Spliced) {
-        tag(field, 2)
-        varint(UInt64(payload.count))
-        if counting { count += payload.count } else { payload.write(to: &bytes) }
+        header(field, payload.count)
+        bytes += payload
     }
 
     mutating func string(_ field: Int, _ text: String) {
-        tag(field, 2)
-        let n = text.utf8.count
-        varint(UInt64(n))
-        if counting { count += n } else { bytes += text.utf8 }
+        header(field, text.utf8.count)
+        bytes += text.utf8
     }
 
     mutating func message(_ field: Int, _ build: (inout ProtobufWriter) -> Void) {
-        var sizer = ProtobufWriter(counting: true)
-        build(&sizer)
-        tag(field, 2)
-        varint(UInt64(sizer.count))
-        if counting { count += sizer.count } else { build(&self) }
+        var inner = ProtobufWriter()
+        build(&inner)
+        lengthDelimited(field, inner.bytes)
     }
 }

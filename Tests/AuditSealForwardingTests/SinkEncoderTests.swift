@@ -88,4 +88,99 @@ struct SinkEncoderTests {
         w.message(3) { $0.uint(1, 150) }
         #expect(w.bytes == [0x1a, 0x03, 0x08, 0x96, 0x01])
     }
+
+    /// A message's fields as the wire format has them (a decoder written for the test, from the
+    /// encoding guide, independent of the writer): varints, fixed64s and length-delimited bytes.
+    enum Field: Equatable { case varint(UInt64), fixed64(UInt64), bytes([UInt8]) }
+
+    static func fields(_ b: [UInt8]) throws -> [(number: Int, value: Field)] {
+        var out = [(number: Int, value: Field)]()
+        var i = 0
+        func varint() throws -> UInt64 {
+            var v: UInt64 = 0, shift: UInt64 = 0
+            while true {
+                let byte = try #require(i < b.count ? b[i] : nil)
+                i += 1
+                v |= UInt64(byte & 0x7f) << shift
+                if byte < 0x80 { return v }
+                shift += 7
+            }
+        }
+        while i < b.count {
+            let key = try varint()
+            switch key & 7 {
+            case 0: out.append((Int(key >> 3), .varint(try varint())))
+            case 1:
+                try #require(i + 8 <= b.count)
+                out.append((Int(key >> 3), .fixed64(b[i..<(i + 8)].reversed().reduce(0) { $0 << 8 | UInt64($1) })))
+                i += 8
+            case 2:
+                let n = Int(try varint())
+                try #require(i + n <= b.count)
+                out.append((Int(key >> 3), .bytes(Array(b[i..<(i + n)]))))
+                i += n
+            default: Issue.record("wire type \(key & 7)"); return out
+            }
+        }
+        return out
+    }
+
+    static func message(_ f: Field?) throws -> [(number: Int, value: Field)] {
+        guard case .bytes(let b) = try #require(f) else { Issue.record("not a message"); return [] }
+        return try fields(b)
+    }
+
+    static func text(_ f: Field?) throws -> String {
+        guard case .bytes(let b) = try #require(f) else { Issue.record("not bytes"); return "" }
+        return String(decoding: b, as: UTF8.self)
+    }
+
+    /// KeyValue (key 1, value 2: AnyValue string 1 / int 3) as text.
+    static func attribute(_ f: Field) throws -> (String, String) {
+        let kv = try message(f)
+        let value = try message(kv.first { $0.number == 2 }?.value)
+        let text: String
+        switch try #require(value.first) {
+        case (1, let v): text = try Self.text(v)
+        case (3, .varint(let n)): text = "int:\(Int64(bitPattern: n))"
+        default: text = "?"
+        }
+        return (try Self.text(kv.first { $0.number == 1 }?.value), text)
+    }
+
+    @Test func otlpProtobufDecodesToEveryEventWithItsAttributes() throws {
+        let lines = [#"{"auditID":"x","verb":"delete","user":{"username":"alice"},"objectRef":{"resource":"deployments","namespace":"prod"},"stageTimestamp":"2026-12-05T10:00:00.500000Z"}"#,
+                     #"{"auditID":"y","verb":"get","stageTimestamp":"2026-12-05T10:00:01.000001Z","requestObject":{"big":"\#(String(repeating: "z", count: 300))"}}"#,
+                     #"{"auditID":"z"}"#]
+        var events = try lines.map { try Self.event($0) }
+        for i in events.indices { events[i].coordinates.index = 40 + UInt64(i) }
+        let request = try Self.fields(try SinkEncoder.otlpProtobuf(events))
+        #expect(request.count == 1 && request[0].number == 1)
+        let resourceLogs = try Self.message(request.first?.value)
+        let resource = try Self.message(resourceLogs.first { $0.number == 1 }?.value)
+        #expect(try resource.map { try Self.attribute($0.value) }.map { "\($0)=\($1)" } == ["service.name=kube-apiserver-audit", "k8s.node.name=cp-1"])
+        let scopeLogs = try Self.message(resourceLogs.first { $0.number == 2 }?.value)
+        #expect(try Self.text(try Self.message(scopeLogs.first?.value).first?.value) == "auditseal")
+        let records = scopeLogs.filter { $0.number == 2 }
+        #expect(records.count == 3)
+        for (record, e) in zip(records, events) {
+            let f = try Self.message(record.value)
+            #expect(f.map(\.number) == [1, 2, 3, 5] + Array(repeating: 6, count: 3 + e.summary.count) + [11])
+            let nanos = UInt64(try #require(e.stageNanos ?? 0))
+            #expect(f.first { $0.number == 1 }?.value == .fixed64(nanos) && f.last?.value == .fixed64(nanos))
+            let severityText = try Self.text(f.first { $0.number == 3 }?.value)
+            #expect(f.first { $0.number == 2 }?.value == .varint(9) && severityText == "INFO")
+            let body = try Self.message(f.first { $0.number == 5 }?.value)
+            let spliced = try SinkEncoder.withCoordinates(e)
+            #expect(body.first?.value == .bytes(spliced))
+            let attributes = try f.filter { $0.number == 6 }.map { try Self.attribute($0.value) }
+            let expected = SinkEncoder.attributes(e).map { a -> (String, String) in
+                switch a.value { case .string(let s): (a.key, s); case .int(let i): (a.key, "int:\(i)") }
+            }
+            #expect(attributes.map { "\($0)=\($1)" } == expected.map { "\($0)=\($1)" })
+        }
+        let first = try records.first.map { try Self.message($0.value).filter { $0.number == 6 }.map { try Self.attribute($0.value) }.map { "\($0)=\($1)" } }
+        #expect(first == ["auditseal.node=cp-1", "auditseal.chain_id=c0ffee", "auditseal.index=int:40", "k8s.namespace.name=prod", "k8s.audit.verb=delete",
+                    "k8s.audit.resource=deployments", "k8s.audit.audit_id=x", "user.name=alice"])
+    }
 }
