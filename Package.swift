@@ -272,7 +272,8 @@ let package = Package(
         .testTarget(
             name: "AuditSealServerTests",
             dependencies: ["AuditSealServer", "AuditSealCore", "AuditSealShipping", "AuditSealWatch", "AuditSealTestSupport",
-                           .product(name: "Yams", package: "Yams")]
+                           .product(name: "Yams", package: "Yams"), .product(name: "HummingbirdTesting", package: "hummingbird"),
+                           .product(name: "NIOEmbedded", package: "swift-nio")]
         ),
     ]
 )

@@ -40,6 +40,8 @@ install_ceph() {
   if command -v radosgw >/dev/null && command -v ceph-osd >/dev/null && command -v ceph-mgr >/dev/null \
      && command -v ceph-mon >/dev/null && command -v radosgw-admin >/dev/null; then return 0; fi
   [ "$(id -u)" = 0 ] || { echo "ceph is not installed and this is not root: apt-get install ceph-mon ceph-osd ceph-mgr radosgw ceph-common" >&2; exit 1; }
+  # The tests start this script with RGW_NO_INSTALL=1: a test never installs packages (.ci/run does).
+  [ "${RGW_NO_INSTALL:-}" != 1 ] || { echo "ceph is not installed: apt-get install ceph-mon ceph-osd ceph-mgr radosgw ceph-common (.ci/run does)" >&2; exit 1; }
   (export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get install -y -q ceph-mon ceph-osd ceph-mgr radosgw ceph-common) >"$1/apt.log" 2>&1 \
     || { echo "installing ceph failed; see $1/apt.log" >&2; exit 1; }
 }

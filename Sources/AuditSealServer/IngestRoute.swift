@@ -4,10 +4,19 @@ import Hummingbird
 import Logging
 import NIOCore
 
+/// Where the ingest route makes an accepted batch durable before it answers 200: the store
+/// (`AuditStore`), or an in-memory sink in the route's in-process tests.
+public protocol BatchAppending: Sendable {
+    func append(_ batch: EventBatch) async throws -> AppendResult
+}
+
+extension AuditStore: BatchAppending {}
+
 /// POST of an audit.k8s.io EventList: authenticate, read the body (bounded), scan, chain and
 /// durably append, and only then answer 200. Every failure has its own status and one-line reason.
 public struct IngestRoute: Sendable {
-    let store: AuditStore
+    /// Where accepted batches are made durable: the store, or an in-memory sink in tests.
+    let store: any BatchAppending
     let configuration: ServeConfiguration
     let metrics: ReceiverMetrics
     let token: BearerToken?
@@ -59,7 +68,7 @@ public struct IngestRoute: Sendable {
                 let appendStarted = ContinuousClock.now
                 do {
                     let prepared = try await preparer?.prepare(batch) ?? batch
-                    return (prepared, try await lane.append(prepared, bodyBytes: body.count, using: store.append), appendStarted)
+                    return (prepared, try await lane.append(prepared, bodyBytes: body.count, using: { try await store.append($0) }), appendStarted)
                 } catch {
                     logger.error("storage could not make the batch durable", metadata: ["error": "\(error)", "events": "\(batch.count)"])
                     throw Refusal(status: .serviceUnavailable, reason: "storage unavailable: \(error)", retryAfter: true)
@@ -74,12 +83,12 @@ public struct IngestRoute: Sendable {
             response = Self.json(.ok, #"{"stored":\#(result.stored),"duplicates":\#(result.duplicates)}"#, requestID: requestID)
         } catch let refusal as Refusal {
             logger.warning("batch refused", metadata: ["outcome": "\(refusal.status.code)", "reason": "\(refusal.reason)"])
-            var r = Self.json(refusal.status, #"{"error":\#(Self.quoted(refusal.reason))}"#, requestID: requestID)
+            var r = Self.json(refusal.status, #"{"error":\#(JSONString.quoted(refusal.reason))}"#, requestID: requestID)
             if refusal.retryAfter { r.headers[.retryAfter] = "1" }
             if refusal.status == .unauthorized { r.headers[.wwwAuthenticate] = "Bearer" }
             response = r
         } catch {
-            response = Self.json(.internalServerError, #"{"error":\#(Self.quoted("\(error)"))}"#, requestID: requestID)
+            response = Self.json(.internalServerError, #"{"error":\#(JSONString.quoted("\(error)"))}"#, requestID: requestID)
         }
         metrics.countBatch(code: response.status.code)
         metrics.requestSeconds.record(seconds(since: started))
@@ -93,7 +102,7 @@ public struct IngestRoute: Sendable {
         let needsCertificate = configuration.clientCA != nil
         guard needsCertificate || token != nil else { return }
         if let token, token.accepts(authorization: request.headers[.authorization]) { return }
-        if needsCertificate, let presented = await context.clientCommonName() {
+        if needsCertificate, let presented = await context.clientIdentity() {
             let cn = presented ?? ""
             if configuration.allowedClientCNs.isEmpty || configuration.allowedClientCNs.contains(cn) { return }
             throw Refusal(status: .forbidden, reason: "client certificate CN \"\(cn)\" is not allowed to send audit events")
@@ -178,12 +187,6 @@ public struct IngestRoute: Sendable {
         headers[.contentType] = "application/json"
         headers[.init("X-Request-Id")!] = requestID
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text + "\n")))
-    }
-
-    static func quoted(_ s: String) -> String {
-        let data = try? JSONSerialization.data(withJSONObject: [s], options: [.withoutEscapingSlashes])
-        let array = data.map { String(decoding: $0, as: UTF8.self) } ?? "[\"\"]"
-        return String(array.dropFirst().dropLast())
     }
 
     private func seconds(since start: ContinuousClock.Instant) -> Double {

@@ -63,6 +63,19 @@ public final class Receiver: Sendable {
         store.observeManifests { sequence, segment in Task { Receiver.announce("sealed \(segment ? "segment" : "heartbeat") \(sequence)") } }
     }
 
+    /// The ingest path's routes (POST; GET answers 405), with per-route request counts and durations
+    /// through swift-metrics (hb_requests_total, http_server_request_duration_seconds), rendered from
+    /// the registry once `serve` bootstraps it. The same router the in-process tests drive.
+    static func router(_ ingest: IngestRoute, path: String) -> Router<ReceiverContext> {
+        let router = Router(context: ReceiverContext.self)
+        router.add(middleware: MetricsMiddleware())
+        router.post(RouterPath(path)) { request, context in await ingest.handle(request, context: context) }
+        router.on(RouterPath(path), method: .get) { _, _ in
+            OpsRoutes.text(.methodNotAllowed, "POST an audit.k8s.io/v1 EventList here\n")
+        }
+        return router
+    }
+
     /// Creates the spool directory and removes what a crash may have left there (spool files are
     /// unlinked as soon as they are created, so at most one per request being received).
     private static func prepareSpool(_ directory: String) throws {
@@ -82,15 +95,8 @@ public final class Receiver: Sendable {
                                  lane: LargeBatchLane(threshold: configuration.largeBatchBytes), preparer: preparer)
         let ops = OpsRoutes(store: store, configuration: configuration, metrics: metrics, offsite: offsite)
 
-        let router = Router(context: ReceiverContext.self)
-        // Per-route request counts and durations through swift-metrics (hb_requests_total,
-        // http_server_request_duration_seconds), rendered from the registry once `serve` bootstraps it.
-        router.add(middleware: MetricsMiddleware())
+        let router = Self.router(ingest, path: configuration.ingestPath)
         ops.register(on: router)
-        router.post(RouterPath(configuration.ingestPath)) { request, context in await ingest.handle(request, context: context) }
-        router.on(RouterPath(configuration.ingestPath), method: .get) { _, _ in
-            OpsRoutes.text(.methodNotAllowed, "POST an audit.k8s.io/v1 EventList here\n")
-        }
 
         let main = try HostPort(configuration.listen).unwrap("listen")
         let scheme = configuration.tlsCert == nil ? "http" : "https"

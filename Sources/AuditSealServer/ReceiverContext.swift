@@ -7,17 +7,22 @@ import NIOSSL
 public struct ReceiverContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public let channel: any Channel
+    /// The verified client certificate's subject common name (see `clientCommonName`); a property
+    /// so that the ingest route's 403 can be tested in-process without a TLS handshake.
+    var clientIdentity: @Sendable () async -> String??
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
-        channel = source.channel
+        let channel = source.channel
+        self.channel = channel
+        clientIdentity = { await Self.clientCommonName(channel) }
     }
 
     /// Bodies are read by the ingest route itself, with its own limit.
     public var maxUploadSize: Int { Int.max }
 
     /// The verified client certificate's subject common name; nil without TLS or certificate.
-    func clientCommonName() async -> String?? {
+    static func clientCommonName(_ channel: any Channel) async -> String?? {
         guard let certificate = try? await channel.nioSSL_peerCertificate().get() else { return nil }
         return .some(ClientCertificate.commonName(from: certificate.description))
     }

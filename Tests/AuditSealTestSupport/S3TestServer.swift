@@ -15,6 +15,7 @@ public struct S3TestServer: Sendable {
 
     /// The server, or nil (with a loud message on stderr) when none is configured and none can be started.
     public static let shared: S3TestServer? = {
+        guard Tier.s3.isSelected else { return nil }
         let env = ProcessInfo.processInfo.environment
         if let endpoint = env["AUDITSEAL_S3_ENDPOINT"], !endpoint.isEmpty {
             return S3TestServer(endpoint: endpoint, accessKey: env["AUDITSEAL_S3_ACCESS_KEY"] ?? "AUDITSEALTESTKEY",
@@ -51,6 +52,9 @@ public struct S3TestServer: Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
         process.arguments = [TestSupport.packageRoot + "/scripts/rgw.sh"] + arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["RGW_NO_INSTALL"] = "1"  // a test never installs packages: .ci/run does
+        process.environment = environment
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
