@@ -6,7 +6,7 @@ import Testing
 /// `auditseal cat` and `status` (the real binary) on a store of the real events of the corpus:
 /// each filter alone and combined against an independent oracle (Foundation's JSON parser over the
 /// stored lines), every output format, refusal of a tampered segment, and status output.
-@Suite(.serialized) struct CatCommandTests {
+@Suite(.serialized, .tier(.process)) struct CatCommandTests {
     static var auditseal: String { TestSupport.product("auditseal") }
 
     /// The corpus, sealed into three segments; the stored lines in chain order.

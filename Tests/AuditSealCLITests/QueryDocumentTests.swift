@@ -5,7 +5,7 @@ import Testing
 
 /// docs/QUERY.md's DuckDB queries, run by DuckDB (PyPI) over a store of the corpus's real events,
 /// give the same answers as `auditseal cat` with the filters the document names.
-@Suite struct QueryDocumentTests {
+@Suite(.tier(.process)) struct QueryDocumentTests {
     static let duckdb: Bool = (try? TestSupport.run("/usr/bin/env", ["python3", "-c", "import duckdb"]).status) == 0
 
     /// The named SQL blocks of docs/QUERY.md.

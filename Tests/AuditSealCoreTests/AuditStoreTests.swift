@@ -129,7 +129,7 @@ import Testing
 
     /// Like etcd's repair test: cut the write-ahead segment at many offsets; recovery keeps every
     /// whole record before the cut, keeps the cut bytes as evidence, and the store verifies.
-    @Test func recoveryKeepsEveryWholeRecordWhereverTheSegmentIsCut() async throws {
+    @Test(.tier(.slow)) func recoveryKeepsEveryWholeRecordWhereverTheSegmentIsCut() async throws {
         let dir = TestSupport.temporaryDirectory()
         let key = try TestSupport.signingKey(in: dir).key
         // One write-ahead segment, however slowly this runs (a sanitizer, a loaded machine): no

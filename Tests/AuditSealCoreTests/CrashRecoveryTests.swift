@@ -5,7 +5,7 @@ import Testing
 
 /// A child process appends batches in a loop and is killed with SIGKILL at random moments; after
 /// every restart each acknowledged batch is present exactly once, in order, and the store verifies.
-@Suite struct CrashRecoveryTests {
+@Suite(.tier(.process)) struct CrashRecoveryTests {
     /// Reads a child's stdout line by line.
     final class LineReader {
         let handle: FileHandle

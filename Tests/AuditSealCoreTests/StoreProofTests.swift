@@ -43,7 +43,7 @@ import Testing
         return (dir + "/data", key)
     }
 
-    @Test func proofsFromAMillionEventStore() async throws {
+    @Test(.tier(.slow)) func proofsFromAMillionEventStore() async throws {
         let (path, key) = try await Self.build()
         let source = DirectorySource(root: path)
         let report = Verifier(source: source, options: .init(trustedKeys: [key.publicKey])).run()

@@ -6,7 +6,7 @@ import Testing
 /// The image `scripts/build-image.sh` wrote (`AUDITSEAL_IMAGE`, an OCI archive, as `.ci/run`
 /// sets it): its root filesystem, unpacked from the archive's layers, runs `auditseal --help` and
 /// a whole serve → POST → SIGTERM → verify cycle in its own root (unshare) as the image's own user.
-@Suite(.serialized) struct ContainerImageTests {
+@Suite(.serialized, .tier(.image)) struct ContainerImageTests {
     static let archive: String? = {
         guard let path = ProcessInfo.processInfo.environment["AUDITSEAL_IMAGE"], FileManager.default.fileExists(atPath: path) else {
             FileHandle.standardError.write(Data("\n*** SKIPPING the container image test: AUDITSEAL_IMAGE is not set to an OCI archive (scripts/build-image.sh writes one; .ci/run does both) ***\n\n".utf8))

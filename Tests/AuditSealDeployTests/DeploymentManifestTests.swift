@@ -9,7 +9,7 @@ import Yams
 /// deploy/: every overlay renders offline and validates against the Kubernetes schemas, its
 /// config is one the receiver accepts, the DaemonSet is locked down as documented, and the alert
 /// rules load, pass their unit tests and use only metrics the receiver exports.
-@Suite struct DeploymentManifestTests {
+@Suite(.tier(.process)) struct DeploymentManifestTests {
     static let root = TestSupport.packageRoot
 
     /// An executable on PATH (or in /usr/local/bin, /usr/bin), or nil with a loud message.

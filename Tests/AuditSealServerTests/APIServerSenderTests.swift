@@ -6,7 +6,7 @@ import Testing
 /// The kube-apiserver's own audit webhook sender (`auditsend`: k8s.io/apiserver's buffered and
 /// webhook plugins, client-go's TLS) delivers the corpus to a receiver whose certificates and whose
 /// webhook kubeconfig were all made by `auditseal certs`, used unchanged.
-@Suite(.serialized) struct APIServerSenderTests {
+@Suite(.serialized, .tier(.process)) struct APIServerSenderTests {
     /// `AUDITSEAL_AUDITSEND` (as `.ci/run` sets it), else `../shared/tools/auditsend/auditsend` beside the clone.
     /// Nil, with a loud message on stderr, when it is not there.
     static let auditsend: String? = {

@@ -7,7 +7,7 @@ import Testing
 /// store says what it is not showing, `prove --around` with a time cut to the second finds the
 /// first event of a segment (and a miss says what was searched), and a shard's report survives
 /// `kubectl logs`' default of 10 lines.
-@Suite struct DayOneCommandsTests {
+@Suite(.tier(.process)) struct DayOneCommandsTests {
     static let binary = TestSupport.product("auditseal")
 
     /// Two sealed segments (events at 09:59:59.2 and at 10:00:00.5, the second segment's first

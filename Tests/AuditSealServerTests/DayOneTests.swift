@@ -12,7 +12,7 @@ import Yams
 /// segment age has passed (and in the bucket), the reconcile metrics are exported, a signing-key
 /// rotation done as documented keeps being cosigned by a witness, SIGTERM finishes within 10 s,
 /// and `verify --witness-quorum 1` after the clean stop is INTACT (with s3, from the bucket too).
-@Suite struct DayOneTests {
+@Suite(.tier(.process)) struct DayOneTests {
     typealias Daemon = ReceiverEndToEndTests.Daemon
     static let binary = TestSupport.product("auditseal")
     static let kubectl: String? = {
@@ -36,7 +36,16 @@ import Yams
         return (r.status, r.stdout, r.stderr)
     }
 
-    @Test(.enabled(if: ready, "needs kubectl (kustomize) and auditsend (AUDITSEAL_AUDITSEND)"), arguments: ["local-only", "s3"])
+    @Test(.enabled(if: ready, "needs kubectl (kustomize) and auditsend (AUDITSEAL_AUDITSEND)"))
+    func theRenderedLocalOnlyOverlayRunsAsDocumented() async throws {
+        try await theRenderedOverlayRunsAsDocumented("local-only")
+    }
+
+    @Test(.tier(.s3), .enabled(if: ready, "needs kubectl (kustomize) and auditsend (AUDITSEAL_AUDITSEND)"))
+    func theRenderedS3OverlayRunsAsDocumented() async throws {
+        try await theRenderedOverlayRunsAsDocumented("s3")
+    }
+
     func theRenderedOverlayRunsAsDocumented(_ overlay: String) async throws {
         let s3Server: S3TestServer? = overlay == "s3" ? try #require(S3TestServer.shared, "the s3 overlay needs an S3 server") : nil
         let dir = TestSupport.temporaryDirectory("dayone-\(overlay)")

@@ -7,7 +7,7 @@ import Testing
 /// `serve`, and each sink delivers to Fluent Bit's matching input (webhook EventLists to `http`,
 /// `splunk`, `elasticsearch` bulk, OTLP/HTTP to `opentelemetry`). Behaviour Fluent Bit lacks (a
 /// receiver that refuses one event for good) is a small scripted receiver beside it.
-@Suite(.serialized, .enabled(if: FluentBitProcess.binary != nil && APIServerSenderTests.auditsend != nil,
+@Suite(.serialized, .tier(.slow), .enabled(if: FluentBitProcess.binary != nil && APIServerSenderTests.auditsend != nil,
                              "needs Fluent Bit (AUDITSEAL_FLUENT_BIT) and auditsend (AUDITSEAL_AUDITSEND)"))
 struct ForwardingEndToEndTests {
     /// How many events the sender sends (the 20 000 by default).
@@ -165,7 +165,7 @@ struct ForwardingEndToEndTests {
 
     /// Events local retention deleted after their upload: a sink that comes back reads them from
     /// the bucket (checked against the local signed manifests) and delivers every one.
-    @Test(.enabled(if: S3TestServer.available, "needs an S3 server (AUDITSEAL_S3_ENDPOINT or root for Ceph RGW)"))
+    @Test(.tier(.s3), .enabled(if: S3TestServer.available, "needs an S3 server (AUDITSEAL_S3_ENDPOINT or root for Ceph RGW)"))
     func aSinkCatchesUpFromTheBucketWhenTheSegmentsLeftTheNode() async throws {
         let server = try #require(S3TestServer.shared)
         let (bucket, s3) = try await server.lockedBucket("forward")

@@ -7,7 +7,7 @@ import Testing
 /// Splunk HEC's indexer acknowledgement (a batch the indexer never acknowledges is sent again), and
 /// a receiver that requires a client certificate, reached with a kubeconfig as the API server's
 /// own webhook configuration is written (`auditseal certs`' webhook-kubeconfig.yaml).
-@Suite(.serialized, .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/python3"), "needs python3"))
+@Suite(.serialized, .tier(.process), .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/python3"), "needs python3"))
 struct ForwardingProtocolTests {
     static let count = 1200
 

@@ -7,7 +7,7 @@ import Testing
 /// otherwise), filled while the receiver takes batches. The batch that does not fit gets 503 +
 /// Retry-After, /readyz says why, nothing partial is stored, and ingest resumes by itself once
 /// space returns; every acknowledged event survives and verify is green.
-@Suite(.serialized) struct FullDiskTests {
+@Suite(.serialized, .tier(.process)) struct FullDiskTests {
     static let canMount: Bool = {
         guard getuid() == 0 else { return false }
         let probe = TestSupport.temporaryDirectory("tmpfs-probe")

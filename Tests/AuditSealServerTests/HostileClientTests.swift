@@ -14,7 +14,7 @@ import Testing
 ///
 /// Short by default (800 idle connections against 256 slots, so that eviction works hard);
 /// `AUDITSEAL_HOSTILE_LONG=1` runs 10 000 idle connections against the default 4 096 slots.
-@Suite(.serialized) struct HostileClientTests {
+@Suite(.serialized, .tier(.slow)) struct HostileClientTests {
     static let long = ProcessInfo.processInfo.environment["AUDITSEAL_HOSTILE_LONG"] == "1"
 
     @Test func wellBehavedClientsAreServedThroughFloodsAndOversizedBodies() throws {

@@ -7,7 +7,7 @@ import Testing
 /// imported whole and verify; a pretty-printed EventList spanning lines still imports; a bad line
 /// stops it with the file and line named and what was committed before it said. The memory it
 /// takes is measured by Benchmarks/import.sh (a benchmark, not a test under a loaded suite).
-@Suite struct ImportStreamingTests {
+@Suite(.tier(.process)) struct ImportStreamingTests {
     static let binary = TestSupport.product("auditseal")
 
     @Test func filesOfManyPiecesAreImportedWhole() throws {

@@ -13,7 +13,7 @@ import Testing
 /// The cut points cover startup (chain and key files), appends, rotation, sealing (segment,
 /// leaves, nodes, checkpoint, signature, manifest, renames, directory fsyncs) and heartbeats.
 /// AUDITSEAL_POWERCUT_CUTS=N (default 24) sets how many cuts; N ≥ 200 is the long mode.
-@Suite(.serialized) struct PowerCutTests {
+@Suite(.serialized, .tier(.slow)) struct PowerCutTests {
     static let binary = TestSupport.product("auditseal")
 
     /// A fresh directory with a signing key, and the environment that makes the interposer cut
@@ -89,7 +89,7 @@ import Testing
     /// every acknowledged event is stored once, each sealed file is in the bucket as exactly one
     /// version (a ledger line lost with the power is found again by HEAD, never uploaded twice), and
     /// verify is green locally and from the bucket. AUDITSEAL_POWERCUT_SHIPPING_CUTS=N (default 6).
-    @Test(.enabled(if: WriteFaultTests.library != nil && S3TestServer.available, "needs the fault-injection library and an S3 server (AUDITSEAL_S3_ENDPOINT or scripts/rgw.sh)"))
+    @Test(.tier(.s3), .enabled(if: WriteFaultTests.library != nil && S3TestServer.available, "needs the fault-injection library and an S3 server (AUDITSEAL_S3_ENDPOINT or scripts/rgw.sh)"))
     func shippedObjectsSurviveAPowerCutDuringLedgerAppends() async throws {
         let library = try #require(WriteFaultTests.library)
         let server = try #require(S3TestServer.shared)

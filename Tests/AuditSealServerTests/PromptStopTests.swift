@@ -8,7 +8,7 @@ import Testing
 /// both accepting connections and never answering, SIGTERM still finishes the batches, seals and
 /// exits 0. The bound below is a hang detector, far above what the stop takes (the final shipping
 /// round's own limit, 10 s), not a speed assertion.
-@Suite struct PromptStopTests {
+@Suite(.tier(.process)) struct PromptStopTests {
     typealias Daemon = ReceiverEndToEndTests.Daemon
 
     /// A loopback TCP port whose connections complete (the kernel's backlog) and are never answered.

@@ -5,7 +5,7 @@ import Testing
 
 /// Starts the real `auditseal serve` binary on an ephemeral loopback port with real TLS
 /// (certificates made with the openssl CLI) and talks to it with curl, as an API server would.
-@Suite(.serialized) struct ReceiverEndToEndTests {
+@Suite(.serialized, .tier(.process)) struct ReceiverEndToEndTests {
     static var packageRoot: String { TestSupport.packageRoot }
 
     /// scripts/sanitize.sh says which sanitizer the binaries were built with.

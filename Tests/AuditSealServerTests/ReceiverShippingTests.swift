@@ -6,7 +6,7 @@ import Testing
 
 /// `auditseal serve` with shipping: events posted to the receiver end up, sealed and locked, in a
 /// real S3 bucket (Ceph RGW on loopback), and `verify s3://` proves them complete.
-@Suite(.enabled(if: S3TestServer.available, "needs an S3 server: AUDITSEAL_S3_ENDPOINT or scripts/rgw.sh"))
+@Suite(.tier(.s3), .enabled(if: S3TestServer.available, "needs an S3 server: AUDITSEAL_S3_ENDPOINT or scripts/rgw.sh"))
 struct ReceiverShippingTests {
     @Test func servedEventsAreShippedAndVerifyGreenFromTheBucket() async throws {
         let server = try #require(S3TestServer.shared)

@@ -6,7 +6,7 @@ import Testing
 /// Completeness end to end (issue 13): the real `auditseal serve` and `auditseal reconcile`
 /// processes, the kube-apiserver's own webhook sender losing events, log files rotated and
 /// compressed, a kill -9 in the middle of a backfill, and an API server's drop counters.
-@Suite(.serialized) struct ReconcileEndToEndTests {
+@Suite(.serialized, .tier(.process)) struct ReconcileEndToEndTests {
     typealias Daemon = ReceiverEndToEndTests.Daemon
     static let binary = TestSupport.product("auditseal")
 

@@ -9,7 +9,7 @@ import Testing
 /// segments, vault), in the receiver's log or in /metrics; `verify` INTACT; `reveal` proves every
 /// original with the auditor key, refuses another key; with the vault deleted, `verify` is still
 /// INTACT and reports the erasure; a changed commitment is found like any changed event.
-@Suite(.serialized) struct RedactionEndToEndTests {
+@Suite(.serialized, .tier(.process)) struct RedactionEndToEndTests {
     /// The TokenRequest event of the leak corpus (the sender may reorder batches: not an index).
     static let tokenRequestID = "00000000-0000-0000-0000-00001eac0001"
 
@@ -21,7 +21,7 @@ import Testing
     /// With shipping on: nothing secret in any object of the bucket either, the vault ships under
     /// the store's `vault/` (a closed file, at the stop), `verify s3://` is INTACT, and the auditor
     /// reveals from the bucket's store with the bucket's vault.
-    @Test(.enabled(if: APIServerSenderTests.auditsend != nil && S3TestServer.available, "needs auditsend and an S3 server"))
+    @Test(.tier(.s3), .enabled(if: APIServerSenderTests.auditsend != nil && S3TestServer.available, "needs auditsend and an S3 server"))
     func withShippingTheBucketHoldsNoSecretAndTheVaultShipsApart() async throws {
         _ = try #require(APIServerSenderTests.auditsend)
         let server = try #require(S3TestServer.shared)

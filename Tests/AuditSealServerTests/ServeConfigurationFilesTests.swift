@@ -6,7 +6,7 @@ import Testing
 
 /// `serve --config`: several files or a directory (a mounted ConfigMap) merged by top-level field,
 /// and every level of the file checked for unknown fields (issue 30, items 1 and 9).
-@Suite struct ServeConfigurationFilesTests {
+@Suite(.tier(.process)) struct ServeConfigurationFilesTests {
     static func write(_ dir: String, _ name: String, _ text: String) throws {
         try FileIO.writeAtomically(path: dir + "/" + name, bytes: Array(text.utf8))
     }

@@ -6,7 +6,7 @@ import Testing
 /// Key rotation with the real binary: a running receiver hands over on SIGHUP when its key file
 /// holds a new key; a stopped store hands over with `auditseal rotate-key`; `verify` with only the
 /// first public key stays green across both.
-@Suite(.serialized) struct SigningKeyRotationEndToEndTests {
+@Suite(.serialized, .tier(.process)) struct SigningKeyRotationEndToEndTests {
     static let binary = TestSupport.product("auditseal")
 
     @Test func receiverOnSIGHUPAndRotateKeyCommandBothHandOver() throws {

@@ -10,7 +10,7 @@ import Testing
 /// one poll, a receiver stopped with SIGSTOP raises a tail gap, a wiped and restarted data
 /// directory raises a chain restart, each finding reaches an HTTP server in Alertmanager's format,
 /// and a restarted watcher downloads nothing it verified before.
-@Suite(.serialized, .enabled(if: S3TestServer.available, "needs an S3 server: AUDITSEAL_S3_ENDPOINT or scripts/rgw.sh"))
+@Suite(.serialized, .tier(.s3), .enabled(if: S3TestServer.available, "needs an S3 server: AUDITSEAL_S3_ENDPOINT or scripts/rgw.sh"))
 struct WatcherTests {
     /// A throw-away HTTP server (Python's http.server) that appends each POST body as one line to a file.
     final class AlertSink {

@@ -8,7 +8,7 @@ import Testing
 /// documented (the new key's log key given to the witness first), a clean stop whose closing
 /// checkpoint is cosigned (`verify --witness-quorum 1` INTACT), and `prove --witness` followed by
 /// `verify-proof --witness` without naming a checkpoint.
-@Suite struct WitnessedServeTests {
+@Suite(.tier(.process)) struct WitnessedServeTests {
     typealias Daemon = ReceiverEndToEndTests.Daemon
     static let binary = TestSupport.product("auditseal")
 

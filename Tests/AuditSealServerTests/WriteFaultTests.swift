@@ -10,7 +10,7 @@ import Testing
 /// kernel may have dropped its dirty pages, and a second fsync would report success): the store
 /// continues in a new file. The sender retries; in the end every batch is stored exactly once and
 /// verify is green. AUDITSEAL_FAULTS_LONG=1 moves each fault through the first 40 calls.
-@Suite(.serialized) struct WriteFaultTests {
+@Suite(.serialized, .tier(.process)) struct WriteFaultTests {
     /// The interposer: the package's dynamic library, else compiled here from its source.
     static let library: String? = {
         let built = TestSupport.product("libAuditSealFaultInjection.so")

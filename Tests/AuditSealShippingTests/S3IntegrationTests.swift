@@ -9,7 +9,7 @@ import Testing
 /// Shipping against a real S3 server with Object Lock (Ceph RADOS Gateway on loopback, see
 /// `S3TestServer`): retention lands, the lock holds, uploads are exactly once across crashes, and
 /// `verify s3://` is green on what was shipped and red once an object is replaced.
-@Suite(.serialized, .enabled(if: S3TestServer.available, "needs an S3 server: AUDITSEAL_S3_ENDPOINT or scripts/rgw.sh"))
+@Suite(.serialized, .tier(.s3), .enabled(if: S3TestServer.available, "needs an S3 server: AUDITSEAL_S3_ENDPOINT or scripts/rgw.sh"))
 struct S3IntegrationTests {
     let server = S3TestServer.shared!
     var auditseal: String { TestSupport.product("auditseal") }

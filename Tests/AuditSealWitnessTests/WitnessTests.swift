@@ -35,7 +35,7 @@ import Testing
         #expect(r.status == 0)
     }
 
-    @Test func aChainOf100CheckpointsIsCosignedAndAForkIsRefused() async throws {
+    @Test(.tier(.slow)) func aChainOf100CheckpointsIsCosignedAndAForkIsRefused() async throws {
         let dir = TestSupport.temporaryDirectory("witness")
         let (logKey, _) = try TestSupport.signingKey(in: dir)
         let witnessKeyPath = dir + "/witness.key"

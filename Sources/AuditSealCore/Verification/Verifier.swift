@@ -457,6 +457,18 @@ public final class Verifier: Sendable {
         }
         let sha = SHA256()
         let fileModified = gz.count != m.fileSize || sha.hash(gz).hex != m.fileSHA256
+        // The common case, streamed: each line hashed as it is decompressed, the segment's data
+        // never held whole (a 64 MiB segment per verifying task was the receiver's and the
+        // watcher's peak memory). Anything that does not match is read again whole below, to say where.
+        if let streamed = streamedCheck(task, gz: gz, heartbeats: heartbeats, using: sha) {
+            checkLeafHints(m, report: &report)
+            if task.treeKnown { checkTreeNodes(m, computed: streamed.nodes, report: &report) }
+            if fileModified {
+                report.add(.segmentModified, "segment file bytes differ from the sealed file (size/SHA-256), though its events still match the chain: the file was replaced",
+                           file: file, sequence: m.sequence)
+            }
+            return (report.findings, streamed.events, streamed.markers)
+        }
         // Decompress what can be decompressed; a corrupt stream still yields the lines before it.
         var data = [UInt8]()
         // gzip's trailer states the (last member's) size mod 2^32: reserve it, so that a 64 MiB
@@ -532,6 +544,55 @@ public final class Verifier: Sendable {
         // Redaction markers (§12): counted, and matched with the vault by the caller.
         let markers = data.withUnsafeBytes { RedactionMarker.find(in: $0).map(\.commitment.hex) }
         return (report.findings, UInt64(lines.count), markers)
+    }
+
+    /// A segment whose stream, lines, chain, tree and heartbeats all match, checked one
+    /// decompressed chunk at a time (a line split across chunks is carried over): its event count,
+    /// tree nodes and redaction markers. Nil at the first thing that does not match.
+    private func streamedCheck(_ task: SegmentTask, gz: [UInt8], heartbeats: [HeartbeatCheck], using sha: SHA256)
+        -> (events: UInt64, nodes: [UInt8], markers: [String])? {
+        let m = task.loaded.manifest
+        var state = task.start
+        var nodes = TreeNodes.Collector()
+        var markers = [String]()
+        var count: UInt64 = 0
+        var pending = heartbeats.sorted { $0.treeSize < $1.treeSize }[...]
+        var matches = true
+        var carried = [UInt8]()
+        func line(_ bytes: UnsafeRawBufferPointer) {
+            let leaf = MerkleHash.leaf(bytes, using: sha)
+            state.append(leaf: leaf, using: sha, nodes: &nodes)
+            count += 1
+            if RedactionMarker.mayHoldMarkers(bytes) { markers += RedactionMarker.find(in: bytes).map(\.commitment.hex) }
+            let size = task.startIndex + count
+            while let hb = pending.first, hb.treeSize <= size {
+                pending.removeFirst()
+                if hb.treeSize == size && task.treeKnown && (hb.head != state.head.hex || hb.root != state.tree.root(using: sha).hex) { matches = false }
+            }
+        }
+        do {
+            let d = try GzipDecompressor()
+            try gz.withUnsafeBytes { try d.decompress($0) { chunk in
+                var start = 0
+                while matches, let newline = chunk[start...].firstIndex(of: 0x0a) {
+                    if carried.isEmpty {
+                        line(UnsafeRawBufferPointer(rebasing: chunk[start..<newline]))
+                    } else {
+                        carried += chunk[start..<newline]
+                        carried.withUnsafeBytes { line($0) }
+                        carried.removeAll(keepingCapacity: true)
+                    }
+                    start = newline + 1
+                }
+                carried += chunk[start...]
+            } }
+            guard d.isComplete else { return nil }
+        } catch {
+            return nil
+        }
+        guard matches, carried.isEmpty, count == UInt64(m.eventCount), state.head.hex == m.chainHashAfter,
+              !task.treeKnown || (state.tree.size == m.treeSize && state.tree.root(using: sha).hex == m.treeRoot) else { return nil }
+        return (count, nodes.bytes, markers)
     }
 
     /// The leaf-hint file is covered by the signed manifest (`leafHintsSHA256`): a changed or
