@@ -59,3 +59,21 @@ load --url "$url" --rate 4000 --seconds "$secs" --pid "$pid"
 echo "peak RSS after paced runs: $(awk '/VmHWM/ {print $2, $3}' /proc/$pid/status)"
 kill -TERM "$pid"; wait "$pid" || true
 "$bin/auditseal" verify "$work/data" --public-key "$work/data/signing.key.pub" | tail -2
+
+echo "== auditseal serve with background verification (its default interval), saturated, then idle =="
+"$bin/auditseal" serve --listen 127.0.0.1:18080 --data-dir "$work/verified" --log-level warning \
+  > "$work/serve2.out" 2> "$work/serve2.err" &
+echo $! > "$work/auditseal.pid"
+until grep -q listening "$work/serve2.out" 2>/dev/null; do sleep 0.2; done
+pid=$(cat "$work/auditseal.pid")
+load --url "$url" --connections 8 --seconds "$secs" --pid "$pid"
+echo "peak RSS under load, verifying: $(awk '/VmHWM/ {print $2, $3}' /proc/$pid/status)"
+# Idle until background verification has covered the newest manifest (or 120 s).
+newest=$(ls "$work/verified/segments/" | grep 'manifest.json$' | sort | tail -1)
+[[ $(cat "$work/verified/segments/$newest") =~ \"treeSize\":([0-9]+) ]] && sealed=${BASH_REMATCH[1]}
+for _ in $(seq 1 120); do
+  [[ $(cat "$work/verified/verify/last.json" 2>/dev/null) =~ \"treeSize\":([0-9]+) ]] && [ "${BASH_REMATCH[1]}" -ge "$sealed" ] && break
+  sleep 1
+done
+echo "peak RSS after verification caught up ($sealed events): $(awk '/VmHWM/ {print $2, $3}' /proc/$pid/status)"
+kill -TERM "$pid"; wait "$pid" || true
