@@ -48,6 +48,10 @@ public final class Backfiller: Sendable {
     public let settings: Settings
     public let database: ReconcileDatabase
     let indexer: ChainIndexer
+    /// Where the index catches up: a thread at nice 19, so that indexing takes only the CPU ingest
+    /// leaves (at saturation it lags, and catches up when ingest drops; it is off the
+    /// acknowledgement path, and each pass brings it to the head before it reconciles).
+    let indexing: LowPriorityThread
     let dataDirectory: String
     let append: Append
     let logger: Logger
@@ -73,14 +77,28 @@ public final class Backfiller: Sendable {
         self.database = database
         self.dataDirectory = dataDirectory
         self.indexer = ChainIndexer(database: database, dataDirectory: dataDirectory, horizonSeconds: settings.horizonSeconds)
+        indexing = LowPriorityThread(name: "auditseal-index")
         self.append = append
         self.logger = logger
+    }
+
+    deinit { indexing.close() }
+
+    /// Brings the index to the chain's head, on `indexing`; a cancellation stops it between segments.
+    @discardableResult
+    public func catchUpIndex(now: Date = Date()) async throws -> ChainIndexer.Progress {
+        let cancelled = Mutex(false)
+        return try await withTaskCancellationHandler {
+            try await indexing.run { try self.indexer.catchUp(now: now, cancelled: { cancelled.withLock { $0 } }) }
+        } onCancel: {
+            cancelled.withLock { $0 = true }
+        }
     }
 
     /// One reconciliation pass over every log file.
     public func pass(now: Date = Date()) async throws -> PassResult {
         var total = PassResult()
-        total.indexed = try indexer.catchUp(now: now).indexed
+        total.indexed = try await catchUpIndex(now: now).indexed
         let (files, missing) = fingerprints.withLock { AuditLogFiles.discover(settings.logPaths, cache: &$0) }
         let lastPass = self.lastPass.withLock { $0 }
         for path in missing {

@@ -37,7 +37,7 @@ public struct ChainIndexer: Sendable {
 
     /// Indexes everything durable now; returns how many events it added.
     @discardableResult
-    public func catchUp(now: Date = Date()) throws -> Progress {
+    public func catchUp(now: Date = Date(), cancelled: @Sendable () -> Bool = { Task.isCancelled }) throws -> Progress {
         let identity = try StableJSON.decode(ChainIdentity.self, from: try FileIO.readAll(path: layout.root + "/chain.json"))
         var (nextIndex, nextSequence) = try database.queue.write { db -> (UInt64, Int) in
             let known = try ReconcileDatabase.value(db, "chainID").flatMap { String.fromDatabaseValue($0) }
@@ -53,12 +53,14 @@ public struct ChainIndexer: Sendable {
         var progress = Progress()
         let sha = SHA256()
         for sequence in try layout.manifestSequences() where sequence >= nextSequence {
-            try Task.checkCancellation()  // between segments: each one's entries are stored with its cursor
-            let manifest = try StableJSON.decode(Manifest.self, from: try FileIO.readAll(path: layout.manifestPath(sequence)))
+            if cancelled() { throw CancellationError() }  // between segments: each one's entries are stored with its cursor
+            let manifest = try layout.manifest(sequence)
             var entries = [(EventKey, UInt64, [UInt8])]()
             if manifest.type == "segment", let first = manifest.firstIndex, let last = manifest.lastIndex, last >= nextIndex {
                 if let gz = try? FileIO.readAll(path: layout.segmentPath(sequence)) {
-                    let data = try GzipDecompressor.gunzip(gz)
+                    let whole = SegmentReader.whole(gz, expectedLines: manifest.eventCount)
+                    if let damage = whole.damage { throw AuditSealError(.storage, "segment \(sequence): \(damage)") }
+                    let data = whole.data
                     let hints = (try? FileIO.readAll(path: layout.leafHintsPath(sequence))) ?? []
                     entries = try Self.entries(lines: data, firstIndex: first, count: manifest.eventCount, hints: hints, from: nextIndex, using: sha)
                 } else {

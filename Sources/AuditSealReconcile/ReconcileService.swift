@@ -9,10 +9,14 @@ public final class ReconcileService: Service, Sendable {
     let backfiller: Backfiller
     let interval: Double
     let logger: Logger
+    /// The store's durable size after each commit (`AuditStore.committedSizes`): the index follows
+    /// it between passes, so that a pass finds it at the head instead of indexing a pass's worth.
+    let commits: AsyncStream<UInt64>?
 
-    public init(backfiller: Backfiller, interval: Double, logger: Logger) {
+    public init(backfiller: Backfiller, interval: Double, commits: AsyncStream<UInt64>? = nil, logger: Logger) {
         self.backfiller = backfiller
         self.interval = interval
+        self.commits = commits
         self.logger = logger
         let read = Counter(label: "auditseal_reconcile_log_events_total")
         let backfilled = Counter(label: "auditseal_backfilled_events_total")
@@ -33,7 +37,26 @@ public final class ReconcileService: Service, Sendable {
         let indexed = Gauge(label: "auditseal_reconcile_indexed_events")
         // A stop cancels the pass between chunks (each chunk's position is saved with its
         // appends, so the next start resumes there) and the sleep: never a wait of an interval.
-        await cancelWhenGracefulShutdown { await self.passes(passes, failures, indexed) }
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.passes(passes, failures, indexed) }
+                if let commits = self.commits { group.addTask { await self.follow(commits) } }
+                await group.next()
+                group.cancelAll()
+            }
+        }
+    }
+
+    /// Indexes what each commit made durable (on the indexer's nice-19 thread), at most one
+    /// catch-up a second: each is one SQLite transaction, and fewer, larger ones cost less per event.
+    private func follow(_ commits: AsyncStream<UInt64>) async {
+        for await _ in commits {
+            let started = ContinuousClock.now
+            do { try await backfiller.catchUpIndex() } catch is CancellationError { return } catch {
+                logger.error("reconcile index: \(error)")
+            }
+            try? await Task.sleep(until: started + .seconds(1))  // pacing, not a synchronization
+        }
     }
 
     private func passes(_ passes: Counter, _ failures: Counter, _ indexed: Gauge) async {

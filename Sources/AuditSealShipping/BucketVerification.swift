@@ -55,7 +55,7 @@ public struct BucketVerification: Sendable {
             try FileIO.makeDirectories(folder)
             try FileIO.writeAtomically(path: dir + "/" + relative, bytes: bytes)
             retentions.append((relative, head.retention))
-            if relative.hasSuffix(".manifest.json"), let manifest = try? StableJSON.decode(Manifest.self, from: bytes),
+            if relative.hasSuffix(".manifest.json"), let manifest = try? Manifest.decode(bytes),
                let at = Timestamp.parse(manifest.sealedAt) {
                 sealedAt[Manifest.stem(manifest.sequence)] = at
             }

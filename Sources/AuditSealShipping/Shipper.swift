@@ -186,7 +186,7 @@ public final class Shipper: Sendable {
             let files = (ShippingLedger.segmentSuffixes.map { stem + $0 }.filter { names.contains($0) } + (cosignatures[stem] ?? []).sorted())
                 .map { "segments/" + $0 }.filter { !shipped($0) }
             guard !files.isEmpty else { continue }
-            let manifest = try StableJSON.decode(Manifest.self, from: try FileIO.readAll(path: layout.manifestPath(sequence)))
+            let manifest = try layout.manifest(sequence)
             let sealedAt = Timestamp.parse(manifest.sealedAt) ?? Date()
             out += files.map { LocalObject(relativePath: $0, sealedAt: sealedAt, sequence: sequence) }
         }
@@ -244,7 +244,7 @@ public final class Shipper: Sendable {
     func publishShippedTreeSize(prefix: String) throws -> Date? {
         for sequence in try layout.manifestSequences().reversed()
         where ledger.contains(ledgerName(prefix + "segments/" + Manifest.stem(sequence) + ".manifest.json")) {
-            let manifest = try StableJSON.decode(Manifest.self, from: try FileIO.readAll(path: layout.manifestPath(sequence)))
+            let manifest = try layout.manifest(sequence)
             update { $0.shippedTreeSize = manifest.treeSize }
             return Timestamp.parse(manifest.sealedAt)
         }
@@ -341,7 +341,7 @@ public final class Shipper: Sendable {
     func applyLocalRetention(days: Double, prefix: String) async throws {
         let cutoff = Date().addingTimeInterval(-days * 86_400)
         for sequence in try layout.manifestSequences() where FileIO.exists(layout.segmentPath(sequence)) || FileIO.exists(layout.leafHintsPath(sequence)) {
-            let manifest = try StableJSON.decode(Manifest.self, from: try FileIO.readAll(path: layout.manifestPath(sequence)))
+            let manifest = try layout.manifest(sequence)
             guard manifest.type == "segment", let sealedAt = Timestamp.parse(manifest.sealedAt), sealedAt < cutoff else { continue }
             for path in [layout.segmentPath(sequence), layout.leafHintsPath(sequence)] where FileIO.exists(path) {
                 let relative = "segments/" + (path as NSString).lastPathComponent

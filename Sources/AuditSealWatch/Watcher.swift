@@ -205,8 +205,8 @@ public final class Watcher: Sendable {
         if newestLanding != nil || !newSegments.isEmpty || state.lastManifestSequence == 0 {
             var options = Verifier.Options(trustedKeys: configuration.trustedKeys)
             options.segmentsFrom = newSegments.min() ?? Int.max
-            // One segment at a time: a segment is gunzipped whole (64 MiB at the default size), and
-            // the watcher shares its machine; it keeps up with one core (docs/PERFORMANCE.md, watch benchmark).
+            // One segment at a time: the watcher shares its machine, and keeps up with one core
+            // (docs/PERFORMANCE.md, watch benchmark).
             options.parallelism = 1
             options.heartbeatsMayRunAhead = true
             options.checkTail = false
@@ -224,7 +224,7 @@ public final class Watcher: Sendable {
                 _ = unlink(dir + "/segments/" + Manifest.stem(sequence) + ".jsonl.gz")
             }
             if let last = try StoreLayout(root: dir).manifestSequences().last,
-               let manifest = try? StableJSON.decode(Manifest.self, from: try FileIO.readAll(path: StoreLayout(root: dir).manifestPath(last))) {
+               let manifest = try? StoreLayout(root: dir).manifest(last) {
                 state.lastManifestSequence = last
                 state.lastManifestSealedAt = manifest.sealedAt
                 state.lastManifestClosing = manifest.closing

@@ -121,7 +121,7 @@ public final class WitnessSubmitter: Service, Sendable {
 
     private func read(_ sequence: Int, into k: inout Known) throws {
         guard let bytes = try source.read("segments/" + Manifest.stem(sequence) + ".manifest.json") else { return }
-        let m = try StableJSON.decode(Manifest.self, from: bytes)
+        let m = try Manifest.decode(bytes)
         if let seg = StoreTree.segment(of: m) {
             k.segments.append(seg)
             k.newestSegmentEnd = seg.end
@@ -154,7 +154,7 @@ public final class WitnessSubmitter: Service, Sendable {
                 // segment that ends there (only the first lines of the one that starts there).
                 if let done, done.treeSize == oldSize,
                    let bytes = try? source.read("segments/" + Manifest.stem(done.sequence) + ".manifest.json"),
-                   let old = try? StableJSON.decode(Manifest.self, from: bytes), old.treeSize == oldSize {
+                   let old = try? Manifest.decode(bytes), old.treeSize == oldSize {
                     tree.useFrontier(of: old)
                 }
                 proof = try MerkleProof.consistencyProof(from: oldSize, to: newest.treeSize, hash: tree.hash)

@@ -193,7 +193,8 @@ struct Serve: AsyncParsableCommand {
                                         database: database, dataDirectory: dataDir, logger: Logger(label: "auditseal-reconcile"),
                                         append: { try await store.append(try await redaction?.prepare($0) ?? $0) })
             if let redaction { backfiller.redactionChanges = { redaction.changes($0) } }
-            services.append(ReconcileService(backfiller: backfiller, interval: settings.intervalSeconds, logger: Logger(label: "auditseal-reconcile")))
+            services.append(ReconcileService(backfiller: backfiller, interval: settings.intervalSeconds, commits: store.committedSizes(),
+                                             logger: Logger(label: "auditseal-reconcile")))
         }
         if !settings.apiServers.isEmpty {
             let endpoints = try settings.apiServers.enumerated().map { i, s -> APIServerEndpoint in

@@ -72,33 +72,12 @@ public struct VerifiedSegments: Sendable {
                 throw Failure(file: file, reason: "the file is not the one sealed (its size or SHA-256 differs from the signed manifest): run auditseal verify for details")
             }
         }
-        var data = [UInt8]()
-        if gz.count >= 18 {
-            let isize = gz.suffix(4).reversed().reduce(0) { $0 << 8 | Int($1) }
-            if isize <= 1 << 30 { data.reserveCapacity(isize) }
-        }
-        let d = try GzipDecompressor()
-        do {
-            try gz.withUnsafeBytes { try d.decompress($0) { data.append(contentsOf: $0) } }
-        } catch {
-            throw Failure(file: file, reason: "\(error)")
-        }
-        guard d.isComplete else { throw Failure(file: file, reason: "the gzip stream is truncated") }
-        var ranges = [Range<Int>]()
-        ranges.reserveCapacity(m.eventCount)
-        var start = 0
-        data.withUnsafeBytes { p in
-            var i = 0
-            while i < p.count {
-                if p[i] == 0x0a {
-                    ranges.append(start..<i)
-                    start = i + 1
-                }
-                i += 1
-            }
-        }
+        let whole = SegmentReader.whole(gz, expectedLines: m.eventCount)
+        if let damage = whole.damage { throw Failure(file: file, reason: damage == "gzip stream is truncated" ? "the gzip stream is truncated" : damage) }
+        let data = whole.data
+        let ranges = whole.lines
         if verify {
-            guard start == data.count, ranges.count == m.eventCount, var head = SHA256Digest(hex: m.chainHashBefore) else {
+            guard whole.trailing == nil, ranges.count == m.eventCount, var head = SHA256Digest(hex: m.chainHashBefore) else {
                 throw Failure(file: file, reason: "the segment holds \(ranges.count) lines, its manifest \(m.eventCount)")
             }
             guard checkChain else { return Lines(data: data, ranges: ranges, manifest: m) }

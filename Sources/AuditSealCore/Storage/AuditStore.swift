@@ -640,12 +640,12 @@ public final class AuditStore: @unchecked Sendable {  // every mutable field is 
     /// signing: any other would break the chain of keys a verifier follows from the first.
     private static func checkSigningKey(_ key: Ed25519PublicKey, layout: StoreLayout, tip: ManifestTip) throws {
         guard tip.sequence > 0 else { return }
-        let latest = try StableJSON.decode(Manifest.self, from: try FileIO.readAll(path: layout.manifestPath(tip.sequence)))
+        let latest = try layout.manifest(tip.sequence)
         let expected = latest.nextKeyID ?? latest.keyID
         guard key.keyID == expected else {
             // Was it this store's key once, handed over since? (Only read on this error path.)
             for sequence in try layout.manifestSequences().reversed() {
-                let manifest = try StableJSON.decode(Manifest.self, from: try FileIO.readAll(path: layout.manifestPath(sequence)))
+                let manifest = try layout.manifest(sequence)
                 if manifest.keyID == key.keyID, manifest.nextKeyID != nil || sequence < tip.sequence {
                     throw AuditSealError.keys("the signing key \(key.keyID.prefix(16))… was retired by a handover after manifest \(sequence); the store is now signed by key \(expected.prefix(16))…: configure that key")
                 }

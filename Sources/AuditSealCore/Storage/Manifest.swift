@@ -4,6 +4,9 @@
 /// base64 Ed25519 signature of that file's exact bytes. Manifests chain through
 /// `previousManifestSHA256`.
 public struct Manifest: Codable, Sendable, Equatable {
+    /// A manifest file's bytes, decoded (the error names the type).
+    public static func decode(_ bytes: [UInt8]) throws -> Manifest { try StableJSON.decode(Manifest.self, from: bytes) }
+
     /// "auditseal-manifest/v1".
     public var format: String
     /// "segment" or "heartbeat".

@@ -164,7 +164,7 @@ enum Recovery {
     static func manifest(_ sequence: Int, layout: StoreLayout) throws -> (manifest: Manifest, bytes: [UInt8]) {
         let path = layout.manifestPath(sequence)
         let bytes = try FileIO.readAll(path: path)
-        let manifest = try StableJSON.decode(Manifest.self, from: bytes)
+        let manifest = try Manifest.decode(bytes)
         if let problem = manifest.structuralProblem(fileSequence: sequence) {
             throw AuditSealError.storage("\(path) breaks the format's rules (\(problem)); refusing to start on it: auditseal verify locates the damage")
         }
@@ -196,8 +196,9 @@ enum Recovery {
             sequence -= 1
         }
         for sequence in wanted.reversed() {
-            guard let data = try? GzipDecompressor.gunzip(try FileIO.readAll(path: layout.segmentPath(sequence))),
-                  let batch = try? EventScanner(mode: .stream).scan(data) else { continue }
+            guard let gz = try? FileIO.readAll(path: layout.segmentPath(sequence)) else { continue }
+            let whole = SegmentReader.whole(gz)
+            guard whole.damage == nil, let batch = try? EventScanner(mode: .stream).scan(whole.data) else { continue }
             for i in 0..<batch.count {
                 let key = batch.duplicateKey(i)
                 if !filter.contains(key) { filter.insert(key) }

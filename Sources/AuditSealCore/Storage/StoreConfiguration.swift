@@ -47,6 +47,9 @@ public struct StoreLayout: Sendable {
     public func leafHintsPath(_ sequence: Int) -> String { segmentsDirectory + "/" + Manifest.stem(sequence) + ".leaves" }
     public func treeNodesPath(_ sequence: Int) -> String { segmentsDirectory + "/" + Manifest.stem(sequence) + ".nodes" }
     public func manifestPath(_ sequence: Int) -> String { segmentsDirectory + "/" + Manifest.stem(sequence) + ".manifest.json" }
+    /// Manifest `sequence`, decoded: the one reader of a manifest file by number (its signature is
+    /// the Verifier's to check; recovery also checks its structure).
+    public func manifest(_ sequence: Int) throws -> Manifest { try Manifest.decode(try FileIO.readAll(path: manifestPath(sequence))) }
     public func signaturePath(_ sequence: Int) -> String { segmentsDirectory + "/" + Manifest.stem(sequence) + ".manifest.sig" }
     public func checkpointPath(_ sequence: Int) -> String { segmentsDirectory + "/" + Manifest.stem(sequence) + ".checkpoint" }
 

@@ -118,7 +118,7 @@ public final class StoreTree {
         guard let sequence = Manifest.sequence(ofFileName: name), let bytes = try source.read("segments/" + name) else { return .none }
         let manifest: Manifest
         do {
-            manifest = try StableJSON.decode(Manifest.self, from: bytes)
+            manifest = try Manifest.decode(bytes)
         } catch {
             return .refused("segments/\(name): \(error)")
         }
@@ -271,26 +271,10 @@ public final class StoreTree {
         if let cached = lineCache[seg.sequence], cached.complete || (count.map { cached.lines.count >= $0 } ?? false) { return cached }
         guard let gz = try read(seg.file) else { throw AuditSealError.storage("\(seg.file) is missing") }
         segmentsRead.insert(seg.sequence)
-        struct Enough: Error {}
-        var data = [UInt8]()
-        var lines = [Range<Int>]()
-        var lineStart = 0
-        var complete = true
-        do {
-            let d = try GzipDecompressor()
-            try gz.withUnsafeBytes { input in
-                try d.decompress(input) { chunk in
-                    let base = data.count
-                    data.append(contentsOf: chunk)
-                    for i in 0..<chunk.count where chunk[i] == 0x0a {
-                        lines.append(lineStart..<(base + i))
-                        lineStart = base + i + 1
-                        if let count, lines.count >= count { throw Enough() }
-                    }
-                }
-            }
-        } catch is Enough {
-            complete = false
+        let whole = SegmentReader.whole(gz, upToLines: count)
+        let (data, lines, complete) = (whole.data, whole.lines, !whole.stoppedEarly)
+        if let damage = whole.damage, count.map({ lines.count < $0 }) ?? true {
+            throw AuditSealError.storage("\(seg.file): \(damage)")
         }
         let result = SegmentLines(data: data, lines: lines, complete: complete)
         lineCache[seg.sequence] = result

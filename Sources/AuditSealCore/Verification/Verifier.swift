@@ -308,7 +308,7 @@ public final class Verifier: Sendable {
                            file: "segments/" + Manifest.stem(expectedSequence) + ".manifest.json", sequence: expectedSequence)
             }
             expectedSequence = sequence + 1
-            guard let bytes = try? source.read(file), let manifest = try? StableJSON.decode(Manifest.self, from: bytes) else {
+            guard let bytes = try? source.read(file), let manifest = try? Manifest.decode(bytes) else {
                 report.add(.manifestUnreadable, "manifest is missing or not valid JSON", file: file, sequence: sequence)
                 continue
             }
@@ -470,38 +470,20 @@ public final class Verifier: Sendable {
             return (report.findings, streamed.events, streamed.markers)
         }
         // Decompress what can be decompressed; a corrupt stream still yields the lines before it.
-        var data = [UInt8]()
-        // gzip's trailer states the (last member's) size mod 2^32: reserve it, so that a 64 MiB
-        // segment is not grown by doubling (a peak of twice its size).
-        if gz.count >= 18 {
-            let isize = gz.suffix(4).reversed().reduce(0) { $0 << 8 | Int($1) }
-            if isize <= 1 << 30 { data.reserveCapacity(isize) }
-        }
-        var gzipError: String?
-        do {
-            let d = try GzipDecompressor()
-            try gz.withUnsafeBytes { try d.decompress($0) { data.append(contentsOf: $0) } }
-            if !d.isComplete { gzipError = "gzip stream is truncated" }
-        } catch {
-            gzipError = "\(error)"
-        }
+        let whole = SegmentReader.whole(gz, expectedLines: m.eventCount)
+        let data = whole.data
+        var lines = whole.lines
+        let gzipError = whole.damage
         if let gzipError {
             report.add(.segmentCorrupt, "\(gzipError); checking the \(data.count) bytes before the damage", file: file, sequence: m.sequence)
-        }
-        // Split into lines; the file ends with a newline.
-        var lines = [Range<Int>]()
-        var lineStart = 0
-        for (i, c) in data.enumerated() where c == 0x0a {
-            lines.append(lineStart..<i)
-            lineStart = i + 1
         }
         // A last line without its newline (the file cut mid-line, or the readable part of a damaged
         // stream ending mid-line) is event-truncated; locating does not call it changed as well.
         var truncatedLine: Int?
-        if lineStart < data.count {
+        if let trailing = whole.trailing {
             report.add(.eventTruncated, "line \(lines.count + 1) has no newline: the segment was cut inside it", file: file, line: lines.count + 1, sequence: m.sequence)
             truncatedLine = lines.count
-            lines.append(lineStart..<data.count)
+            lines.append(trailing)
         }
         var state = task.start
         var nodes = TreeNodes.Collector()
@@ -558,39 +540,24 @@ public final class Verifier: Sendable {
         var count: UInt64 = 0
         var pending = heartbeats.sorted { $0.treeSize < $1.treeSize }[...]
         var matches = true
-        var carried = [UInt8]()
-        func line(_ bytes: UnsafeRawBufferPointer) {
-            let leaf = MerkleHash.leaf(bytes, using: sha)
-            state.append(leaf: leaf, using: sha, nodes: &nodes)
-            count += 1
-            if RedactionMarker.mayHoldMarkers(bytes) { markers += RedactionMarker.find(in: bytes).map(\.commitment.hex) }
-            let size = task.startIndex + count
-            while let hb = pending.first, hb.treeSize <= size {
-                pending.removeFirst()
-                if hb.treeSize == size && task.treeKnown && (hb.head != state.head.hex || hb.root != state.tree.root(using: sha).hex) { matches = false }
-            }
-        }
         do {
-            let d = try GzipDecompressor()
-            try gz.withUnsafeBytes { try d.decompress($0) { chunk in
-                var start = 0
-                while matches, let newline = chunk[start...].firstIndex(of: 0x0a) {
-                    if carried.isEmpty {
-                        line(UnsafeRawBufferPointer(rebasing: chunk[start..<newline]))
-                    } else {
-                        carried += chunk[start..<newline]
-                        carried.withUnsafeBytes { line($0) }
-                        carried.removeAll(keepingCapacity: true)
-                    }
-                    start = newline + 1
+            let end = try SegmentReader.forEachLine(gz) { bytes in
+                let leaf = MerkleHash.leaf(bytes, using: sha)
+                state.append(leaf: leaf, using: sha, nodes: &nodes)
+                count += 1
+                if RedactionMarker.mayHoldMarkers(bytes) { markers += RedactionMarker.find(in: bytes).map(\.commitment.hex) }
+                let size = task.startIndex + count
+                while let hb = pending.first, hb.treeSize <= size {
+                    pending.removeFirst()
+                    if hb.treeSize == size && task.treeKnown && (hb.head != state.head.hex || hb.root != state.tree.root(using: sha).hex) { matches = false }
                 }
-                carried += chunk[start...]
-            } }
-            guard d.isComplete else { return nil }
+                return matches
+            }
+            guard end.complete, end.trailing.isEmpty else { return nil }
         } catch {
             return nil
         }
-        guard matches, carried.isEmpty, count == UInt64(m.eventCount), state.head.hex == m.chainHashAfter,
+        guard matches, count == UInt64(m.eventCount), state.head.hex == m.chainHashAfter,
               !task.treeKnown || (state.tree.size == m.treeSize && state.tree.root(using: sha).hex == m.treeRoot) else { return nil }
         return (count, nodes.bytes, markers)
     }
