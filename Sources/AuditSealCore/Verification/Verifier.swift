@@ -68,20 +68,11 @@ public final class Verifier: Sendable {
         var root: String
     }
 
-    /// Runs every check and returns the report.
+    /// Runs every check and returns the report: the keys and the chain, the manifest chain (a
+    /// plan of segment checks), the segments (in parallel), the write-ahead tail, witnesses and
+    /// the store's tail.
     public func run() -> VerificationReport {
-        var keys = [Ed25519PublicKey]()
-        var trust = "public-keys"
-        if let trusted = options.trustedKeys {
-            keys = trusted
-        } else {
-            trust = "store-keys"
-            for name in (try? source.list("keys")) ?? [] where name.hasSuffix(".pub") {
-                if let bytes = try? source.read("keys/" + name), let key = try? KeyFiles.parsePublicKey(pem: String(decoding: bytes, as: UTF8.self)) {
-                    keys.append(key)
-                }
-            }
-        }
+        let (keys, trust) = trustedKeys()
         var report = VerificationReport(source: source.name, trust: trust, trustedKeyIDs: keys.map(\.keyID))
         if keys.isEmpty { report.add(.noTrustedKey, "no public key to check signatures with") }
         var chainIDBytes: [UInt8]?
@@ -114,12 +105,80 @@ public final class Verifier: Sendable {
                        file: "segments/" + loaded.fileName, sequence: loaded.sequence)
         }
 
-        // Plan segment tasks: each starts from its predecessor segment manifest's end state.
+        let plan = planSegments(manifests: manifests, chainID: chainID, report: &report, using: sha)
+        let checked = checkSegments(plan.tasks, heartbeats: plan.taskHeartbeats)
+        report.findings += checked.findings
+        report.sealedEvents = checked.events
+        report.backfilledEvents = plan.tasks.reduce(0) { $0 + BackfilledRanges(pairs: $1.loaded.manifest.backfilled).count }
+        report.completeness = CompletenessReport.load(from: source)
+        report.redactedValues = UInt64(checked.markers.count)
+        if !checked.markers.isEmpty, let vault = source.localPath("vault") {
+            // A value no vault record holds was erased (its vault deleted) or never kept (no
+            // auditor key): the sealed record is whole either way, so this is a count, not a finding.
+            let held = VaultFiles.commitments(in: vault)
+            report.erasedValues = UInt64(checked.markers.filter { !held.contains($0) }.count)
+        }
+        report.manifests = manifests.count
+
+        // Open write-ahead segments continue after the last sealed event.
+        var state = plan.expected
+        if let shard = options.shard {
+            report.shard = shard
+            report.shardSegments = plan.tasks.map(\.loaded.sequence)
+        }
+        if (options.shard?.index ?? 0) == 0 {
+            // Manifests after the last trusted segment manifest that failed their checks: the events
+            // they alone commit to are unverified, not missing (§8.2), at the tail as in the middle.
+            let ignoredAtTail = manifests.filter { !$0.trusted && $0.sequence > plan.lastTrustedSegment }.map(\.sequence)
+            verifyWriteAhead(state: &state, heartbeats: plan.walHeartbeats, ignoredAtTail: ignoredAtTail, report: &report, sha: sha)
+        } else {
+            // Another shard reads the write-ahead log; the tree continues from the sealed part here.
+            for name in ((try? source.list("wal")) ?? []).filter({ $0.hasSuffix(".wal") }) {
+                guard let path = source.localPath("wal/" + name),
+                      let outcome = try? WriteAheadReader(path: path).read({ _, _, leaf in state.append(leaf: leaf, using: sha) }) else { continue }
+                report.openEvents += UInt64(outcome.recordCount)
+            }
+        }
+        report.treeSize = state.nextIndex
+        report.treeRoot = state.tree.root(using: sha).hex
+        if let policy = options.witnessPolicy { checkWitnesses(trusted, policy: policy, report: &report) }
+        checkTail(trusted.last, report: &report)
+        return report
+    }
+
+    /// The keys signatures are checked with: the given ones, or the store's own `keys/*.pub`.
+    private func trustedKeys() -> (keys: [Ed25519PublicKey], trust: String) {
+        if let trusted = options.trustedKeys { return (trusted, "public-keys") }
+        var keys = [Ed25519PublicKey]()
+        for name in (try? source.list("keys")) ?? [] where name.hasSuffix(".pub") {
+            if let bytes = try? source.read("keys/" + name), let key = try? KeyFiles.parsePublicKey(pem: String(decoding: bytes, as: UTF8.self)) {
+                keys.append(key)
+            }
+        }
+        return (keys, "store-keys")
+    }
+
+    /// What the manifest chain says is to be checked: one task per segment (each starting from its
+    /// predecessor's end state), the heartbeats each task or the write-ahead tail must meet, and
+    /// the chain state after the last sealed segment.
+    struct Plan {
+        var tasks: [SegmentTask]
+        var taskHeartbeats: [[HeartbeatCheck]]
+        var walHeartbeats: [HeartbeatCheck]
+        var expected: ChainState
+        /// The sequence of the last trusted segment manifest (0: none).
+        var lastTrustedSegment: Int
+    }
+
+    /// The manifest chain check: each trusted segment manifest must start where the one before
+    /// ended (a gap, overlap or broken link is a finding, and that segment is then checked on its
+    /// own terms); heartbeats are placed where the replay will reach their tree size.
+    private func planSegments(manifests: [LoadedManifest], chainID: [UInt8], report: inout VerificationReport, using sha: SHA256) -> Plan {
         var expected = ChainState(chainID: chainID, using: sha)
         var tasks = [SegmentTask]()
         var heartbeats = [HeartbeatCheck]()
         var previousTrusted = 0
-        for loaded in trusted {
+        for loaded in manifests where loaded.trusted {
             let m = loaded.manifest
             // Sequences between the previous trusted segment manifest and this one that failed their
             // checks. A heartbeat between them does not clear the list: the events the failed
@@ -175,7 +234,6 @@ public final class Verifier: Sendable {
                 taskHeartbeats[t].append(hb)
             }
         }
-
         // Segments before `segmentsFrom` were read by an earlier run: keep their manifests' word.
         // A shard reads only its own segments.
         let keep = tasks.indices.filter { i in
@@ -185,79 +243,47 @@ public final class Verifier: Sendable {
             tasks = keep.map { tasks[$0] }
             taskHeartbeats = keep.map { taskHeartbeats[$0] }
         }
+        return Plan(tasks: tasks, taskHeartbeats: taskHeartbeats, walHeartbeats: walHeartbeats, expected: expected, lastTrustedSegment: previousTrusted)
+    }
 
-        // Verify segments in parallel windows.
-        var results = [[Finding]](repeating: [], count: tasks.count)
-        var counted = [UInt64](repeating: 0, count: tasks.count)
+    /// The runner: the segment checks (each pure: a task's files in, its findings out) in windows
+    /// of `parallelism` at a time, results in chain order.
+    private func checkSegments(_ tasks: [SegmentTask], heartbeats: [[HeartbeatCheck]]) -> (findings: [Finding], events: UInt64, markers: [String]) {
+        var findings = [Finding]()
+        var events: UInt64 = 0
         var markers = [String]()
         let window = max(1, options.parallelism)
-        var done = 0
         var index = 0
         while index < tasks.count {
             let range = index..<min(tasks.count, index + window)
             let box = ResultBox(count: range.count)
             let windowTasks = Array(tasks[range])
-            let windowHeartbeats = Array(taskHeartbeats[range])
+            let windowHeartbeats = Array(heartbeats[range])
             DispatchQueue.concurrentPerform(iterations: range.count) { offset in
                 box.set(offset, self.verifySegment(windowTasks[offset], heartbeats: windowHeartbeats[offset]))
             }
-            for (offset, value) in box.values.enumerated() {
-                results[range.lowerBound + offset] = value!.findings
-                counted[range.lowerBound + offset] = value!.events
+            for value in box.values {
+                findings += value!.findings
+                events += value!.events
                 markers += value!.markers
             }
-            done += range.count
-            options.progress?(done, tasks.count)
+            options.progress?(range.upperBound, tasks.count)
             index = range.upperBound
         }
-        for findings in results { report.findings += findings }
-        report.sealedEvents = counted.reduce(0, +)
-        report.backfilledEvents = tasks.reduce(0) { $0 + BackfilledRanges(pairs: $1.loaded.manifest.backfilled).count }
-        report.completeness = CompletenessReport.load(from: source)
-        report.redactedValues = UInt64(markers.count)
-        if !markers.isEmpty, let vault = source.localPath("vault") {
-            // A value no vault record holds was erased (its vault deleted) or never kept (no
-            // auditor key): the sealed record is whole either way, so this is a count, not a finding.
-            let held = VaultFiles.commitments(in: vault)
-            report.erasedValues = UInt64(markers.filter { !held.contains($0) }.count)
-        }
-        report.manifests = manifests.count
+        return (findings, events, markers)
+    }
 
-        // Open write-ahead segments continue after the last sealed event.
-        var state = expected
-        if let shard = options.shard {
-            report.shard = shard
-            report.shardSegments = tasks.map(\.loaded.sequence)
+    /// The tail: a stopped store ends with a closing manifest; a running one writes heartbeats.
+    private func checkTail(_ last: LoadedManifest?, report: inout VerificationReport) {
+        guard let last else { return }
+        report.lastManifestAt = last.manifest.sealedAt
+        guard options.checkTail else { return }
+        let interval = Double(max(1, last.manifest.heartbeatIntervalSeconds))
+        if !last.manifest.closing, let at = Timestamp.parse(last.manifest.sealedAt),
+           options.now.timeIntervalSince(at) > 2 * interval + 60 {
+            report.add(.tailGap, "the last manifest was sealed at \(last.manifest.sealedAt), \(Int(options.now.timeIntervalSince(at)))s before \(Timestamp.format(options.now)), beyond twice the heartbeat interval (\(Int(interval))s) and not a closing manifest: later manifests may have been removed",
+                       file: "segments/" + last.fileName, sequence: last.sequence)
         }
-        if (options.shard?.index ?? 0) == 0 {
-            // Manifests after the last trusted segment manifest that failed their checks: the events
-            // they alone commit to are unverified, not missing (§8.2), at the tail as in the middle.
-            let ignoredAtTail = manifests.filter { !$0.trusted && $0.sequence > previousTrusted }.map(\.sequence)
-            verifyWriteAhead(state: &state, heartbeats: walHeartbeats, ignoredAtTail: ignoredAtTail, report: &report, sha: sha)
-        } else {
-            // Another shard reads the write-ahead log; the tree continues from the sealed part here.
-            for name in ((try? source.list("wal")) ?? []).filter({ $0.hasSuffix(".wal") }) {
-                guard let path = source.localPath("wal/" + name),
-                      let outcome = try? WriteAheadReader(path: path).read({ _, _, leaf in state.append(leaf: leaf, using: sha) }) else { continue }
-                report.openEvents += UInt64(outcome.recordCount)
-            }
-        }
-        report.treeSize = state.nextIndex
-        report.treeRoot = state.tree.root(using: sha).hex
-        if let policy = options.witnessPolicy { checkWitnesses(trusted, policy: policy, report: &report) }
-
-        // The tail: a stopped store ends with a closing manifest; a running one writes heartbeats.
-        if let last = trusted.last {
-            report.lastManifestAt = last.manifest.sealedAt
-            guard options.checkTail else { return report }
-            let interval = Double(max(1, last.manifest.heartbeatIntervalSeconds))
-            if !last.manifest.closing, let at = Timestamp.parse(last.manifest.sealedAt),
-               options.now.timeIntervalSince(at) > 2 * interval + 60 {
-                report.add(.tailGap, "the last manifest was sealed at \(last.manifest.sealedAt), \(Int(options.now.timeIntervalSince(at)))s before \(Timestamp.format(options.now)), beyond twice the heartbeat interval (\(Int(interval))s) and not a closing manifest: later manifests may have been removed",
-                           file: "segments/" + last.fileName, sequence: last.sequence)
-            }
-        }
-        return report
     }
 
     /// Only the manifest-level checks (signatures, the manifest chain, checkpoints, key handovers),
