@@ -8,6 +8,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOSSL
 import ServiceLifecycle
+import UnixSignals
 
 /// The webhook receiver: opens the store (recovering it first), serves ingest and ops routes on the
 /// main listener (and ops routes on the optional ops listener), re-verifies in the background, and
@@ -88,7 +89,8 @@ public final class Receiver: Sendable {
     /// receiver's own and stop with it.
     /// `afterClosing` runs once the closing manifest is written and before the final shipping
     /// round, so that what it adds (a witness's cosignature of the closing checkpoint) ships too.
-    public func run(extraServices: [any Service] = [], afterClosing: @Sendable () async -> Void = {}) async throws {
+    /// `stopSignals` (the executable's: SIGTERM and SIGINT for `serve`) start the graceful stop.
+    public func run(extraServices: [any Service] = [], stopSignals: [UnixSignal] = [], afterClosing: @Sendable () async -> Void = {}) async throws {
         let token = try configuration.tokenFile.map(BearerToken.init(path:))
         let ingest = IngestRoute(store: store, configuration: configuration, metrics: metrics, token: token, logger: logger,
                                  budget: MemoryBudget(limit: configuration.maxInflightBytes),
@@ -143,7 +145,7 @@ public final class Receiver: Sendable {
         services += extraServices
         // Last in the list, so the first told of a stop (services stop in reverse order).
         services.append(StopAnnouncer(logger: logger))
-        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: stopSignals, logger: logger))
         do {
             try await group.run()
         } catch {

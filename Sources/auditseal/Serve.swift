@@ -11,6 +11,7 @@ import AuditSealWitness
 import Foundation
 import Logging
 import ServiceLifecycle
+import UnixSignals
 
 /// `auditseal serve`: the audit webhook receiver.
 struct Serve: AsyncParsableCommand {
@@ -174,7 +175,7 @@ struct Serve: AsyncParsableCommand {
         }
         // The closing checkpoint goes to the witnesses before the exit (its service has stopped by then).
         // The open vault file is closed too, so that the final shipping round takes it.
-        try await receiver.run(extraServices: extra, afterClosing: { [submitter] in
+        try await receiver.run(extraServices: extra, stopSignals: [.sigterm, .sigint], afterClosing: { [submitter] in
             do { try redaction?.closeVault() } catch { logger.error("cannot close the vault file", metadata: ["error": "\(error)"]) }
             await submitter?.offerClosingCheckpoint(seconds: 5)
         })
