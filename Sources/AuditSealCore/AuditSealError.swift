@@ -11,6 +11,10 @@ public struct AuditSealError: Error, CustomStringConvertible, Sendable, Equatabl
         case storage
         case keys
         case usage
+        /// The store is closing: it takes no more appends or requests.
+        case shuttingDown
+        /// Another process holds the data directory's lock.
+        case directoryInUse
     }
 
     public let code: Code

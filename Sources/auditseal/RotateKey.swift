@@ -33,7 +33,7 @@ struct RotateKey: AsyncParsableCommand {
         let store: AuditStore
         do {
             store = try AuditStore(configuration: StoreConfiguration(dataDirectory: dataDir, nodeName: node ?? HostName.current), signingKey: current)
-        } catch let error as AuditSealError where error.reason.contains("in use by another auditseal process") {
+        } catch let error as AuditSealError where error.code == .directoryInUse {
             throw AuditSealError(.usage, "\(error.reason). A running receiver rotates itself: put the new key in the file its signingKey names and send it SIGHUP.")
         }
         try await store.rotateKey(to: next)

@@ -37,6 +37,23 @@ import Testing
         #expect(try TestSupport.storedLines(dir + "/data") == expected)
     }
 
+    /// Errors are told apart by their code, never their text: a second opener of a directory, and
+    /// an append after the store closed.
+    @Test func aSecondOpenerAndALateAppendGetTheirCodes() async throws {
+        let dir = TestSupport.temporaryDirectory()
+        let key = try TestSupport.signingKey(in: dir).key
+        let store = try openStore(dir, key: key)
+        #expect(throws: AuditSealError.self) { _ = try openStore(dir, key: key) }
+        do { _ = try openStore(dir, key: key) } catch let error as AuditSealError { #expect(error.code == .directoryInUse) }
+        try await store.close()
+        do {
+            _ = try await store.append(try TestSupport.corpusEvents())
+            Issue.record("an append after close was accepted")
+        } catch let error as AuditSealError {
+            #expect(error.code == .shuttingDown)
+        }
+    }
+
     @Test func aResentBatchIsStoredOnceEvenAfterARestart() async throws {
         let dir = TestSupport.temporaryDirectory()
         let key = try TestSupport.signingKey(in: dir).key

@@ -103,7 +103,7 @@ public final class AuditStore: @unchecked Sendable {  // every mutable field is 
         guard lockFD >= 0 else { throw AuditSealError.io("cannot open \(layout.lockFile)", errno: errno) }
         guard Self.lock(lockFD) else {
             Glibc.close(lockFD)
-            throw AuditSealError.storage("\(layout.root) is in use by another auditseal process (lock \(layout.lockFile))")
+            throw AuditSealError(.directoryInUse, "\(layout.root) is in use by another auditseal process (lock \(layout.lockFile))")
         }
         do {
             let recovered = try Recovery.recover(layout: layout, configuration: configuration)
@@ -155,7 +155,7 @@ public final class AuditStore: @unchecked Sendable {  // every mutable field is 
             condition.lock()
             defer { condition.unlock() }
             guard !stopping else {
-                continuation.resume(throwing: AuditSealError.storage("the store is shutting down"))
+                continuation.resume(throwing: AuditSealError(.shuttingDown, "the store is shutting down"))
                 return
             }
             pending.append((batch, continuation))
@@ -206,7 +206,7 @@ public final class AuditStore: @unchecked Sendable {  // every mutable field is 
                 break
             } catch {
                 failure = error
-                if (error as? AuditSealError)?.reason == "the store is shutting down" { break }
+                if (error as? AuditSealError)?.code == .shuttingDown { break }
                 try? await Task.sleep(for: .milliseconds(100 << attempt))
             }
         }
@@ -254,7 +254,7 @@ public final class AuditStore: @unchecked Sendable {  // every mutable field is 
             condition.lock()
             defer { condition.unlock() }
             guard !stopping else {
-                continuation.resume(throwing: AuditSealError.storage("the store is shutting down"))
+                continuation.resume(throwing: AuditSealError(.shuttingDown, "the store is shutting down"))
                 return
             }
             enqueue(continuation)
