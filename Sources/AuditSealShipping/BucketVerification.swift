@@ -21,20 +21,10 @@ public struct BucketVerification: Sendable {
         self.requiredLockMode = requiredLockMode
     }
 
-    /// Store prefixes (ending in "/") under a prefix: every folder holding a chain.json or manifests.
+    /// Store prefixes (ending in "/") under a prefix (`StoreObject.storePrefixes`: the one rule).
     public func discoverStores(prefix: String) async throws -> [String] {
         let normalized = prefix.isEmpty || prefix.hasSuffix("/") ? prefix : prefix + "/"
-        var stores = Set<String>()
-        for key in try await client.listKeys(prefix: normalized) {
-            if key.hasSuffix("/chain.json") || key == normalized + "chain.json" {
-                stores.insert(String(key.dropLast("chain.json".count)))
-            } else if let range = key.range(of: "/segments/", options: .backwards), key.hasSuffix(".manifest.json") {
-                stores.insert(String(key[..<range.lowerBound]) + "/")
-            } else if key.hasPrefix(normalized + "segments/") {
-                stores.insert(normalized)
-            }
-        }
-        return stores.sorted()
+        return StoreObject.storePrefixes(keys: try await client.listKeys(prefix: normalized), under: normalized)
     }
 
     /// Downloads one store and verifies it.

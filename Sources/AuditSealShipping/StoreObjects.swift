@@ -47,3 +47,44 @@ public struct StoreObject: Sendable {
         return out
     }
 }
+
+/// s3://BUCKET/PREFIX, as the commands take a bucket (`verify`, `cat`, `status`, `prove`, `watch`).
+public struct BucketURL: Sendable, Equatable {
+    public var bucket: String
+    /// Without a leading slash; may be empty.
+    public var prefix: String
+
+    public init?(_ url: String) {
+        guard url.hasPrefix("s3://") else { return nil }
+        let rest = url.dropFirst("s3://".count)
+        bucket = String(rest.prefix { $0 != "/" })
+        prefix = String(rest.dropFirst(bucket.count).drop { $0 == "/" })
+        guard !bucket.isEmpty else { return nil }
+    }
+}
+
+extension StoreObject {
+    /// The one rule for what a store in a bucket is: each folder under `prefix` holding a
+    /// chain.json or manifests under its segments/ (a store whose chain.json was deleted is still
+    /// found, and verifying it says what is missing). Store prefixes end in "/", sorted.
+    public static func storePrefixes(keys: some Sequence<String>, under prefix: String) -> [String] {
+        let normalized = prefix.isEmpty || prefix.hasSuffix("/") ? prefix : prefix + "/"
+        var stores = Set<String>()
+        for key in keys where key.hasPrefix(normalized) {
+            if key.hasSuffix("/chain.json") || key == normalized + "chain.json" {
+                stores.insert(String(key.dropLast("chain.json".count)))
+            } else if let range = key.range(of: "/segments/", options: .backwards), key.hasSuffix(".manifest.json") {
+                stores.insert(String(key[..<range.lowerBound]) + "/")
+            } else if key.hasPrefix(normalized + "segments/") {
+                stores.insert(normalized)
+            }
+        }
+        return stores.sorted()
+    }
+
+    /// The stores of one node (PREFIX/NODE/CHAIN-ID/), or all of them when `node` is nil.
+    public static func stores(_ prefixes: [String], ofNode node: String?) -> [String] {
+        guard let node else { return prefixes }
+        return prefixes.filter { $0.contains("/\(node)/") || $0.hasPrefix("\(node)/") }
+    }
+}

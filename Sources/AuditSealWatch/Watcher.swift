@@ -128,7 +128,7 @@ public final class Watcher: Sendable {
 
     /// `PREFIX/NODE/CHAIN-ID/` of every store with a chain.json under the prefix.
     static func storePrefixes(_ versions: [ObjectVersion], under prefix: String) -> [String] {
-        Set(versions.filter { $0.key.hasSuffix("/chain.json") && $0.key.hasPrefix(prefix) }.map { String($0.key.dropLast("chain.json".count)) }).sorted()
+        StoreObject.storePrefixes(keys: versions.map(\.key), under: prefix)
     }
 
     // MARK: One store

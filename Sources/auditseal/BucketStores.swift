@@ -19,9 +19,8 @@ struct BucketStores {
     var cleanup: () async -> Void
 
     static func open(_ url: String, s3: S3Options, node: String?) async throws -> BucketStores {
-        let rest = url.dropFirst("s3://".count)
-        let bucket = String(rest.prefix { $0 != "/" })
-        let prefix = String(rest.dropFirst(bucket.count).drop { $0 == "/" })
+        guard let location = BucketURL(url) else { throw ValidationError("\(url): not s3://BUCKET/PREFIX") }
+        let (bucket, prefix) = (location.bucket, location.prefix)
         let client = try s3.client(bucket: bucket, for: url)
         let root = NSTemporaryDirectory() + "auditseal-read-\(UUID().uuidString.prefix(8))"
         let done: () async -> Void = {
@@ -30,7 +29,7 @@ struct BucketStores {
         }
         do {
             var prefixes = try await BucketVerification(client: client).discoverStores(prefix: prefix)
-            if let node { prefixes = prefixes.filter { $0.contains("/\(node)/") || $0.hasPrefix("\(node)/") } }
+            prefixes = StoreObject.stores(prefixes, ofNode: node)
             guard !prefixes.isEmpty else { throw ValidationError("no auditseal store under \(url)\(node.map { " for node \($0)" } ?? "")") }
             var stores = [Store]()
             for (i, storePrefix) in prefixes.enumerated() {

@@ -18,14 +18,13 @@ struct ProofStore {
             let source = DirectorySource(root: store)
             return ProofStore(source: source, tree: StoreTree(manifests: try StoreTree.loadManifests(from: source), read: source.read), cleanup: {})
         }
-        let rest = store.dropFirst("s3://".count)
-        let bucket = String(rest.prefix { $0 != "/" })
-        let prefix = String(rest.dropFirst(bucket.count).drop { $0 == "/" })
+        guard let location = BucketURL(store) else { throw ValidationError("\(store): not s3://BUCKET/PREFIX") }
+        let (bucket, prefix) = (location.bucket, location.prefix)
         let client = try s3.client(bucket: bucket, for: store)
         let dir = NSTemporaryDirectory() + "auditseal-prove-\(UUID().uuidString.prefix(8))"
         do {
             var stores = try await BucketVerification(client: client).discoverStores(prefix: prefix)
-            if let node { stores = stores.filter { $0.contains("/\(node)/") || $0.hasPrefix("\(node)/") } }
+            stores = StoreObject.stores(stores, ofNode: node)
             guard stores.count == 1, let storePrefix = stores.first else {
                 throw ValidationError(stores.isEmpty ? "no auditseal store under \(store)" : "\(stores.count) stores under \(store) (\(stores.joined(separator: ", "))): narrow the prefix to PREFIX/NODE/CHAIN-ID or give --node")
             }

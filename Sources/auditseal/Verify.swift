@@ -133,9 +133,8 @@ struct Verify: AsyncParsableCommand {
 
     /// s3://BUCKET/PREFIX: every store under the prefix, downloaded and verified.
     func verifyBucket(_ store: String, options: Verifier.Options) async throws {
-        let rest = store.dropFirst("s3://".count)
-        let bucket = String(rest.prefix { $0 != "/" })
-        let prefix = String(rest.dropFirst(bucket.count).drop { $0 == "/" })
+        guard let location = BucketURL(store) else { throw ValidationError("\(store): not s3://BUCKET/PREFIX") }
+        let (bucket, prefix) = (location.bucket, location.prefix)
         let client = try s3.client(bucket: bucket, for: store)
         var reports = [VerificationReport]()
         do {

@@ -56,12 +56,10 @@ struct Watch: AsyncParsableCommand {
     var witnessGraceSeconds: Double = 300
 
     func run() async throws {
-        guard store.hasPrefix("s3://") else { throw ValidationError("watch needs s3://BUCKET/PREFIX") }
+        guard let location = BucketURL(store) else { throw ValidationError("watch needs s3://BUCKET/PREFIX") }
         guard !publicKeys.isEmpty else { throw ValidationError("watch needs at least one --public-key") }
         guard intervalSeconds > 0, graceSeconds >= 0, fullVerificationHours >= 0 else { throw ValidationError("--interval-seconds must be positive, --grace-seconds and --full-verification-hours not negative") }
-        let rest = store.dropFirst("s3://".count)
-        let bucket = String(rest.prefix { $0 != "/" })
-        let prefix = String(rest.dropFirst(bucket.count).drop { $0 == "/" })
+        let (bucket, prefix) = (location.bucket, location.prefix)
         let parts = listen.split(separator: ":")
         guard parts.count == 2, let port = Int(parts[1]) else { throw ValidationError("--listen must be HOST:PORT") }
         let client = try s3.client(bucket: bucket, for: store)

@@ -7,6 +7,22 @@ import Testing
 /// The parts of shipping that need no server: S3's XML answers, credentials files, request
 /// addressing, the ledger's crash behaviour.
 @Suite struct ShippingUnitTests {
+    /// One parser of s3://BUCKET/PREFIX and one rule for a store in a bucket, for every command and the watcher.
+    @Test func bucketURLsAndTheRuleForAStoreInABucket() {
+        #expect(BucketURL("s3://audit/prod/cp-1") == BucketURL("s3://audit//prod/cp-1"))
+        #expect(BucketURL("s3://audit/prod/cp-1")?.bucket == "audit" && BucketURL("s3://audit/prod/cp-1")?.prefix == "prod/cp-1")
+        #expect(BucketURL("s3://audit")?.prefix == "" && BucketURL("s3://") == nil && BucketURL("/var/lib/auditseal") == nil)
+        let keys = ["prod/cp-1/c1/chain.json", "prod/cp-1/c1/segments/000001.manifest.json", "prod/cp-1/c1/segments/000001.jsonl.gz",
+                    // chain.json deleted: still a store, so that verifying it says what is missing
+                    "prod/cp-2/c2/segments/000003.manifest.json", "prod/cp-2/c2/segments/000003.jsonl.gz",
+                    "prod/cp-10/c3/chain.json", "other/cp-9/c9/chain.json", "prod/README"]
+        let stores = StoreObject.storePrefixes(keys: keys, under: "prod")
+        #expect(stores == ["prod/cp-1/c1/", "prod/cp-10/c3/", "prod/cp-2/c2/"])
+        #expect(StoreObject.stores(stores, ofNode: "cp-1") == ["prod/cp-1/c1/"])
+        #expect(StoreObject.stores(stores, ofNode: nil) == stores)
+        #expect(StoreObject.storePrefixes(keys: ["chain.json", "segments/000001.manifest.json"], under: "") == [""])
+    }
+
     @Test func readsListObjectsV2AndVersionsAnswers() {
         // Shapes from the S3 API reference (ListObjectsV2, ListObjectVersions).
         let list: Substring = """
