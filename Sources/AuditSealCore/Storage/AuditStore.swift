@@ -49,7 +49,7 @@ public final class AuditStore: @unchecked Sendable {  // every mutable field is 
     public let recoveryNotes: [String]
 
     private let condition = NSCondition()
-    private let lockFD: Int32
+    private let directoryLock: DirectoryLock
     private let sealer: Sealer
 
     // Committer state (guarded by `condition`).
@@ -99,34 +99,25 @@ public final class AuditStore: @unchecked Sendable {  // every mutable field is 
         self.layout = StoreLayout(root: configuration.dataDirectory)
         self.currentKeyID = signingKey.publicKey.keyID
         try FileIO.makeDirectories(layout.root)
-        lockFD = open(layout.lockFile, O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
-        guard lockFD >= 0 else { throw AuditSealError.io("cannot open \(layout.lockFile)", errno: errno) }
-        guard Self.lock(lockFD) else {
-            Glibc.close(lockFD)
-            throw AuditSealError(.directoryInUse, "\(layout.root) is in use by another auditseal process (lock \(layout.lockFile))")
-        }
-        do {
-            let recovered = try Recovery.recover(layout: layout, configuration: configuration)
-            identity = recovered.identity
-            active = recovered.active
-            durable = recovered.durable
-            duplicates = recovered.duplicates
-            tip = recovered.tip
-            recoveryNotes = recovered.notes
-            sealQueue = recovered.closedSegments.map { ($0, nil, false, [], nil) }
-            activeLeaves = recovered.active.eventCount == 0 ? [] : nil
-            try Self.checkSigningKey(signingKey.publicKey, layout: layout, tip: recovered.tip)
-            sealer = Sealer(layout: layout, configuration: configuration, key: signingKey, identity: recovered.identity)
-            try Self.rememberPublicKey(signingKey.publicKey, layout: layout)
-            if recovered.tip.closing {
-                // The last run ended with "nothing more is due". Events taken from now on must not
-                // sit behind that promise, where cutting them would leave no trace: before the first
-                // append, a heartbeat says more is coming (docs/FORMAT.md §4).
-                tip = try sealer.heartbeat(after: recovered.tip, durable: recovered.durable, closing: false)
-            }
-        } catch {
-            Glibc.close(lockFD)
-            throw error
+        directoryLock = try DirectoryLock(layout: layout)
+        // A failed start releases the lock with the half-made store (DirectoryLock ends with it).
+        let recovered = try Recovery.recover(layout: layout, configuration: configuration)
+        identity = recovered.identity
+        active = recovered.active
+        durable = recovered.durable
+        duplicates = recovered.duplicates
+        tip = recovered.tip
+        recoveryNotes = recovered.notes
+        sealQueue = recovered.closedSegments.map { ($0, nil, false, [], nil) }
+        activeLeaves = recovered.active.eventCount == 0 ? [] : nil
+        try Self.checkSigningKey(signingKey.publicKey, layout: layout, tip: recovered.tip)
+        sealer = Sealer(layout: layout, configuration: configuration, key: signingKey, identity: recovered.identity)
+        try Self.rememberPublicKey(signingKey.publicKey, layout: layout)
+        if recovered.tip.closing {
+            // The last run ended with "nothing more is due". Events taken from now on must not
+            // sit behind that promise, where cutting them would leave no trace: before the first
+            // append, a heartbeat says more is coming (docs/FORMAT.md §4).
+            tip = try sealer.heartbeat(after: recovered.tip, durable: recovered.durable, closing: false)
         }
         // Events recovered beyond the last manifest were acknowledged before this start: count them from now.
         if durable.nextIndex > tip.committedTreeSize { arrivals.record(index: tip.committedTreeSize, at: openedAt) }
@@ -134,19 +125,6 @@ public final class AuditStore: @unchecked Sendable {  // every mutable field is 
         startThread(name: "auditseal-seal") { [self] in sealLoop() }
     }
 
-    deinit { Glibc.close(lockFD) }
-
-    /// Takes the directory's lock. Another process's lock is refused at once, but a copy of a
-    /// descriptor this process just closed may live on for a moment in a child being spawned (fork
-    /// before exec keeps the lock): a refusal is tried again for up to 200 ms before it counts.
-    private static func lock(_ fd: Int32) -> Bool {
-        for attempt in 0..<20 {
-            if flock(fd, LOCK_EX | LOCK_NB) == 0 { return true }
-            guard errno == EWOULDBLOCK, attempt < 19 else { return false }
-            usleep(10_000)
-        }
-        return false
-    }
 
     /// Chains and durably stores the batch's events (after dropping duplicates); returns once they
     /// are fsync'd. On failure nothing of the batch is stored and the store stays consistent.
@@ -524,7 +502,7 @@ public final class AuditStore: @unchecked Sendable {  // every mutable field is 
             finishSealJob(outcome, continuations: requests.map(\.continuation), isSegment: false)
         }
         sealerDone = true
-        _ = flock(lockFD, LOCK_UN)  // another process may open the directory now
+        directoryLock.release()  // another process may open the directory now
         for waiter in stopWaiters { waiter.resume() }
         stopWaiters.removeAll()
         // Finished outside the lock: a stream's termination handler takes it.
