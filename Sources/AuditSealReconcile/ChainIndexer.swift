@@ -58,11 +58,13 @@ public struct ChainIndexer: Sendable {
             var entries = [(EventKey, UInt64, [UInt8])]()
             if manifest.type == "segment", let first = manifest.firstIndex, let last = manifest.lastIndex, last >= nextIndex {
                 if let gz = try? FileIO.readAll(path: layout.segmentPath(sequence)) {
-                    let whole = SegmentReader.whole(gz, expectedLines: manifest.eventCount)
+                    let whole = LowPriorityThread.whileIdle { SegmentReader.whole(gz, expectedLines: manifest.eventCount) }
                     if let damage = whole.damage { throw AuditSealError(.storage, "segment \(sequence): \(damage)") }
                     let data = whole.data
                     let hints = (try? FileIO.readAll(path: layout.leafHintsPath(sequence))) ?? []
-                    entries = try Self.entries(lines: data, firstIndex: first, count: manifest.eventCount, hints: hints, from: nextIndex, using: sha)
+                    entries = try LowPriorityThread.whileIdle {
+                        try Self.entries(lines: data, firstIndex: first, count: manifest.eventCount, hints: hints, from: nextIndex, using: sha)
+                    }
                 } else {
                     try database.recordGap(source: "index", from: Timestamp.parse(manifest.minEventTime ?? manifest.sealedAt) ?? now,
                                            to: Timestamp.parse(manifest.maxEventTime ?? manifest.sealedAt) ?? now,
@@ -82,18 +84,20 @@ public struct ChainIndexer: Sendable {
             var leaves = [SHA256Digest]()
             var firstIndex: UInt64?
             let resume = cursors.positions.withLock { $0[path] }.flatMap { $0.index <= nextIndex ? $0 : nil }
-            guard let outcome = try? WriteAheadReader(path: path).read(resumeAt: resume, { index, line, leaf in
+            guard let outcome = try? LowPriorityThread.whileIdle({ try WriteAheadReader(path: path).read(resumeAt: resume, { index, line, leaf in
                 guard index >= nextIndex else { return }
                 if firstIndex == nil { firstIndex = index }
                 joined.append(contentsOf: line)
                 joined.append(0x0a)
                 leaves.append(leaf)
-            }) else { continue }  // sealed and removed meanwhile: its segment is read next time
+            }) }) else { continue }  // sealed and removed meanwhile: its segment is read next time
             let readUpTo = outcome.header.firstIndex + UInt64(outcome.recordCount) + (resume.map { $0.index - outcome.header.firstIndex } ?? 0)
             cursors.positions.withLock { $0[path] = (outcome.validLength, readUpTo) }
             guard let firstIndex, !leaves.isEmpty else { continue }
             let hints = leaves.flatMap { $0.bytes.prefix(8) }
-            let entries = try Self.entries(lines: joined, firstIndex: firstIndex, count: leaves.count, hints: hints, from: firstIndex, using: sha)
+            let entries = try LowPriorityThread.whileIdle {
+                try Self.entries(lines: joined, firstIndex: firstIndex, count: leaves.count, hints: hints, from: firstIndex, using: sha)
+            }
             nextIndex = firstIndex + UInt64(leaves.count)
             try store(entries, nextIndex: nextIndex, nextSequence: nextSequence)
             progress.indexed += entries.count

@@ -20,4 +20,15 @@ struct LowPriorityThreadTests {
         thread.close()
         await #expect(throws: CancellationError.self) { try await thread.run { 1 } }
     }
+
+    @Test func idleSectionsRunUnderSchedIdleAndRestoreThePolicy() async throws {
+        let thread = LowPriorityThread(name: "test-idle")
+        defer { thread.close() }
+        let policies = try await thread.run { () -> [Int32] in
+            let before = sched_getscheduler(0)
+            let inside = LowPriorityThread.whileIdle { sched_getscheduler(0) }
+            return [before, inside, sched_getscheduler(0)]
+        }
+        #expect(policies == [0, 5, 0])  // SCHED_OTHER, SCHED_IDLE, SCHED_OTHER again
+    }
 }
