@@ -382,10 +382,4 @@ struct ProtobufWriter {
         header(field, text.utf8.count)
         bytes += text.utf8
     }
-
-    mutating func message(_ field: Int, _ build: (inout ProtobufWriter) -> Void) {
-        var inner = ProtobufWriter()
-        build(&inner)
-        lengthDelimited(field, inner.bytes)
-    }
 }

@@ -71,12 +71,12 @@ extension StoreObject {
         let normalized = prefix.isEmpty || prefix.hasSuffix("/") ? prefix : prefix + "/"
         var stores = Set<String>()
         for key in keys where key.hasPrefix(normalized) {
-            if key.hasSuffix("/chain.json") || key == normalized + "chain.json" {
+            // FOLDER/chain.json or FOLDER/segments/NAME.manifest.json, FOLDER possibly the prefix itself.
+            let folder = key.split(separator: "/", omittingEmptySubsequences: false)
+            if folder.last == "chain.json" {
                 stores.insert(String(key.dropLast("chain.json".count)))
-            } else if let range = key.range(of: "/segments/", options: .backwards), key.hasSuffix(".manifest.json") {
-                stores.insert(String(key[..<range.lowerBound]) + "/")
-            } else if key.hasPrefix(normalized + "segments/") {
-                stores.insert(normalized)
+            } else if folder.count >= 2, folder[folder.count - 2] == "segments", folder.last!.hasSuffix(".manifest.json") {
+                stores.insert(String(key.dropLast(folder.last!.count + "segments/".count)))
             }
         }
         return stores.sorted()

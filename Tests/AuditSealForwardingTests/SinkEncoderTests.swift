@@ -85,7 +85,8 @@ struct SinkEncoderTests {
         w.fixed64(1, 1)
         #expect(w.bytes == [0x09, 1, 0, 0, 0, 0, 0, 0, 0])
         w = ProtobufWriter()
-        w.message(3) { $0.uint(1, 150) }
+        w.header(3, 3)
+        w.uint(1, 150)
         #expect(w.bytes == [0x1a, 0x03, 0x08, 0x96, 0x01])
     }
 

@@ -15,7 +15,9 @@ import Testing
         let keys = ["prod/cp-1/c1/chain.json", "prod/cp-1/c1/segments/000001.manifest.json", "prod/cp-1/c1/segments/000001.jsonl.gz",
                     // chain.json deleted: still a store, so that verifying it says what is missing
                     "prod/cp-2/c2/segments/000003.manifest.json", "prod/cp-2/c2/segments/000003.jsonl.gz",
-                    "prod/cp-10/c3/chain.json", "other/cp-9/c9/chain.json", "prod/README"]
+                    "prod/cp-10/c3/chain.json", "other/cp-9/c9/chain.json", "prod/README",
+                    // neither: segment data alone, a name that only ends like chain.json
+                    "prod/cp-3/c4/segments/000001.jsonl.gz", "prod/cp-3/notchain.json"]
         let stores = StoreObject.storePrefixes(keys: keys, under: "prod")
         #expect(stores == ["prod/cp-1/c1/", "prod/cp-10/c3/", "prod/cp-2/c2/"])
         #expect(StoreObject.stores(stores, ofNode: "cp-1") == ["prod/cp-1/c1/"])

@@ -73,7 +73,7 @@ public struct VerifiedSegments: Sendable {
             }
         }
         let whole = SegmentReader.whole(gz, expectedLines: m.eventCount)
-        if let damage = whole.damage { throw Failure(file: file, reason: damage == "gzip stream is truncated" ? "the gzip stream is truncated" : damage) }
+        if let damage = whole.damage { throw Failure(file: file, reason: damage) }
         let data = whole.data
         let ranges = whole.lines
         if verify {

@@ -23,9 +23,7 @@ public enum SegmentReader {
         let d = try GzipDecompressor()
         do {
             try gz.withUnsafeBytes { try d.decompress($0) { chunk in
-                var start = 0
-                while start < chunk.count, let found = memchr(chunk.baseAddress! + start, 0x0a, chunk.count - start) {
-                    let newline = chunk.baseAddress!.distance(to: UnsafeRawPointer(found))
+                let rest = try newlines(in: chunk) { start, newline in
                     let more: Bool
                     if carried.isEmpty {
                         more = try line(UnsafeRawBufferPointer(rebasing: chunk[start..<newline]))
@@ -34,15 +32,26 @@ public enum SegmentReader {
                         more = try carried.withUnsafeBytes { try line($0) }
                         carried.removeAll(keepingCapacity: true)
                     }
-                    start = newline + 1
                     if !more { throw Stop() }
                 }
-                carried += chunk[start...]
+                carried += chunk[rest...]
             } }
         } catch is Stop {
             return End(trailing: [], complete: false)
         }
         return End(trailing: carried, complete: d.isComplete)
+    }
+
+    /// Calls `body` with (line start, newline offset) for each newline in `chunk`, in order;
+    /// returns the offset after the last one.
+    private static func newlines(in chunk: UnsafeRawBufferPointer, _ body: (Int, Int) throws -> Void) rethrows -> Int {
+        var start = 0
+        while start < chunk.count, let found = memchr(chunk.baseAddress! + start, 0x0a, chunk.count - start) {
+            let newline = chunk.baseAddress!.distance(to: UnsafeRawPointer(found))
+            try body(start, newline)
+            start = newline + 1
+        }
+        return start
     }
 
     /// A segment's data decompressed whole, split into lines.
@@ -80,16 +89,13 @@ public enum SegmentReader {
             try gz.withUnsafeBytes { try d.decompress($0) { chunk in
                 let base = data.count
                 data.append(contentsOf: chunk)
-                var start = 0
-                while start < chunk.count, let found = memchr(chunk.baseAddress! + start, 0x0a, chunk.count - start) {
-                    let newline = chunk.baseAddress!.distance(to: UnsafeRawPointer(found))
+                _ = try newlines(in: chunk) { _, newline in
                     lines.append(lineStart..<(base + newline))
                     lineStart = base + newline + 1
-                    start = newline + 1
                     if let limit, lines.count >= limit { throw Enough() }
                 }
             } }
-            if !d.isComplete { damage = "gzip stream is truncated" }
+            if !d.isComplete { damage = "the gzip stream is truncated" }
         } catch is Enough {
             stoppedEarly = true
         } catch let error as AuditSealError {
