@@ -36,9 +36,10 @@ enum Recovery {
         try rememberSealedEvents(layout: layout, tip: tip, into: &duplicates)
 
         // A segment still under its temporary name never received a record.
+        // The segment pipeline's spare (empty, made ahead of a cut) is removed without a note.
         for name in try FileIO.list(layout.walDirectory) where name.hasSuffix(".wal.tmp") {
             _ = unlink(layout.walDirectory + "/" + name)
-            notes.append("removed \(name): a segment whose creation was interrupted")
+            if name != SegmentPipeline.spareName { notes.append("removed \(name): a segment whose creation was interrupted") }
         }
         var closed = [String]()
         var last: (path: String, outcome: WriteAheadReader.Outcome)?

@@ -31,14 +31,16 @@ final class ActiveSegment {
     deinit { close(fd) }
 
     /// Creates a new segment whose first event follows `state`; the header is durable on return.
-    static func create(layout: StoreLayout, state: ChainState, chainID: String) throws -> ActiveSegment {
+    /// `prepared` is an empty file already created and opened at `preparedPath` (the segment
+    /// pipeline's spare); without one the file is created here.
+    static func create(layout: StoreLayout, state: ChainState, chainID: String, prepared: (fd: Int32, path: String)? = nil) throws -> ActiveSegment {
         let path = layout.walPath(firstIndex: state.nextIndex)
         let header = WriteAheadHeader(chainID: chainID, firstIndex: state.nextIndex, chainHashBefore: state.head.hex,
                                       treeFrontier: state.tree.hashes.map(\.hex), createdAt: Timestamp.format(Date()))
         let bytes = try WriteAheadFormat.encodeHeader(header)
         // Written under a temporary name and renamed: a crash never leaves a segment without its header.
-        let temp = path + ".tmp"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
+        let temp = prepared?.path ?? path + ".tmp"
+        let fd = prepared?.fd ?? open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw AuditSealError.io("cannot create \(temp)", errno: errno) }
         var renamed = false
         do {
