@@ -182,40 +182,17 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
         enum CodingKeys: String, CodingKey, CaseIterable { case url, key }
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case listen, opsListen, dataDir, signingKey, autoCreateKey, node, tlsCert, tlsKey, clientCA, allowedClientCNs
-        case tokenFile, insecureHTTP, ingestPath, maxBodyBytes, spoolThresholdBytes, maxInflightBytes, maxBatchEvents, largeBatchBytes, bodyTimeoutSeconds, headerTimeoutSeconds, idleTimeoutSeconds, maxConnections
-        case segmentMaxBytes, segmentMaxAgeSeconds, heartbeatIntervalSeconds, gzipLevel, duplicateWindow, minFreeBytes
-        case verifyIntervalSeconds, s3Endpoint, s3Bucket, s3Prefix, s3Region, s3Addressing, s3RetentionDays, s3LockMode, s3CA
-        case s3CredentialsFile, localRetentionDays, s3ConcurrentUploads, witnesses, witnessIntervalSeconds, reconcile
-        case redaction, s3VaultRetentionDays, sinks
+    /// Each setting as `ServeSetting.all` declares it; a setting the file leaves out keeps its default.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: ServeSetting.SettingKey.self)
+        var d = ServeConfiguration()
+        for setting in ServeSetting.all { try setting.decode(c, &d) }
+        self = d
     }
 
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        var d = ServeConfiguration()
-        func take<T: Decodable>(_ key: CodingKeys, _ into: inout T) throws { if let v = try c.decodeIfPresent(T.self, forKey: key) { into = v } }
-        func takeOptional<T: Decodable>(_ key: CodingKeys, _ into: inout T?) throws { if let v = try c.decodeIfPresent(T.self, forKey: key) { into = v } }
-        try take(.listen, &d.listen); try takeOptional(.opsListen, &d.opsListen); try take(.dataDir, &d.dataDir)
-        try takeOptional(.signingKey, &d.signingKey); try take(.autoCreateKey, &d.autoCreateKey); try takeOptional(.node, &d.node)
-        try takeOptional(.tlsCert, &d.tlsCert); try takeOptional(.tlsKey, &d.tlsKey); try takeOptional(.clientCA, &d.clientCA)
-        try take(.allowedClientCNs, &d.allowedClientCNs); try takeOptional(.tokenFile, &d.tokenFile); try take(.insecureHTTP, &d.insecureHTTP)
-        try take(.ingestPath, &d.ingestPath); try take(.maxBodyBytes, &d.maxBodyBytes); try take(.spoolThresholdBytes, &d.spoolThresholdBytes); try take(.maxInflightBytes, &d.maxInflightBytes); try take(.maxBatchEvents, &d.maxBatchEvents); try take(.largeBatchBytes, &d.largeBatchBytes); try take(.bodyTimeoutSeconds, &d.bodyTimeoutSeconds); try take(.headerTimeoutSeconds, &d.headerTimeoutSeconds)
-        try take(.idleTimeoutSeconds, &d.idleTimeoutSeconds); try take(.maxConnections, &d.maxConnections)
-        try take(.segmentMaxBytes, &d.segmentMaxBytes); try take(.segmentMaxAgeSeconds, &d.segmentMaxAgeSeconds)
-        try take(.heartbeatIntervalSeconds, &d.heartbeatIntervalSeconds); try take(.gzipLevel, &d.gzipLevel)
-        try take(.duplicateWindow, &d.duplicateWindow); try take(.minFreeBytes, &d.minFreeBytes)
-        try take(.verifyIntervalSeconds, &d.verifyIntervalSeconds)
-        try takeOptional(.s3Endpoint, &d.s3Endpoint); try takeOptional(.s3Bucket, &d.s3Bucket); try take(.s3Prefix, &d.s3Prefix)
-        try take(.s3Region, &d.s3Region); try take(.s3Addressing, &d.s3Addressing); try take(.s3RetentionDays, &d.s3RetentionDays)
-        try take(.s3LockMode, &d.s3LockMode); try takeOptional(.s3CA, &d.s3CA); try takeOptional(.s3CredentialsFile, &d.s3CredentialsFile)
-        try takeOptional(.localRetentionDays, &d.localRetentionDays); try take(.s3ConcurrentUploads, &d.s3ConcurrentUploads)
-        try take(.witnesses, &d.witnesses); try take(.witnessIntervalSeconds, &d.witnessIntervalSeconds)
-        try takeOptional(.reconcile, &d.reconcile)
-        try take(.redaction, &d.redaction)
-        try takeOptional(.s3VaultRetentionDays, &d.s3VaultRetentionDays)
-        try take(.sinks, &d.sinks)
-        self = d
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: ServeSetting.SettingKey.self)
+        for setting in ServeSetting.all { try setting.encode(&c, self) }
     }
 
     /// Reads a YAML file, or every `*.yaml`/`*.yml` file of a directory in name order (a mounted
@@ -281,23 +258,18 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
     }
 
     /// The fields a mapping may hold, and the schemas of its nested mappings (or lists of mappings).
-    struct FieldSchema {
+    struct FieldSchema: Sendable {
         var known: Set<String>
         var nested: [String: FieldSchema] = [:]
     }
 
     /// Every level of the file is checked as the top level is: a typo inside `reconcile:` is as
     /// much an error as one at the top.
-    static let schema = FieldSchema(known: Set(CodingKeys.allCases.map(\.rawValue)), nested: [
-        "reconcile": FieldSchema(known: Set(ReconcileSettings.CodingKeys.allCases.map(\.rawValue)), nested: [
-            "apiServers": FieldSchema(known: Set(ReconcileSettings.APIServer.CodingKeys.allCases.map(\.rawValue))),
-        ]),
-        "witnesses": FieldSchema(known: Set(WitnessEndpoint.CodingKeys.allCases.map(\.rawValue))),
-        "sinks": FieldSchema(known: Set(SinkSettings.CodingKeys.allCases.map(\.rawValue))),
-        "redaction": FieldSchema(known: Set(RedactionConfiguration.CodingKeys.allCases.map(\.rawValue)), nested: [
-            "rules": FieldSchema(known: Set(RedactionConfiguration.Rule.CodingKeys.allCases.map(\.rawValue))),
-        ]),
-    ])
+    static var schema: FieldSchema {
+        let settings = ServeSetting.all
+        return FieldSchema(known: Set(settings.map(\.key)),
+                           nested: Dictionary(uniqueKeysWithValues: settings.compactMap { s in s.schema.map { (s.key, $0) } }))
+    }
 
     /// Refuses a field that is not known at its level, naming it with its full path.
     private static func checkFields(_ mapping: Node.Mapping, schema: FieldSchema, path: String, source: String) throws {

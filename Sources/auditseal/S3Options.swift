@@ -2,27 +2,27 @@ import ArgumentParser
 import AuditSealServer
 import AuditSealShipping
 
-/// The S3 options shared by `serve`, `ship` and `verify s3://...`; names in brackets are the YAML fields.
+/// The S3 options of `ship`, `verify`, `cat`, `status` and `prove` on s3://...: their help is serve's (`ServeSetting`); names in brackets are the YAML fields.
 struct S3Options: ParsableArguments {
-    @Option(name: .customLong("s3-endpoint"), help: "S3 endpoint URL, e.g. https://s3.eu-west-1.amazonaws.com [s3Endpoint].")
+    @Option(name: .customLong(ServeSetting.named("s3Endpoint").flag!), help: ArgumentHelp(ServeSetting.named("s3Endpoint").fullHelp))
     var endpoint: String?
-    @Option(name: .customLong("s3-bucket"), help: "Bucket with Object Lock enabled [s3Bucket].")
+    @Option(name: .customLong(ServeSetting.named("s3Bucket").flag!), help: ArgumentHelp(ServeSetting.named("s3Bucket").fullHelp))
     var bucket: String?
-    @Option(name: .customLong("s3-prefix"), help: "Key prefix for this cluster; stores go under PREFIX/NODE/CHAIN-ID/ [s3Prefix]. Default auditseal.")
+    @Option(name: .customLong(ServeSetting.named("s3Prefix").flag!), help: ArgumentHelp(ServeSetting.named("s3Prefix").fullHelp))
     var prefix: String?
-    @Option(name: .customLong("s3-region"), help: "Signing region [s3Region]. Default us-east-1.")
+    @Option(name: .customLong(ServeSetting.named("s3Region").flag!), help: ArgumentHelp(ServeSetting.named("s3Region").fullHelp))
     var region: String?
-    @Option(name: .customLong("s3-addressing"), help: "path (https://host/bucket/key) or virtual (https://bucket.host/key) [s3Addressing]. Default path.")
+    @Option(name: .customLong(ServeSetting.named("s3Addressing").flag!), help: ArgumentHelp(ServeSetting.named("s3Addressing").fullHelp))
     var addressing: String?
-    @Option(name: .customLong("s3-retention-days"), help: "Object Lock retention from sealing, in days [s3RetentionDays]. Default 400. For verify: the minimum required.")
+    @Option(name: .customLong(ServeSetting.named("s3RetentionDays").flag!), help: ArgumentHelp(ServeSetting.named("s3RetentionDays").fullHelp))
     var retentionDays: Int?
-    @Option(name: .customLong("s3-lock-mode"), help: "COMPLIANCE or GOVERNANCE [s3LockMode]. Default COMPLIANCE. For verify: the mode required.")
+    @Option(name: .customLong(ServeSetting.named("s3LockMode").flag!), help: ArgumentHelp(ServeSetting.named("s3LockMode").fullHelp))
     var lockMode: String?
-    @Option(name: .customLong("s3-ca"), help: "Extra CA bundle (PEM) for the endpoint's certificate [s3CA].")
+    @Option(name: .customLong(ServeSetting.named("s3CA").flag!), help: ArgumentHelp(ServeSetting.named("s3CA").fullHelp))
     var ca: String?
-    @Option(name: .customLong("s3-credentials-file"), help: "AWS shared-credentials file [s3CredentialsFile]. Default: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, then ~/.aws/credentials (profile AWS_PROFILE or default).")
+    @Option(name: .customLong(ServeSetting.named("s3CredentialsFile").flag!), help: ArgumentHelp(ServeSetting.named("s3CredentialsFile").fullHelp))
     var credentialsFile: String?
-    @Option(name: .customLong("s3-concurrent-uploads"), help: "Uploads in flight at once; manifests follow their files, in order [s3ConcurrentUploads]. Default 6.")
+    @Option(name: .customLong(ServeSetting.named("s3ConcurrentUploads").flag!), help: ArgumentHelp(ServeSetting.named("s3ConcurrentUploads").fullHelp))
     var concurrentUploads: Int?
 
     /// Copies the options given onto a configuration (flags win over the YAML file).

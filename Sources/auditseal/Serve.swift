@@ -19,86 +19,30 @@ struct Serve: AsyncParsableCommand {
         abstract: "Receive audit events from Kubernetes API servers (the audit webhook backend) and seal them.",
         discussion: """
             With no options it starts a development receiver on http://127.0.0.1:8080/v1/audit with its data in \
-            ./auditseal-data and a signing key created there (with a warning). Every option can also be set in the \
+            ./auditseal-data and a signing key created there (with a warning). Every setting below can also be set in the \
             YAML file given with --config, under the name shown in brackets; flags win over the file. \
             --config DIR reads every *.yaml in DIR in name order (a mounted ConfigMap: the base's auditseal.yaml, then an overlay's additions).
             Answers: 200 stored (or already stored), 400 not an EventList, 401/403 not authenticated/allowed, \
             408 body too slow, 413 body over --max-body-bytes or --max-batch-events, 415 not JSON, 503 + Retry-After: 1 storage unable to \
             make the batch durable. SIGTERM/SIGINT: finish in-flight batches, seal, exit 0.
-            """)
+
+            """ + "\n" + ServeSetting.helpText)
 
     @Option(help: "YAML configuration file, or a directory of them (*.yaml in name order); repeatable, a later file's top-level fields replacing an earlier one's.") var config: [String] = []
-    @Option(help: "Listen address HOST:PORT [listen]. Default 127.0.0.1:8080; plain HTTP is refused off loopback without TLS.") var listen: String?
-    @Option(help: "Extra plain-HTTP listener for /healthz, /readyz, /metrics [opsListen].") var opsListen: String?
-    @Option(help: "Data directory [dataDir]. Default ./auditseal-data.") var dataDir: String?
-    @Option(help: "Ed25519 signing key (PEM, mode 0600) [signingKey]. Default DATA_DIR/signing.key, created if missing.") var signingKey: String?
-    @Option(help: "Node name in manifests [node]. Default: the host name.") var node: String?
-    @Option(help: "Server certificate (PEM) for HTTPS [tlsCert].") var tlsCert: String?
-    @Option(help: "Server private key (PEM) [tlsKey].") var tlsKey: String?
-    @Option(help: "CA bundle for client certificates (mTLS) [clientCA].") var clientCA: String?
-    @Option(name: .customLong("allowed-client-cn"), help: "Allowed client certificate CN; repeatable [allowedClientCNs].") var allowedClientCNs: [String] = []
-    @Option(help: "File with the bearer token senders must present [tokenFile].") var tokenFile: String?
-    @Flag(help: "Allow plain HTTP on a non-loopback address [insecureHTTP].") var insecureHTTP = false
-    @Option(help: "Ingest path [ingestPath]. Default /v1/audit.") var ingestPath: String?
-    @Option(help: "Largest body in bytes after gzip decoding [maxBodyBytes]. Default 1 GiB.") var maxBodyBytes: Int?
     @Flag(help: "No redaction (redaction.builtin false, no rules): credentials in events are sealed as they come. For stores whose audit policy already keeps them out, and for measurements. With redaction on, bodies are never spooled to disk.")
     var noRedaction = false
-    @Option(help: "Bodies over this many bytes are spooled to DATA_DIR/spool and mapped, not held in memory [spoolThresholdBytes]. Default 8 MiB.") var spoolThresholdBytes: Int?
-    @Option(help: "Memory all bodies in flight may take together; over it 503 + Retry-After [maxInflightBytes]. Default 256 MiB.") var maxInflightBytes: Int?
-    @Option(help: "Most events in one request; over it 413 [maxBatchEvents]. Default 100000.") var maxBatchEvents: Int?
-    @Option(help: "Batches at least this large (bytes, decoded) are stored one at a time, so a flood of large batches cannot crowd out ordinary ones; 0 = off [largeBatchBytes]. Default 4 MiB.") var largeBatchBytes: Int?
-    @Option(help: "Seconds to receive a body [bodyTimeoutSeconds]. Default 60.") var bodyTimeoutSeconds: Double?
-    @Option(help: "Seconds for a request's headers to arrive [headerTimeoutSeconds]. Default 30.") var headerTimeoutSeconds: Double?
-    @Option(help: "Seconds an idle connection is kept [idleTimeoutSeconds]. Default 90.") var idleTimeoutSeconds: Double?
-    @Option(help: "Connections kept open; when all are taken a new one evicts an idle one (never served first) [maxConnections]. Default 4096.") var maxConnections: Int?
-    @Option(help: "Seal the open segment at this size [segmentMaxBytes]. Default 64 MiB.") var segmentMaxBytes: Int?
-    @Option(help: "Seal the open segment at this age [segmentMaxAgeSeconds]. Default 60.") var segmentMaxAgeSeconds: Double?
-    @Option(help: "Signed heartbeat interval: the longest an acknowledged event waits for a signed manifest [heartbeatIntervalSeconds]. Default 60.") var heartbeatIntervalSeconds: Double?
-    @Option(help: "zlib level of sealed segments [gzipLevel]. Default 1 (fast; 6-9 for smaller files).") var gzipLevel: Int?
-    @Option(help: "Recent events remembered to drop re-sent duplicates [duplicateWindow]. Default 100000.") var duplicateWindow: Int?
-    @Option(help: "Readiness fails below this many free bytes [minFreeBytes]. Default 256 MiB.") var minFreeBytes: Int?
-    @Option(help: "Re-verify the store every N seconds, 0 = never [verifyIntervalSeconds]. Default 600.") var verifyIntervalSeconds: Double?
-    @OptionGroup(title: "Shipping to S3 Object Lock") var s3: S3Options
-    @Option(help: "Delete local segment data N days after sealing once its upload is confirmed [localRetentionDays]. Default: keep.") var localRetentionDays: Double?
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String = "info"
+    /// Every setting of the table (`ServeSetting.all`), as `--flag VALUE`: see SETTINGS in --help.
+    @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Settings as --NAME VALUE: see SETTINGS above.", valueName: "setting")) var settings: [String] = []
 
     func resolved() throws -> ServeConfiguration {
         var c: ServeConfiguration
         do {
             c = config.isEmpty ? ServeConfiguration() : try ServeConfiguration.load(yamlFiles: config)
+            try ServeSetting.apply(arguments: settings, to: &c)
         } catch let error as ConfigurationError {
             throw ValidationError(error.description)
         }
-        if let listen { c.listen = listen }
-        if let opsListen { c.opsListen = opsListen }
-        if let dataDir { c.dataDir = dataDir }
-        if let signingKey { c.signingKey = signingKey }
-        if let node { c.node = node }
-        if let tlsCert { c.tlsCert = tlsCert }
-        if let tlsKey { c.tlsKey = tlsKey }
-        if let clientCA { c.clientCA = clientCA }
-        if !allowedClientCNs.isEmpty { c.allowedClientCNs = allowedClientCNs }
-        if let tokenFile { c.tokenFile = tokenFile }
-        if insecureHTTP { c.insecureHTTP = true }
-        if let ingestPath { c.ingestPath = ingestPath }
-        if let maxBodyBytes { c.maxBodyBytes = maxBodyBytes }
-        if let spoolThresholdBytes { c.spoolThresholdBytes = spoolThresholdBytes }
-        if let maxInflightBytes { c.maxInflightBytes = maxInflightBytes }
-        if let maxBatchEvents { c.maxBatchEvents = maxBatchEvents }
-        if let bodyTimeoutSeconds { c.bodyTimeoutSeconds = bodyTimeoutSeconds }
-        if let headerTimeoutSeconds { c.headerTimeoutSeconds = headerTimeoutSeconds }
-        if let idleTimeoutSeconds { c.idleTimeoutSeconds = idleTimeoutSeconds }
-        if let maxConnections { c.maxConnections = maxConnections }
-        if let largeBatchBytes { c.largeBatchBytes = largeBatchBytes }
-        if let segmentMaxBytes { c.segmentMaxBytes = segmentMaxBytes }
-        if let segmentMaxAgeSeconds { c.segmentMaxAgeSeconds = segmentMaxAgeSeconds }
-        if let heartbeatIntervalSeconds { c.heartbeatIntervalSeconds = heartbeatIntervalSeconds }
-        if let gzipLevel { c.gzipLevel = gzipLevel }
-        if let duplicateWindow { c.duplicateWindow = duplicateWindow }
-        if let minFreeBytes { c.minFreeBytes = minFreeBytes }
-        if let verifyIntervalSeconds { c.verifyIntervalSeconds = verifyIntervalSeconds }
-        s3.apply(to: &c)
-        if let localRetentionDays { c.localRetentionDays = localRetentionDays }
         if noRedaction {
             c.redaction.builtin = false
             c.redaction.personalData = []
