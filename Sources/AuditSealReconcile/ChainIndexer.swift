@@ -144,15 +144,11 @@ public struct ChainIndexer: Sendable {
         out.reserveCapacity(count)
         var i = 0
         try lines.withUnsafeBytes { all in
-            var start = 0
-            while start < all.count {
-                var end = start
-                while end < all.count && all[end] != 0x0a { end += 1 }
-                defer { start = end + 1 }
-                guard end > start else { continue }
+            func take(_ start: Int, _ end: Int) throws {
+                guard end > start else { return }
                 defer { i += 1 }
                 let index = firstIndex + UInt64(i)
-                guard index >= from else { continue }
+                guard index >= from else { return }
                 let line = UnsafeRawBufferPointer(rebasing: all[start..<end])
                 guard let fields = StoredLineKey(line) else {
                     throw AuditSealError(.storage, "event \(index) is not a stored audit event: run auditseal verify")
@@ -166,6 +162,9 @@ public struct ChainIndexer: Sendable {
                 }
                 out.append((key, index, hint))
             }
+            // The one newline scan (SegmentReader's); a last line without its newline counts too.
+            let rest = try SegmentReader.newlines(in: all, take)
+            try take(rest, all.count)
         }
         guard i == count else {
             throw AuditSealError(.storage, "events \(firstIndex)... hold \(count) events but \(i) lines were found: run auditseal verify")

@@ -43,8 +43,9 @@ public enum SegmentReader {
     }
 
     /// Calls `body` with (line start, newline offset) for each newline in `chunk`, in order;
-    /// returns the offset after the last one.
-    private static func newlines(in chunk: UnsafeRawBufferPointer, _ body: (Int, Int) throws -> Void) rethrows -> Int {
+    /// returns the offset after the last one. (Also for decompressed data read elsewhere: the
+    /// reconcile index's joined write-ahead lines.)
+    public static func newlines(in chunk: UnsafeRawBufferPointer, _ body: (Int, Int) throws -> Void) rethrows -> Int {
         var start = 0
         while start < chunk.count, let found = memchr(chunk.baseAddress! + start, 0x0a, chunk.count - start) {
             let newline = chunk.baseAddress!.distance(to: UnsafeRawPointer(found))
