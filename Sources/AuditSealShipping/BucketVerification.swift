@@ -2,7 +2,7 @@ import AuditSealCore
 import Foundation
 
 /// `verify s3://BUCKET/PREFIX`: finds every store shipped under a prefix (one per node and chain),
-/// downloads each into a temporary directory and runs the same `Verifier` as for a local store,
+/// reads each (in memory, a window of segments at a time) with the same `Verifier` as a local store,
 /// adding what only the bucket can show: objects without Object Lock retention (or with less than
 /// required) and sealed objects that were overwritten or deleted (extra versions, delete markers).
 /// What is verified is each key's **original** version (the oldest, the one auditseal wrote and
@@ -27,29 +27,28 @@ public struct BucketVerification: Sendable {
         return StoreObject.storePrefixes(keys: try await client.listKeys(prefix: normalized), under: normalized)
     }
 
-    /// Downloads one store and verifies it.
+    /// Verifies one store from the bucket: its small files in memory, its segment data a window
+    /// at a time (`BucketSource`, `Verifier.fetchAndRun`); nothing is written to disk.
     public func verify(storePrefix: String, options: Verifier.Options) async throws -> VerificationReport {
-        let dir = NSTemporaryDirectory() + "auditseal-verify-\(UUID().uuidString.prefix(8))"
-        try FileIO.makeDirectories(dir)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var options = options
+        options.heartbeatsMayRunAhead = true  // the node's write-ahead tail is not in the bucket
+        let source = try await BucketSource(client: client, storePrefix: storePrefix)
+        var report = await Verifier(source: source, options: options).fetchAndRun()
+        report.source = "s3://\(client.endpoint.bucket)/\(storePrefix)"
         var extra = [BucketFinding]()
         var sealedAt = [String: Date]()  // stem -> sealing time, from manifests
-        var retentions = [(relative: String, retention: ObjectRetention?)]()
-        let objects = StoreObject.group(try await client.listVersions(prefix: storePrefix), storePrefix: storePrefix)
-        for object in objects {
-            let relative = object.relative
-            // A shard downloads only its own segments' data (their retention is its to check).
-            if let shard = options.shard, !shard.reads(relative) { continue }
-            guard let (bytes, head) = try await client.getObject(key: object.key, versionID: object.originalVersionID) else { continue }
-            let folder = FileIO.directory(of: dir + "/" + relative)
-            try FileIO.makeDirectories(folder)
-            try FileIO.writeAtomically(path: dir + "/" + relative, bytes: bytes)
-            retentions.append((relative, head.retention))
-            if relative.hasSuffix(".manifest.json"), let manifest = try? Manifest.decode(bytes),
-               let at = Timestamp.parse(manifest.sealedAt) {
+        for name in try source.list("segments") where name.hasSuffix(".manifest.json") {
+            if let bytes = try? source.read("segments/" + name), let manifest = try? Manifest.decode(bytes), let at = Timestamp.parse(manifest.sealedAt) {
                 sealedAt[Manifest.stem(manifest.sequence)] = at
             }
         }
+        // Every object's retention: what its GET answered, or a HEAD for one no check read (a
+        // shard's are its own segments' data and every other file).
+        var answered = source.answered
+        for (relative, object) in source.objects where answered[relative] == nil && options.shard?.reads(relative) ?? true {
+            if let head = try await client.headObject(key: object.key, versionID: object.originalVersionID) { answered[relative] = head }
+        }
+        let retentions = answered.sorted { $0.key < $1.key }.map { (relative: $0.key, retention: $0.value.retention) }
         // chain.json and the key copies are needed as long as the newest segment is kept.
         let newestSealing = sealedAt.values.max()
         for (relative, retention) in retentions {
@@ -77,13 +76,9 @@ public struct BucketVerification: Sendable {
             }
         }
         // Exactly-once shipping writes one version per key: any other version, or a delete marker, was written by someone else.
-        for object in objects {
+        for object in source.objects.values.sorted(by: { $0.relative < $1.relative }) {
             for (code, message) in object.versionFindings { extra.append(BucketFinding(code: code, message: message, file: object.relative)) }
         }
-        var options = options
-        options.heartbeatsMayRunAhead = true  // the node's write-ahead tail is not in the bucket
-        var report = Verifier(source: DirectorySource(root: dir), options: options).run()
-        report.source = "s3://\(client.endpoint.bucket)/\(storePrefix)"
         for finding in extra { report.add(finding.code, finding.message, file: finding.file) }
         return report
     }

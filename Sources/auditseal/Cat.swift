@@ -76,10 +76,10 @@ struct Cat: AsyncParsableCommand {
         if store.hasPrefix("s3://") {
             let opened = try await BucketStores.open(store, s3: s3, node: node)
             cleanup = opened.cleanup
-            for local in opened.stores {
-                let segments = VerifiedSegments(source: DirectorySource(root: local.dir), trustedKeys: keys, verify: !noVerify)
-                warnRefused(segments, in: local.name)
-                streams.append(EventStream(name: local.name, segments: segments, filter: filter, fetch: local.fetch))
+            for source in opened.stores {
+                let segments = VerifiedSegments(source: source, trustedKeys: keys, verify: !noVerify)
+                warnRefused(segments, in: source.name)
+                streams.append(EventStream(name: source.name, segments: segments, filter: filter, fetch: { try await source.get($0)?.bytes }))
             }
         } else {
             guard FileIO.exists(store) else { throw ValidationError("\(store) does not exist") }

@@ -3,12 +3,12 @@ import AuditSealCore
 import AuditSealShipping
 import Foundation
 
-/// Where a proof's files come from: a data directory, or the objects of one store in a bucket,
-/// downloaded as needed (manifests, then only the files the proof needs).
+/// Where a proof's files come from: a data directory, or the objects of one store in a bucket
+/// (`BucketSource`, in memory): its manifests, checkpoints, cosignatures and tree-node indexes, then
+/// only the segment files the proof needs.
 struct ProofStore {
     let source: StoreSource
     let tree: StoreTree
-    let cleanup: () -> Void
 
     /// `needs` is given the manifests and the small files (checkpoints, cosignatures, tree-node
     /// indexes) already fetched, and names the segment files the proof reads.
@@ -16,41 +16,26 @@ struct ProofStore {
         guard store.hasPrefix("s3://") else {
             guard FileIO.exists(store) else { throw ValidationError("\(store) does not exist") }
             let source = DirectorySource(root: store)
-            return ProofStore(source: source, tree: StoreTree(manifests: try StoreTree.loadManifests(from: source), read: source.read), cleanup: {})
+            return ProofStore(source: source, tree: StoreTree(manifests: try StoreTree.loadManifests(from: source), read: source.read))
         }
         guard let location = BucketURL(store) else { throw ValidationError("\(store): not s3://BUCKET/PREFIX") }
-        let (bucket, prefix) = (location.bucket, location.prefix)
-        let client = try s3.client(bucket: bucket, for: store)
-        let dir = NSTemporaryDirectory() + "auditseal-prove-\(UUID().uuidString.prefix(8))"
+        let client = try s3.client(bucket: location.bucket, for: store)
         do {
-            var stores = try await BucketVerification(client: client).discoverStores(prefix: prefix)
-            stores = StoreObject.stores(stores, ofNode: node)
+            let stores = StoreObject.stores(try await BucketVerification(client: client).discoverStores(prefix: location.prefix), ofNode: node)
             guard stores.count == 1, let storePrefix = stores.first else {
                 throw ValidationError(stores.isEmpty ? "no auditseal store under \(store)" : "\(stores.count) stores under \(store) (\(stores.joined(separator: ", "))): narrow the prefix to PREFIX/NODE/CHAIN-ID or give --node")
             }
-            let objects = StoreObject.group(try await client.listVersions(prefix: storePrefix), storePrefix: storePrefix)
-            func fetch(_ relative: String) async throws {
-                guard !FileIO.exists(dir + "/" + relative), let object = objects.first(where: { $0.relative == relative }),
-                      let (bytes, _) = try await client.getObject(key: object.key, versionID: object.originalVersionID) else { return }
-                try FileIO.makeDirectories(FileIO.directory(of: dir + "/" + relative))
-                try FileIO.writeAtomically(path: dir + "/" + relative, bytes: bytes)
-            }
-            try FileIO.makeDirectories(dir + "/segments")
             // Manifests, checkpoints, cosignatures and tree-node indexes (0.25 bytes per event) are
             // small: all of them; segment data only as needed.
-            for o in objects where o.relative.hasSuffix(".manifest.json") || o.relative.hasSuffix(".checkpoint")
-                || o.relative.contains(".cosignature.") || o.relative.hasSuffix(".nodes") {
-                try await fetch(o.relative)
-            }
-            let source = DirectorySource(root: dir)
+            let source = try await BucketSource(client: client, storePrefix: storePrefix, fetchNow: {
+                $0.hasSuffix(".manifest.json") || $0.hasSuffix(".checkpoint") || $0.contains(".cosignature.") || $0.hasSuffix(".nodes")
+            })
             let planning = StoreTree(manifests: try StoreTree.loadManifests(from: source), read: { _ in nil })
-            for file in try needs(planning, source) { try await fetch(file) }
+            try await source.fetch(try needs(planning, source))
             try? await client.shutdown()
-            return ProofStore(source: source, tree: StoreTree(manifests: try StoreTree.loadManifests(from: source), read: source.read),
-                              cleanup: { try? FileManager.default.removeItem(atPath: dir) })
+            return ProofStore(source: source, tree: StoreTree(manifests: try StoreTree.loadManifests(from: source), read: source.read))
         } catch {
             try? await client.shutdown()
-            try? FileManager.default.removeItem(atPath: dir)
             throw error
         }
     }

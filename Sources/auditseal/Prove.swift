@@ -59,7 +59,6 @@ struct Prove: AsyncParsableCommand {
             files += tree.files(for: ranges, lines: indexes)
             return files
         }
-        defer { store.cleanup() }
         let builder = ProofBuilder(tree: store.tree, source: store.source)
         guard let target = try target(store.tree, store.source, policy) else {
             throw ValidationError(policy == nil ? "the store has no sealed checkpoint to prove against"
@@ -130,7 +129,6 @@ struct Consistency: AsyncParsableCommand {
             tree.useFrontier(of: new)
             return tree.files(for: ProofPlan.consistency(from: old.treeSize, to: new.treeSize))
         }
-        defer { store.cleanup() }
         let (old, new) = try ends(store.tree)
         let proof = try ProofBuilder(tree: store.tree, source: store.source).consistency(from: old, to: new)
         try out.write(proof)

@@ -48,7 +48,6 @@ struct RevealCommand: AsyncParsableCommand {
             files += tree.files(for: indexes.flatMap { ProofPlan.inclusion(index: $0, size: target.treeSize) }, lines: indexes)
             return files
         }
-        defer { proofStore.cleanup() }
         let builder = ProofBuilder(tree: proofStore.tree, source: proofStore.source)
         guard let target = builder.newestProvable() else { throw ValidationError("the store has no sealed checkpoint to prove against") }
         var all = indexes

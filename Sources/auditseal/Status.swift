@@ -21,9 +21,9 @@ struct Status: AsyncParsableCommand {
         var summaries = [StoreSummary]()
         if store.hasPrefix("s3://") {
             let opened = try await BucketStores.open(store, s3: s3, node: nil)
-            for s in opened.stores {
-                var summary = StoreSummary(source: DirectorySource(root: s.dir))
-                summary.store = s.name
+            for source in opened.stores {
+                var summary = StoreSummary(source: source)
+                summary.store = source.name
                 summaries.append(summary)
             }
             await opened.cleanup()

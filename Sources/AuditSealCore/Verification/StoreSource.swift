@@ -9,6 +9,16 @@ public protocol StoreSource: Sendable {
     func read(_ path: String) throws -> [UInt8]?
     /// A local path for a write-ahead segment, when the source has one (object stores do not).
     func localPath(_ path: String) -> String?
+    /// Brings files within reach of `read` (a bucket downloads them, into memory); a directory
+    /// has them already. The verifier calls it with each window of segment files before checking them.
+    func fetch(_ paths: [String]) async throws
+    /// Lets go of fetched files (after their window's checks).
+    func release(_ paths: [String])
+}
+
+extension StoreSource {
+    public func fetch(_ paths: [String]) async throws {}
+    public func release(_ paths: [String]) {}
 }
 
 /// A data directory on the local file system.

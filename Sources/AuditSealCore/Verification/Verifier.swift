@@ -70,8 +70,66 @@ public final class Verifier: Sendable {
 
     /// Runs every check and returns the report: the keys and the chain, the manifest chain (a
     /// plan of segment checks), the segments (in parallel), the write-ahead tail, witnesses and
-    /// the store's tail.
+    /// the store's tail. For a source whose files are all within reach of `read` (a directory).
     public func run() -> VerificationReport {
+        let preparation = prepare()
+        guard case .planned(var prepared) = preparation else { return preparation.report }
+        let results = prepared.windows.flatMap { check($0, prepared) }
+        return finish(&prepared, results)
+    }
+
+    /// `run()` for a source that fetches (a bucket read into memory): each window's segment files
+    /// are fetched before its checks and released after them, so at most a window of segment data
+    /// is held at a time and nothing is written to disk.
+    public func fetchAndRun() async -> VerificationReport {
+        let preparation = prepare()
+        guard case .planned(var prepared) = preparation else { return preparation.report }
+        var results = [SegmentResult]()
+        for window in prepared.windows {
+            let files = prepared.plan.tasks[window].flatMap { task -> [String] in
+                guard let name = task.loaded.manifest.file else { return [] }
+                let stem = Manifest.stem(task.loaded.sequence)
+                return ["segments/" + name, "segments/\(stem).leaves", "segments/\(stem).nodes"]
+            }
+            // A file that cannot be fetched is missing to `read`: its checks name it.
+            try? await source.fetch(files)
+            results += check(window, prepared)
+            source.release(files)
+        }
+        return finish(&prepared, results)
+    }
+
+    /// One window of segment checks, with progress.
+    private func check(_ window: Range<Int>, _ prepared: Prepared) -> [SegmentResult] {
+        defer { options.progress?(window.upperBound, prepared.plan.tasks.count) }
+        return checkWindow(window, prepared.plan)
+    }
+
+    /// What the checks before the segments found, and their plan.
+    struct Prepared {
+        var report: VerificationReport
+        var manifests: [LoadedManifest]
+        var trusted: [LoadedManifest]
+        var plan: Plan
+        /// The segment tasks in windows of `parallelism`, in chain order.
+        var windows: [Range<Int>]
+    }
+
+    enum Preparation {
+        /// Nothing more to check (no chain ID).
+        case done(VerificationReport)
+        case planned(Prepared)
+
+        var report: VerificationReport {
+            switch self {
+            case .done(let report): return report
+            case .planned(let prepared): return prepared.report
+            }
+        }
+    }
+
+    /// The keys and the chain, the manifests, and the plan of segment checks.
+    private func prepare() -> Preparation {
         let (keys, trust) = trustedKeys()
         var report = VerificationReport(source: source.name, trust: trust, trustedKeyIDs: keys.map(\.keyID))
         if keys.isEmpty { report.add(.noTrustedKey, "no public key to check signatures with") }
@@ -97,26 +155,37 @@ public final class Verifier: Sendable {
             } else {
                 report.add(.chainIdMissing, "cannot determine the chain ID (chain.json and manifests unreadable)")
             }
-            return report
+            return .done(report)
         }
-        let sha = SHA256()
         for loaded in trusted where loaded.manifest.chainID != report.chainID {
             report.add(.chainIdMismatch, "manifest belongs to chain \(loaded.manifest.chainID), not \(report.chainID ?? "?")",
                        file: "segments/" + loaded.fileName, sequence: loaded.sequence)
         }
+        let plan = planSegments(manifests: manifests, chainID: chainID, report: &report, using: SHA256())
+        let size = max(1, options.parallelism)
+        let windows = stride(from: 0, to: plan.tasks.count, by: size).map { $0..<min(plan.tasks.count, $0 + size) }
+        return .planned(Prepared(report: report, manifests: manifests, trusted: trusted, plan: plan, windows: windows))
+    }
 
-        let plan = planSegments(manifests: manifests, chainID: chainID, report: &report, using: sha)
-        let checked = checkSegments(plan.tasks, heartbeats: plan.taskHeartbeats)
-        report.findings += checked.findings
-        report.sealedEvents = checked.events
+    /// After the segments: their results, the write-ahead tail, witnesses and the store's tail.
+    private func finish(_ prepared: inout Prepared, _ results: [SegmentResult]) -> VerificationReport {
+        let (manifests, trusted, plan) = (prepared.manifests, prepared.trusted, prepared.plan)
+        var report = prepared.report
+        let sha = SHA256()
+        var markers = [String]()
+        for result in results {
+            report.findings += result.findings
+            report.sealedEvents += result.events
+            markers += result.markers
+        }
         report.backfilledEvents = plan.tasks.reduce(0) { $0 + BackfilledRanges(pairs: $1.loaded.manifest.backfilled).count }
         report.completeness = CompletenessReport.load(from: source)
-        report.redactedValues = UInt64(checked.markers.count)
-        if !checked.markers.isEmpty, let vault = source.localPath("vault") {
+        report.redactedValues = UInt64(markers.count)
+        if !markers.isEmpty, let vault = source.localPath("vault") {
             // A value no vault record holds was erased (its vault deleted) or never kept (no
             // auditor key): the sealed record is whole either way, so this is a count, not a finding.
             let held = VaultFiles.commitments(in: vault)
-            report.erasedValues = UInt64(checked.markers.filter { !held.contains($0) }.count)
+            report.erasedValues = UInt64(markers.filter { !held.contains($0) }.count)
         }
         report.manifests = manifests.count
 
@@ -246,31 +315,16 @@ public final class Verifier: Sendable {
         return Plan(tasks: tasks, taskHeartbeats: taskHeartbeats, walHeartbeats: walHeartbeats, expected: expected, lastTrustedSegment: previousTrusted)
     }
 
-    /// The runner: the segment checks (each pure: a task's files in, its findings out) in windows
-    /// of `parallelism` at a time, results in chain order.
-    private func checkSegments(_ tasks: [SegmentTask], heartbeats: [[HeartbeatCheck]]) -> (findings: [Finding], events: UInt64, markers: [String]) {
-        var findings = [Finding]()
-        var events: UInt64 = 0
-        var markers = [String]()
-        let window = max(1, options.parallelism)
-        var index = 0
-        while index < tasks.count {
-            let range = index..<min(tasks.count, index + window)
-            let box = ResultBox(count: range.count)
-            let windowTasks = Array(tasks[range])
-            let windowHeartbeats = Array(heartbeats[range])
-            DispatchQueue.concurrentPerform(iterations: range.count) { offset in
-                box.set(offset, self.verifySegment(windowTasks[offset], heartbeats: windowHeartbeats[offset]))
-            }
-            for value in box.values {
-                findings += value!.findings
-                events += value!.events
-                markers += value!.markers
-            }
-            options.progress?(range.upperBound, tasks.count)
-            index = range.upperBound
+    /// The runner: one window of segment checks (each pure: a task's files in, its findings out)
+    /// in parallel, results in chain order.
+    private func checkWindow(_ range: Range<Int>, _ plan: Plan) -> [SegmentResult] {
+        let box = ResultBox(count: range.count)
+        let windowTasks = Array(plan.tasks[range])
+        let windowHeartbeats = Array(plan.taskHeartbeats[range])
+        DispatchQueue.concurrentPerform(iterations: range.count) { offset in
+            box.set(offset, self.verifySegment(windowTasks[offset], heartbeats: windowHeartbeats[offset]))
         }
-        return (findings, events, markers)
+        return box.values.map { $0! }
     }
 
     /// The tail: a stopped store ends with a closing manifest; a running one writes heartbeats.
