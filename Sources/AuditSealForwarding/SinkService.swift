@@ -8,7 +8,6 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import ServiceLifecycle
-import Synchronization
 
 /// One forwarding sink: follows the store's commits (`AuditStore.committedSizes`) and sends every
 /// durable event from its cursor on, in chain order, at least once (docs/OPERATIONS.md
@@ -44,14 +43,14 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` (a n
     let channel = UUID().uuidString.lowercased()
     /// The next index to send and the store's durable size: written by the delivering task and
     /// by the task that follows the commits (which reports the lag while delivery waits).
-    let position: Mutex<(cursor: UInt64, durable: UInt64)>
+    let position: Locked<(cursor: UInt64, durable: UInt64)>
     var cursor: UInt64 {
         get { position.withLock { $0.cursor } }
         set { position.withLock { $0.cursor = newValue } }
     }
     var durable: UInt64 { position.withLock { $0.durable } }
     /// The cursor last written to its file, and when.
-    let saved = Mutex<(cursor: UInt64, at: ContinuousClock.Instant)>((UInt64.max, .now))
+    let saved = Locked<(cursor: UInt64, at: ContinuousClock.Instant)>((UInt64.max, .now))
 
     public init(settings: SinkSettings, dataDirectory: String, sizes: AsyncStream<UInt64>, node: String, chainID: String,
                 fetcher: SealedFileFetcher? = nil, logger: Logger) throws {
@@ -91,7 +90,7 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` (a n
         tokenFile = settings.tokenFile ?? kubeconfig?.tokenFile
         token = settings.tokenFile == nil ? kubeconfig?.token : nil
         try FileIO.makeDirectories(Self.directory(dataDirectory))
-        position = Mutex((Self.loadCursor(dataDirectory, settings.name), 0))
+        position = Locked((Self.loadCursor(dataDirectory, settings.name), 0))
         _ = try authorization()  // an unreadable token file is a configuration error at the start
     }
 

@@ -1,6 +1,5 @@
 import AuditSealCore
 import Foundation
-import Synchronization
 import GRDB
 import Logging
 
@@ -56,9 +55,9 @@ public final class Backfiller: Sendable {
     let append: Append
     let logger: Logger
     /// The log files' identities seen so far, and when the last pass ran (passes run one at a time).
-    private let fingerprints = Mutex<[String: (ino: UInt64, size: Int, fingerprint: String)]>([:])
-    private let lastPass = Mutex<Date?>(nil)
-    private let hooks = Mutex<(observe: (@Sendable (PassResult) -> Void)?, redactionChanges: (@Sendable ([UInt8]) -> Bool)?)>((nil, nil))
+    private let fingerprints = Locked<[String: (ino: UInt64, size: Int, fingerprint: String)]>([:])
+    private let lastPass = Locked<Date?>(nil)
+    private let hooks = Locked<(observe: (@Sendable (PassResult) -> Void)?, redactionChanges: (@Sendable ([UInt8]) -> Bool)?)>((nil, nil))
     /// Called after each counted chunk (metrics).
     public var observe: (@Sendable (PassResult) -> Void)? {
         get { hooks.withLock { $0.observe } }
@@ -87,7 +86,7 @@ public final class Backfiller: Sendable {
     /// Brings the index to the chain's head, on `indexing`; a cancellation stops it between segments.
     @discardableResult
     public func catchUpIndex(now: Date = Date()) async throws -> ChainIndexer.Progress {
-        let cancelled = Mutex(false)
+        let cancelled = Locked(false)
         return try await withTaskCancellationHandler {
             try await indexing.run { try self.indexer.catchUp(now: now, cancelled: { cancelled.withLock { $0 } }) }
         } onCancel: {

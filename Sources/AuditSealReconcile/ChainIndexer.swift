@@ -1,6 +1,5 @@
 import AuditSealCore
 import Foundation
-import Synchronization
 import GRDB
 
 /// Brings the (auditID, stage) index up to the chain's head: every sealed segment after the last
@@ -18,7 +17,7 @@ public struct ChainIndexer: Sendable {
     /// Where each write-ahead file's last read ended (catch-ups run one at a time, from the indexer's
     /// task); a class, so that copies of the indexer share it.
     final class WriteAheadCursors: Sendable {
-        let positions = Mutex<[String: (offset: Int, index: UInt64)]>([:])
+        let positions = Locked<[String: (offset: Int, index: UInt64)]>([:])
     }
     let cursors = WriteAheadCursors()
 

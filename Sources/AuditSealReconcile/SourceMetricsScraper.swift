@@ -1,7 +1,6 @@
 import AsyncHTTPClient
 import AuditSealCore
 import Foundation
-import Synchronization
 import Logging
 import Metrics
 import NIOCore
@@ -20,7 +19,7 @@ public final class SourceMetricsScraper: Service, Sendable {
     let logger: Logger
     private let clients: [String: HTTPClient]
     /// When each server's scrapes began failing.
-    private let failingSince = Mutex([String: Date]())
+    private let failingSince = Locked([String: Date]())
 
     public init(endpoints: [APIServerEndpoint], database: ReconcileDatabase, dataDirectory: String, interval: Double, logger: Logger) throws {
         self.endpoints = endpoints

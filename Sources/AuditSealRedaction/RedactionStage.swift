@@ -1,6 +1,5 @@
 import AuditSealCore
 import Foundation
-import Synchronization
 
 /// Redaction as the step before every append (webhook batches, backfilled and imported events):
 /// the events' lines with their markers, and the vault records of the originals written and
@@ -9,7 +8,7 @@ public final class RedactionStage: BatchPreparing {
     public let redactor: Redactor
     let vault: VaultWriter?
     /// Redactions per rule since the start (counts only, never values), for /metrics.
-    private let counts = Mutex([String: Int]())
+    private let counts = Locked([String: Int]())
     /// Called with each batch's redactions per rule.
     let onRedacted: @Sendable ([String: Int]) -> Void
 

@@ -1,7 +1,6 @@
 import AuditSealCore
 import Crypto
 import Foundation
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -58,7 +57,7 @@ public final class VaultWriter: Sendable {
     let maxFileBytes: Int
     let maxFileAge: TimeInterval
     let keys: [Curve25519.KeyAgreement.PublicKey]
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     public init(directory: String, auditorKeys: [Curve25519.KeyAgreement.PublicKey], maxFileBytes: Int = 64 << 20,
                 maxFileAge: TimeInterval = 3600) throws {

@@ -1,12 +1,11 @@
 import AuditSealCore
 import Foundation
-import Synchronization
 
 /// The bearer token senders must present, read from a file and re-read when the file changes
 /// (checked at most once a second), compared in constant time.
 public final class BearerToken: Sendable {
     private let path: String
-    private let state = Mutex<(token: [UInt8], modified: Date?, checked: Date)>(([], nil, .distantPast))
+    private let state = Locked<(token: [UInt8], modified: Date?, checked: Date)>(([], nil, .distantPast))
 
     public init(path: String) throws {
         self.path = path

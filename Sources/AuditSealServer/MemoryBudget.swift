@@ -1,10 +1,10 @@
-import Synchronization
+import AuditSealCore
 
 /// Bounds the memory that request bodies in flight may take together. Each request reserves as it
 /// reads and releases when answered; a request that would go over the budget is answered
 /// 503 + Retry-After instead of growing the process.
 public final class MemoryBudget: Sendable {
-    private let used = Mutex(0)
+    private let used = Locked(0)
     public let limit: Int
 
     public init(limit: Int) { self.limit = limit }
@@ -25,7 +25,7 @@ public final class MemoryBudget: Sendable {
     /// One request's share of the budget.
     final class Reservation: Sendable {
         private let budget: MemoryBudget
-        private let held = Mutex(0)
+        private let held = Locked(0)
 
         init(budget: MemoryBudget) { self.budget = budget }
 

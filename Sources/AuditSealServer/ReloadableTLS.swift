@@ -5,20 +5,19 @@ import Logging
 import NIOCore
 import NIOSSL
 import ServiceLifecycle
-import Synchronization
 import UnixSignals
 
 /// The TLS context new connections get; replaced when the certificate, key or client CA files
 /// change (SIGHUP, or a change seen by the periodic check). A failed reload keeps the old context.
 public final class TLSContextHolder: Sendable {
-    private let state: Mutex<(context: NIOSSLContext, fingerprint: String)>
+    private let state: Locked<(context: NIOSSLContext, fingerprint: String)>
     private let make: @Sendable () throws -> NIOSSLContext
     private let files: [String]
 
     init(files: [String], make: @escaping @Sendable () throws -> NIOSSLContext) throws {
         self.files = files
         self.make = make
-        state = Mutex((try make(), Self.fingerprint(files)))
+        state = Locked((try make(), Self.fingerprint(files)))
     }
 
     var current: NIOSSLContext { state.withLock { $0.context } }

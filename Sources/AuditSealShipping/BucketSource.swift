@@ -1,6 +1,5 @@
 import AuditSealCore
 import Foundation
-import Synchronization
 
 /// One store in a bucket as a `StoreSource`, for readers of shipped stores (`verify`, `cat`,
 /// `status`, `prove` of s3://...): its objects listed once, each read as its **original** version
@@ -15,9 +14,9 @@ public final class BucketSource: StoreSource {
     /// The store's objects by path relative to the store (original versions, with their history).
     public let objects: [String: StoreObject]
     private let folders: [String: [String]]
-    private let fetched = Mutex<[String: [UInt8]]>([:])
+    private let fetched = Locked<[String: [UInt8]]>([:])
     /// What each GET answered (retention), by relative path.
-    private let heads = Mutex<[String: ObjectHead]>([:])
+    private let heads = Locked<[String: ObjectHead]>([:])
 
     /// Segment data, fetched only when asked for.
     public static func isSegmentData(_ relative: String) -> Bool {

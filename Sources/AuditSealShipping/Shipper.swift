@@ -1,6 +1,5 @@
 import AuditSealCore
 import Foundation
-import Synchronization
 import Logging
 
 /// Where and how sealed data is shipped.
@@ -92,7 +91,7 @@ public final class Shipper: Sendable {
     let logger: Logger
     /// Progress, when local retention last ran, the retention of chain.json and the key copies in
     /// the bucket as last seen or set (by key), and the progress hook: one lock for all.
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     struct State {
         var snapshot = ShippingSnapshot()
@@ -279,8 +278,8 @@ public final class Shipper: Sendable {
 
     /// The objects of a round not yet confirmed, for the pending gauges.
     final class RemainingObjects: Sendable {
-        private let objects: Mutex<[LocalObject]>
-        init(_ objects: [LocalObject]) { self.objects = Mutex(objects) }
+        private let objects: Locked<[LocalObject]>
+        init(_ objects: [LocalObject]) { self.objects = Locked(objects) }
         /// Removes one by path; returns what is left.
         func remove(_ relativePath: String) -> [LocalObject] {
             objects.withLock { objects in

@@ -1,6 +1,5 @@
 import AuditSealCore
 import Foundation
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -26,7 +25,7 @@ public final class ShippingLedger: Sendable {
 
     public let path: String
     /// What is recorded, and the open file. Uploads run concurrently: appends and lookups take turns.
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     struct State {
         /// Shipped objects that are not segment files (chain.json, key copies), by ledger name.
@@ -87,7 +86,7 @@ public final class ShippingLedger: Sendable {
             throw AuditSealError(.storage, "another auditseal process is shipping from \(dataDirectory) (\(path) is locked)")
         }
         state.fd = fd
-        self.state = Mutex(state)
+        self.state = Locked(state)
         try FileIO.syncDirectory(dir)
     }
 

@@ -3,7 +3,6 @@ import Foundation
 import Logging
 import Metrics
 import ServiceLifecycle
-import Synchronization
 
 /// Shipping as the receiver's offsite copy: the shipper's rounds as a service, the bucket's Object
 /// Lock as a readiness condition, its snapshot as metrics (swift-metrics, rendered by the
@@ -13,9 +12,9 @@ public final class ShippingOffsite: Sendable {
     let store: AuditStore
     /// When the bucket last confirmed an object: the final round is cut only after
     /// `finalRoundIdleSeconds` without one.
-    let lastShipped = Mutex(ContinuousClock.now)
+    let lastShipped = Locked(ContinuousClock.now)
     /// The totals last copied into the counters (they only move forward, by the difference).
-    let copied = Mutex([Int]())
+    let copied = Locked([Int]())
     public static let finalRoundIdleSeconds = 10.0
 
     /// `onShipped` is told of each confirmed object (a relative path), for progress output.

@@ -1,8 +1,8 @@
+import AuditSealCore
 import AsyncHTTPClient
 import Foundation
 import Logging
 import NIOCore
-import Synchronization
 
 /// POSTs findings to alert URLs in the Alertmanager v2 format (`POST /api/v2/alerts`: a JSON
 /// array of alerts with labels, annotations and startsAt), which a plain JSON webhook can read
@@ -12,7 +12,7 @@ public final class AlertSender: Sendable {
     let http: HTTPClient
     let logger: Logger
     let metrics: WatchMetrics
-    private let queued = Mutex([String: [WatchFinding]]())  // url -> findings not yet delivered
+    private let queued = Locked([String: [WatchFinding]]())  // url -> findings not yet delivered
 
     public init(urls: [String], metrics: WatchMetrics, logger: Logger) {
         self.urls = urls

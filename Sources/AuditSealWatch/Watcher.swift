@@ -1,7 +1,6 @@
 import AuditSealCore
 import AuditSealShipping
 import Foundation
-import Synchronization
 import Logging
 
 /// `auditseal watch`: follows every node's chain under a bucket prefix from off the cluster, with
@@ -52,7 +51,7 @@ public final class Watcher: Sendable {
         set { state.withLock { $0.onFinding = newValue } }
     }
     /// Each store's state by store prefix, when the last poll succeeded, the finding hook.
-    private let state = Mutex<(states: [String: StoreWatchState], lastPollOK: Date?, onFinding: (@Sendable (WatchFinding) -> Void)?)>(([:], nil, nil))
+    private let state = Locked<(states: [String: StoreWatchState], lastPollOK: Date?, onFinding: (@Sendable (WatchFinding) -> Void)?)>(([:], nil, nil))
 
     public init(configuration: Configuration, client: S3Client, alerts: AlertSender?, metrics: WatchMetrics, logger: Logger) throws {
         self.configuration = configuration

@@ -1,6 +1,5 @@
 import AuditSealCore
 import Foundation
-import Synchronization
 import Logging
 
 /// A C2SP tlog-witness: cosigns a log's checkpoint only when it is consistent with the latest one
@@ -45,8 +44,8 @@ public final class Witness: Sendable {
     let metrics: WitnessMetrics
     let logger: Logger
     /// What has been cosigned; every request takes it in turn, so two can never roll it back.
-    private let state: Mutex<WitnessState>
-    private let clock = Mutex<@Sendable () -> Date>({ Date() })
+    private let state: Locked<WitnessState>
+    private let clock = Locked<@Sendable () -> Date>({ Date() })
     /// The clock the cosignatures' timestamps come from (tests set it).
     public var now: @Sendable () -> Date {
         get { clock.withLock { $0 } }
@@ -63,7 +62,7 @@ public final class Witness: Sendable {
         self.metrics = metrics
         self.logger = logger
         try FileIO.makeDirectories(dataDirectory)
-        state = Mutex(try WitnessState.load(dataDirectory: dataDirectory))
+        state = Locked(try WitnessState.load(dataDirectory: dataDirectory))
     }
 
     /// The witness's verifier key (give it to whoever checks cosignatures).

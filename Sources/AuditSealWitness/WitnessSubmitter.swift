@@ -1,7 +1,6 @@
 import AsyncHTTPClient
 import AuditSealCore
 import Foundation
-import Synchronization
 import Logging
 import Metrics
 import NIOCore
@@ -39,7 +38,7 @@ public final class WitnessSubmitter: Service, Sendable {
     private let source: DirectorySource
     /// What the manifests read so far say: the segments, the next sequence to read, the newest
     /// manifest whose checkpoint can be offered (submissions to several witnesses take turns).
-    private let known = Mutex(Known())
+    private let known = Locked(Known())
 
     struct Known {
         var segments = [StoreTree.Segment]()

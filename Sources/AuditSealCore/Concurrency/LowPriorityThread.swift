@@ -1,12 +1,11 @@
 import Foundation
-import Synchronization
 
 /// A thread of its own at the lowest CPU priority (nice 19), for a follower's work that must never
 /// take CPU from ingest (a forwarding sink's reading and encoding): while ingest saturates the
 /// cores it gets what ingest leaves, and idle it runs at full speed. Jobs run one at a time, in
 /// order. On Linux the nice value is per thread (setpriority with `who` 0 is the calling thread).
 public final class LowPriorityThread: Sendable {
-    private let state = Mutex<(jobs: [@Sendable () -> Void], closed: Bool)>(([], false))
+    private let state = Locked<(jobs: [@Sendable () -> Void], closed: Bool)>(([], false))
     private let wake = DispatchSemaphore(value: 0)
 
     public init(name: String) {

@@ -1,4 +1,3 @@
-import Synchronization
 import Foundation
 
 /// Checks a store end to end (docs/FORMAT.md, "Verification"): manifest signatures and their
@@ -503,8 +502,8 @@ public final class Verifier: Sendable {
     }
 
     private final class ResultBox: Sendable {
-        private let results: Mutex<[SegmentResult?]>
-        init(count: Int) { results = Mutex(Array(repeating: nil, count: count)) }
+        private let results: Locked<[SegmentResult?]>
+        init(count: Int) { results = Locked(Array(repeating: nil, count: count)) }
         func set(_ i: Int, _ v: SegmentResult) { results.withLock { $0[i] = v } }
         var values: [SegmentResult?] { results.withLock { $0 } }
     }

@@ -4,7 +4,6 @@ import Glibc
 import Darwin
 #endif
 import Foundation
-import Synchronization
 
 /// The committer: the one thread that writes the write-ahead log. It owns the open segment, the
 /// chain state and the duplicate filter; batches that arrive while an fsync runs share the next
@@ -30,7 +29,7 @@ final class Committer: @unchecked Sendable {  // the open segment, chain state a
     private let chainID: String
     private let scheduler: SealScheduler
     private let pipeline: SegmentPipeline
-    private let shared: Mutex<Shared>
+    private let shared: Locked<Shared>
     private let wake = DispatchSemaphore(value: 0)
 
     // The committer thread's own state.
@@ -60,7 +59,7 @@ final class Committer: @unchecked Sendable {  // the open segment, chain state a
         if recovered.durable.nextIndex > scheduler.snapshot.tip.committedTreeSize {
             shared.arrivals.record(index: scheduler.snapshot.tip.committedTreeSize, at: openedAt)
         }
-        self.shared = Mutex(shared)
+        self.shared = Locked(shared)
         let thread = Thread { [self] in loop() }
         thread.name = "auditseal-commit"
         thread.start()

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// One job of the sealer thread.
 enum SealJob: Sendable {
@@ -58,7 +57,7 @@ final class SealScheduler: Sendable {
     private let layout: StoreLayout
     private let heartbeatInterval: Double
     private let openedAt = Date()
-    private let state: Mutex<State>
+    private let state: Locked<State>
     private let wake = DispatchSemaphore(value: 0)
     /// Runs on the thread once the last manifest is written, before stop waiters are told.
     private let onFinish: @Sendable () -> Void
@@ -70,7 +69,7 @@ final class SealScheduler: Sendable {
         self.heartbeatInterval = heartbeatInterval
         self.onFinish = onFinish
         let queue = closedSegments.map { Queued(job: .segment(path: $0, leaves: nil, closing: false, limit: nil), continuations: []) }
-        state = Mutex(State(queue: queue, durable: durable, tip: tip))
+        state = Locked(State(queue: queue, durable: durable, tip: tip))
         let thread = Thread { [self] in loop() }
         thread.name = "auditseal-seal"
         thread.start()

@@ -4,7 +4,6 @@ import Glibc
 import Darwin
 #endif
 import Foundation
-import Synchronization
 
 /// Prepares the next write-ahead file before it is needed, as etcd's `file_pipeline.go` does: a
 /// spare (`wal/next.wal.tmp`, created and opened, empty) waits on a queue of its own, so that a
@@ -17,7 +16,7 @@ final class SegmentPipeline: Sendable {
     private let layout: StoreLayout
     private let sparePath: String
     /// The spare's descriptor, once made (nil while none is: the cut then creates its file itself).
-    private let spare = Mutex<Int32?>(nil)
+    private let spare = Locked<Int32?>(nil)
     private let queue = DispatchQueue(label: "auditseal-wal-pipeline")
 
     init(layout: StoreLayout) {

@@ -1,16 +1,15 @@
 import Foundation
-import Synchronization
 
 /// Which key signs the store's manifests: the one the latest manifest names (it signed it, or was
 /// handed over to by it), each public key kept in `keys/` for verifiers (docs/FORMAT.md §7).
 final class SigningKeys: Sendable {
-    private let current: Mutex<String>
+    private let current: Locked<String>
 
     /// Checks that `key` may go on signing the store whose latest manifest is `tip`, and keeps its public key.
     init(key: Ed25519PrivateKey, layout: StoreLayout, tip: ManifestTip) throws {
         try Self.check(key.publicKey, layout: layout, tip: tip)
         try Self.remember(key.publicKey, layout: layout)
-        current = Mutex(key.publicKey.keyID)
+        current = Locked(key.publicKey.keyID)
     }
 
     /// The key that signs manifests now.
