@@ -34,8 +34,11 @@ public final class LowPriorityThread: Sendable {
     /// ingest a wakeup-preemption delay; measured: the reconcile index cost saturated ingest 13.7 %
     /// at nice 19, within noise under SCHED_IDLE). For work that holds no lock another thread may
     /// wait for (parsing, hashing, reading files; not SQLite, logging or metrics): a holder starved
-    /// by a busy machine would stall its waiter. The thread's policy is restored afterwards.
+    /// by a busy machine would stall its waiter. The thread's policy is restored afterwards; where
+    /// it could not be (an unprivileged thread at nice 19: see `canLeaveIdle`), `body` runs at the
+    /// thread's own priority instead.
     public static func whileIdle<T>(_ body: () throws -> T) rethrows -> T {
+        guard canLeaveIdle() else { return try body() }
         var param = sched_param(sched_priority: 0)
         let previous = sched_getscheduler(0)
         let idle: Int32 = 5  // SCHED_IDLE (linux/sched.h), not exported by Glibc's module
@@ -43,6 +46,30 @@ public final class LowPriorityThread: Sendable {
         defer { if changed { _ = sched_setscheduler(0, previous, &param) } }
         return try body()
     }
+
+    /// Whether the calling thread could leave SCHED_IDLE again (sched(7), the kernel's `can_nice`):
+    /// with CAP_SYS_NICE, or when RLIMIT_NICE covers its nice value (`20 - nice <= limit`). An
+    /// unprivileged thread at nice 19 under the default limit (0) could not: it would stay idle for
+    /// good, its SQLite work included (found running the tests as a non-root user, as the image does).
+    public static func canLeaveIdle() -> Bool {
+        errno = 0
+        let nice = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
+        var limit = rlimit()
+        let niceLimit = __rlimit_resource_t(13)  // RLIMIT_NICE, not exported by Glibc's module
+        if errno == 0, getrlimit(niceLimit, &limit) == 0,
+           limit.rlim_cur == rlim_t.max || rlim_t(20 - Int(nice)) <= limit.rlim_cur {
+            return true
+        }
+        return hasSysNice
+    }
+
+    /// CAP_SYS_NICE (bit 23) in the process's effective capabilities (/proc/self/status, CapEff).
+    private static let hasSysNice: Bool = {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("CapEff:") }),
+              let bits = UInt64(line.dropFirst("CapEff:".count).trimmingCharacters(in: .whitespaces), radix: 16) else { return false }
+        return bits & (1 << 23) != 0
+    }()
 
     /// Runs `work` on the thread and returns its result.
     public func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
