@@ -116,7 +116,7 @@ import Testing
         #expect(ids.last == "r2b3-9")
     }
 
-    /// Cuts take the segment pipeline's spare (`wal/next.wal.tmp`); a clean stop leaves none, and
+    /// Stores that cut segments (through the pipeline's spare) verify; a clean stop leaves no spare, and
     /// one left by a crash is removed at the next start without a note (an interrupted segment,
     /// `NAME.wal.tmp`, still gets one).
     @Test func cutsUseTheSpareAndAStopLeavesNone() async throws {

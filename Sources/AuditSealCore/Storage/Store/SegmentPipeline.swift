@@ -33,6 +33,9 @@ final class SegmentPipeline: Sendable {
         return try ActiveSegment.create(layout: layout, state: state, chainID: chainID, prepared: fd.map { ($0, sparePath) })
     }
 
+    /// Whether a spare is ready (once any preparation queued before has run).
+    var hasSpare: Bool { queue.sync { spare.withLock { $0 != nil } } }
+
     /// Removes the spare (a clean stop leaves none).
     func removeSpare() {
         queue.sync {
