@@ -12,20 +12,19 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0", traits: []),  // no FullFoundation: the full Foundation links ICU's data (docs/OPERATIONS.md "Image size")
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
-        .package(url: "https://github.com/jpsim/Yams", from: "6.2.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.0"),  // tests only: they read rendered manifests with it
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
-        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // Thin C shims over Debian's libcrypto (SHA-256, Ed25519) and zlib (gzip).
@@ -42,6 +41,10 @@ let package = Package(
             name: "CAuditSealISAL",
             linkerSettings: [.linkedLibrary("isal")]
         ),
+        // Debian's SQLite (libsqlite3-dev), for the reconcile index.
+        .systemLibrary(name: "CAuditSealSQLite"),
+        // Debian's libyaml (libyaml-dev), the parser under AuditSealYAML.
+        .systemLibrary(name: "CAuditSealYAML"),
         // The data's whole journey on disk: scanning, chaining, write-ahead log, sealing, verification.
         .target(
             name: "AuditSealCore",
@@ -62,7 +65,6 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-                .product(name: "Yams", package: "Yams"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
@@ -96,27 +98,27 @@ let package = Package(
             ]
         ),
         // Completeness: the API servers' drop counters, and backfilling from their log files with a
-        // persistent (auditID, stage) index in SQLite (GRDB).
+        // persistent (auditID, stage) index in SQLite (Debian's, through CAuditSealSQLite).
         .target(
             name: "AuditSealReconcile",
             dependencies: [
                 "AuditSealYAML",
                 "AuditSealCore",
-                .product(name: "GRDB", package: "GRDB.swift"),
+                "CAuditSealSQLite",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Yams", package: "Yams"),
             ]
         ),
-        // YAML from operators (serve's config, audit policies, kubeconfigs), checked before Yams builds values.
+        // YAML from operators (serve's config, audit policies, kubeconfigs), parsed by libyaml and checked before values are built.
         .target(
             name: "AuditSealYAML",
             dependencies: [
-                .product(name: "Yams", package: "Yams"),
+                "AuditSealCore",
+                "CAuditSealYAML",
             ]
         ),
         // Putting auditseal into a cluster: generated certificates and webhook kubeconfig, audit-policy checks.
@@ -128,7 +130,6 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
-                .product(name: "Yams", package: "Yams"),
             ]
         ),
         // Redaction before the chain, and the auditors' vault of the originals (docs/FORMAT.md §12).
@@ -236,7 +237,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AuditSealDeployTests",
-            dependencies: ["AuditSealDeploy", "AuditSealServer", "AuditSealWatch", "AuditSealTestSupport"],
+            dependencies: ["AuditSealDeploy", "AuditSealServer", "AuditSealWatch", "AuditSealTestSupport", .product(name: "Yams", package: "Yams")],
             exclude: ["Fixtures"]
         ),
         // The CLI as users run it (the auditseal binary), on stores built from the real corpus.

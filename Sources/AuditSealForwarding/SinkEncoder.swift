@@ -1,5 +1,5 @@
 import AuditSealCore
-import Foundation
+import FoundationEssentials
 
 /// Where an event sits in the sealed record: enough for `auditseal prove --index` and
 /// `verify-proof` to prove a hit in the SIEM.
@@ -96,10 +96,6 @@ struct OutgoingEvent: Sendable {
 /// bytes: members are added inside the event's object, nothing is parsed into values and written
 /// again (a JSONSerialization round trip cost several times more than the sending).
 enum SinkEncoder {
-    static func json(_ value: Any) throws -> [UInt8] {
-        Array(try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes]))
-    }
-
     static func quoted(_ s: String) -> [UInt8] { Array(JSONString.quoted(s).utf8) }
 
     /// `"auditseal":{"chainID":…,"index":…,"node":…}`
@@ -210,7 +206,7 @@ enum SinkEncoder {
     static func elasticsearch(_ events: [OutgoingEvent], prefix: String) throws -> [UInt8] {
         var out = [UInt8]()
         for e in events {
-            let day = e.stageTimestamp.map { String($0.prefix(10)).replacingOccurrences(of: "-", with: ".") } ?? "unknown"
+            let day = e.stageTimestamp.map { String($0.prefix(10)).replacing("-", with: ".") } ?? "unknown"
             out += Array(#"{"create":{"_id":"#.utf8) + quoted(documentID(e.coordinates)) + Array(#","_index":"#.utf8) + quoted("\(prefix)-\(day)")
             out += [0x7d, 0x7d, 0x0a]
             out += try withCoordinates(e, also: e.stageTimestamp.map { [Array(#""@timestamp":"#.utf8) + quoted($0)] } ?? [])
@@ -256,23 +252,23 @@ enum SinkEncoder {
 
     /// otlp, `encoding: json`: OTLP/HTTP logs in the JSON encoding (64-bit integers as strings).
     static func otlpJSON(_ events: [OutgoingEvent]) throws -> [UInt8] {
-        func attribute(_ a: Attribute) -> [String: Any] {
+        func attribute(_ a: Attribute) -> JSONValue {
             switch a.value {
-            case .string(let s): return ["key": a.key, "value": ["stringValue": s]]
-            case .int(let i): return ["key": a.key, "value": ["intValue": String(i)]]
+            case .string(let s): return ["key": .string(a.key), "value": ["stringValue": .string(s)]]
+            case .int(let i): return ["key": .string(a.key), "value": ["intValue": .string(String(i))]]
             }
         }
-        let resourceLogs: [[String: Any]] = try byNode(events).map { node, positions in
-            ["resource": ["attributes": resourceAttributes(node).map(attribute)],
-             "scopeLogs": [["scope": ["name": "auditseal"], "logRecords": try positions.map { i -> [String: Any] in
+        let resourceLogs: [JSONValue] = try byNode(events).map { node, positions in
+            ["resource": ["attributes": .array(resourceAttributes(node).map(attribute))],
+             "scopeLogs": [["scope": ["name": "auditseal"], "logRecords": .array(try positions.map { i -> JSONValue in
                  let e = events[i]
-                 let time = timeUnixNano(e)
-                 return ["timeUnixNano": String(time), "observedTimeUnixNano": String(time), "severityNumber": 9,
-                         "severityText": "INFO", "body": ["stringValue": String(decoding: try withCoordinates(e), as: UTF8.self)],
-                         "attributes": attributes(e).map(attribute)]
-             }]]]
+                 let time = String(timeUnixNano(e))
+                 return ["timeUnixNano": .string(time), "observedTimeUnixNano": .string(time), "severityNumber": 9,
+                         "severityText": "INFO", "body": ["stringValue": .string(String(decoding: try withCoordinates(e), as: UTF8.self))],
+                         "attributes": .array(attributes(e).map(attribute))]
+             })]]]
         }
-        return try json(["resourceLogs": resourceLogs])
+        return try JSONValue.object(["resourceLogs": .array(resourceLogs)]).bytes()
     }
 
     /// otlp, `encoding: protobuf` (the default): an ExportLogsServiceRequest in the Protocol

@@ -1,7 +1,7 @@
 import AsyncHTTPClient
 import AuditSealCore
 import AuditSealYAML
-import Foundation
+import FoundationEssentials
 import Logging
 import Metrics
 import NIOCore
@@ -105,7 +105,7 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` (a n
     func authorization() throws -> String? {
         if let token { return scheme + " " + token }
         guard let tokenFile else { return nil }
-        return scheme + " " + String(decoding: try FileIO.readAll(path: tokenFile), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return scheme + " " + String(decoding: try FileIO.readAll(path: tokenFile), as: UTF8.self).trimmed
     }
 
     static func directory(_ dataDirectory: String) -> String { dataDirectory + "/sinks" }
@@ -369,10 +369,10 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` (a n
     /// 0.5 s doubling to 5 s, up to `ackTimeoutSeconds`; a batch not acknowledged by then is sent
     /// again (HEC has no idempotency key: a receiver that lost the ack sees the batch twice).
     func awaitAcknowledgement(_ answer: [UInt8]) async throws -> Outcome {
-        guard let object = (try? JSONSerialization.jsonObject(with: Data(answer))) as? [String: Any], let ackID = object["ackId"] as? Int else {
+        guard let ackID = (try? JSONValue.parse(answer))?["ackId"]?.int else {
             return .retry("indexerAck is on but the collector's answer has no ackId (is acknowledgement enabled for this token?)")
         }
-        let base = url.range(of: "/services/collector").map { String(url[..<$0.upperBound]) } ?? url
+        let base = url.firstRange(of: "/services/collector").map { String(url[..<$0.upperBound]) } ?? url
         let deadline = ContinuousClock.now + .seconds(settings.ackTimeoutSeconds)
         var delay = 0.5
         while ContinuousClock.now < deadline {
@@ -383,12 +383,11 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` (a n
             request.headers.add(name: "Content-Type", value: "application/json")
             request.headers.add(name: "X-Splunk-Request-Channel", value: channel)
             if let authorization = try authorization() { request.headers.add(name: "Authorization", value: authorization) }
-            request.body = .bytes(ByteBuffer(bytes: try SinkEncoder.json(["acks": [ackID]])))
+            request.body = .bytes(ByteBuffer(bytes: try JSONValue.object(["acks": [.int(Int64(ackID))]]).bytes()))
             let response = try await client.execute(request, timeout: .seconds(30))
             let body = try await response.body.collect(upTo: 1 << 20)
             guard response.status.code == 200 else { continue }
-            let acks = ((try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any])?["acks"] as? [String: Any]
-            if acks?[String(ackID)] as? Bool == true { return .delivered }
+            if (try? JSONValue.parse(body.readableBytesView))?["acks"]?[String(ackID)] == .bool(true) { return .delivered }
         }
         Counter(label: "auditseal_sink_unacknowledged_total", dimensions: dimensions).increment()
         return .retry("ackId \(ackID) not acknowledged within \(settings.ackTimeoutSeconds)s")
@@ -397,16 +396,16 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` (a n
     /// The bulk API answers 200 with a result per item: 201 created, 409 already there (a batch
     /// sent again: delivered), 429/5xx retried, other 4xx refused for good.
     static func bulkOutcome(_ answer: [UInt8], _ events: [OutgoingEvent]) -> Outcome {
-        guard let object = (try? JSONSerialization.jsonObject(with: Data(answer))) as? [String: Any] else { return .retry("bulk answer is not JSON") }
-        guard object["errors"] as? Bool == true, let items = object["items"] as? [[String: Any]] else { return .delivered }
+        guard let object = try? JSONValue.parse(answer) else { return .retry("bulk answer is not JSON") }
+        guard object["errors"] == .bool(true), let items = object["items"]?.array else { return .delivered }
         var refused = Set<UInt64>()
         var reason = ""
         for (i, item) in items.enumerated() where i < events.count {
-            guard let result = item.values.first as? [String: Any], let status = result["status"] as? Int else { continue }
+            guard let result = item.object?.values.first, let status = result["status"]?.int else { continue }
             if status == 409 || (200..<300).contains(status) { continue }
             if status == 429 || status >= 500 { return .retry("bulk item \(status)") }
             refused.insert(events[i].index)
-            reason = "\(result["error"] ?? status)"
+            reason = result["error"].map { String(decoding: (try? $0.bytes()) ?? [], as: UTF8.self) } ?? "\(status)"
         }
         return refused.isEmpty ? .delivered : .refused(status: 400, reason: String(reason.prefix(300)), indexes: refused)
     }
@@ -414,8 +413,8 @@ public final class SinkService: Service, @unchecked Sendable {  // `reader` (a n
     /// One line of DATA_DIR/sinks/NAME.dead.jsonl: the event's index and the refusal (the event
     /// itself is in the store: `auditseal cat` or `prove --index` read it).
     func deadLetter(_ e: OutgoingEvent, status: Int, reason: String) throws {
-        let line = try SinkEncoder.json(["index": e.index, "status": status, "reason": reason,
-                                         "auditID": e.auditID ?? "", "at": Timestamp.format(Date())]) + [0x0a]
+        let line = try JSONValue.object(["index": .int(Int64(e.index)), "status": .int(Int64(status)), "reason": .string(reason),
+                                         "auditID": .string(e.auditID ?? ""), "at": .string(Timestamp.format(Date()))]).bytes() + [0x0a]
         let path = dataDirectory + "/" + SinkCursor.deadLettersPath(settings.name)
         let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw AuditSealError.io("cannot open \(path)", errno: errno) }

@@ -1,5 +1,5 @@
 import AuditSealCore
-import Foundation
+import FoundationEssentials
 import AuditSealYAML
 
 /// Where an API server's /metrics is and how to authenticate to it: from a kubeconfig (its
@@ -47,7 +47,7 @@ public struct APIServerEndpoint: Sendable, Equatable {
     public func currentToken() throws -> String? {
         if let bearerToken { return bearerToken }
         guard let bearerTokenFile else { return nil }
-        return String(decoding: try FileIO.readAll(path: bearerTokenFile), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return String(decoding: try FileIO.readAll(path: bearerTokenFile), as: UTF8.self).trimmed
     }
 
     public static func hostPort(_ url: String) -> String {

@@ -1,5 +1,6 @@
 import AuditSealCore
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// One file the API server's log backend wrote (`--audit-log-path`): the live file, or a rotated
 /// one (`audit-2026-11-28T08-31-33.123.log`, gzip-compressed as `….log.gz` with
@@ -23,9 +24,9 @@ public enum AuditLogFiles {
         var seen = Set<String>()
         for base in paths {
             let directory = FileIO.directory(of: base)
-            let name = (base as NSString).lastPathComponent
-            let ext = (name as NSString).pathExtension
-            let stem = (name as NSString).deletingPathExtension
+            let name = PathName.last(base)
+            let ext = PathName.extension(name)
+            let stem = PathName.deletingExtension(name)
             let rotated = ((try? FileIO.list(directory)) ?? []).filter {
                 $0 != name && $0.hasPrefix(stem + "-") && ($0.hasSuffix("." + ext) || $0.hasSuffix("." + ext + ".gz") || (ext.isEmpty && $0.hasSuffix(".gz")))
             }.sorted()
@@ -49,10 +50,9 @@ public enum AuditLogFiles {
     }
 
     private static func fileStat(_ path: String) -> (ino: UInt64, size: Int)? {
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-              attributes[.type] as? FileAttributeType == .typeRegular,
-              let inode = attributes[.systemFileNumber] as? NSNumber, let size = attributes[.size] as? NSNumber else { return nil }
-        return (inode.uint64Value, size.intValue)
+        var st = stat()
+        guard stat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return nil }
+        return (UInt64(st.st_ino), Int(st.st_size))
     }
 
     /// Hex SHA-256 of the file's first complete line (decompressed), or nil while it has none.

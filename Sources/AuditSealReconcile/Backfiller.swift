@@ -1,6 +1,5 @@
 import AuditSealCore
-import Foundation
-import GRDB
+import FoundationEssentials
 import Logging
 
 /// Reconciliation of the chain with the API server's log files (issue 13): every log event the

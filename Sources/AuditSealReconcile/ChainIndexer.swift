@@ -1,6 +1,5 @@
 import AuditSealCore
-import Foundation
-import GRDB
+import FoundationEssentials
 
 /// Brings the (auditID, stage) index up to the chain's head: every sealed segment after the last
 /// one indexed (its lines, with the leaf hints of its `.leaves` file), then the open write-ahead
@@ -39,7 +38,7 @@ public struct ChainIndexer: Sendable {
     public func catchUp(now: Date = Date(), cancelled: @Sendable () -> Bool = { Task.isCancelled }) throws -> Progress {
         let identity = try StableJSON.decode(ChainIdentity.self, from: try FileIO.readAll(path: layout.root + "/chain.json"))
         var (nextIndex, nextSequence) = try database.queue.write { db -> (UInt64, Int) in
-            let known = try ReconcileDatabase.value(db, "chainID").flatMap { String.fromDatabaseValue($0) }
+            let known = try ReconcileDatabase.value(db, "chainID").flatMap { $0.string }
             if known != identity.chainID {
                 // A new chain in this directory: nothing indexed applies to it.
                 try db.execute(sql: "DELETE FROM seen")
@@ -118,15 +117,15 @@ public struct ChainIndexer: Sendable {
             var start = 0
             while start < entries.count {
                 let end = min(entries.count, start + rows)
-                var values = [(any DatabaseValueConvertible)?]()
+                var values = [(any SQLiteValueConvertible)?]()
                 values.reserveCapacity(4 * (end - start))
                 for (key, index, hint) in entries[start..<end] {
-                    values += [key.second, Data(key.hash), Int64(index), Data(hint)] as [(any DatabaseValueConvertible)?]
+                    values += [key.second, Data(key.hash), Int64(index), Data(hint)] as [(any SQLiteValueConvertible)?]
                 }
                 if end - start == rows {
-                    try wide.execute(arguments: StatementArguments(values))
+                    try wide.execute(arguments: values)
                 } else {
-                    for r in 0..<(end - start) { try one.execute(arguments: StatementArguments(Array(values[(4 * r)..<(4 * r + 4)]))) }
+                    for r in 0..<(end - start) { try one.execute(arguments: Array(values[(4 * r)..<(4 * r + 4)])) }
                 }
                 start = end
             }

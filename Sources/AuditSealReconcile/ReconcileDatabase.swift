@@ -1,9 +1,8 @@
 import AuditSealCore
-import Foundation
-import GRDB
+import FoundationEssentials
 
 /// The reconciliation state of one store, in SQLite (`DATA_DIR/reconcile/index.sqlite`, through
-/// GRDB): the persistent (auditID, stage) index over the reconciliation horizon, the read position
+/// its C API): the persistent (auditID, stage) index over the reconciliation horizon, the read position
 /// of every log file, and what reconciliation found. Everything here is derived from the chain and
 /// the log files and can be rebuilt: the index from the chain, the positions by reading the logs
 /// again (the index says what is already stored).
@@ -12,58 +11,55 @@ import GRDB
 /// are durable in the chain: a crash between the two re-reads those lines, and the index, caught
 /// up from the chain first, finds them stored.
 public final class ReconcileDatabase: Sendable {
-    let queue: DatabaseQueue
+    let queue: SQLiteDatabase
     public let path: String
 
     public init(dataDirectory: String) throws {
         let directory = dataDirectory + "/reconcile"
         try FileIO.makeDirectories(directory)
         path = directory + "/index.sqlite"
-        var configuration = Configuration()
-        configuration.label = "auditseal-reconcile"
-        configuration.prepareDatabase { db in
-            // WAL keeps readers (status) off the writer; NORMAL may lose the last transactions at a
-            // power cut, never consistency: the positions and the index then simply lag.
-            try db.execute(sql: "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536")
-        }
-        queue = try DatabaseQueue(path: path, configuration: configuration)
-        var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1") { db in
+        // WAL keeps readers (status) off the writer; NORMAL may lose the last transactions at a
+        // power cut, never consistency: the positions and the index then simply lag.
+        queue = try SQLiteDatabase(path: path, prepare: "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536")
+        // Schema version 1 (PRAGMA user_version). A file made through GRDB has these tables (and its
+        // grdb_migrations table) at user_version 0: IF NOT EXISTS keeps them.
+        try queue.write { db in
+            guard try db.fetchOne(sql: "PRAGMA user_version")?["user_version"].int64 == 0 else { return }
             // The index: WITHOUT ROWID, keyed by (second, key hash) so that inserts land at the right edge.
             try db.execute(sql: """
-                CREATE TABLE seen(t INTEGER NOT NULL, k BLOB NOT NULL, idx INTEGER NOT NULL, leaf BLOB NOT NULL,
+                CREATE TABLE IF NOT EXISTS seen(t INTEGER NOT NULL, k BLOB NOT NULL, idx INTEGER NOT NULL, leaf BLOB NOT NULL,
                                   PRIMARY KEY(t, k)) WITHOUT ROWID;
-                CREATE TABLE meta(name TEXT PRIMARY KEY NOT NULL, value) WITHOUT ROWID;
-                CREATE TABLE logs(fingerprint TEXT PRIMARY KEY NOT NULL, path TEXT NOT NULL, offset INTEGER NOT NULL,
+                CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY NOT NULL, value) WITHOUT ROWID;
+                CREATE TABLE IF NOT EXISTS logs(fingerprint TEXT PRIMARY KEY NOT NULL, path TEXT NOT NULL, offset INTEGER NOT NULL,
                                   lines INTEGER NOT NULL, complete INTEGER NOT NULL) WITHOUT ROWID;
-                CREATE TABLE mismatches(id INTEGER PRIMARY KEY, auditID TEXT, stage TEXT, eventIndex INTEGER,
+                CREATE TABLE IF NOT EXISTS mismatches(id INTEGER PRIMARY KEY, auditID TEXT, stage TEXT, eventIndex INTEGER,
                                         file TEXT, line INTEGER, foundAt TEXT);
-                CREATE TABLE drops(id INTEGER PRIMARY KEY, server TEXT, plugin TEXT, events INTEGER, fromTime TEXT, toTime TEXT);
-                CREATE TABLE gaps(id INTEGER PRIMARY KEY, source TEXT, fromTime TEXT, toTime TEXT, reason TEXT);
-                CREATE TABLE scrapes(server TEXT PRIMARY KEY NOT NULL, startTime REAL, at TEXT, counters TEXT) WITHOUT ROWID;
+                CREATE TABLE IF NOT EXISTS drops(id INTEGER PRIMARY KEY, server TEXT, plugin TEXT, events INTEGER, fromTime TEXT, toTime TEXT);
+                CREATE TABLE IF NOT EXISTS gaps(id INTEGER PRIMARY KEY, source TEXT, fromTime TEXT, toTime TEXT, reason TEXT);
+                CREATE TABLE IF NOT EXISTS scrapes(server TEXT PRIMARY KEY NOT NULL, startTime REAL, at TEXT, counters TEXT) WITHOUT ROWID;
+                PRAGMA user_version = 1;
                 """)
         }
-        try migrator.migrate(queue)
     }
 
     // MARK: Counters and marks
 
     static let counterNames = ["logEventsRead", "matchedEvents", "backfilledEvents", "mismatchedEvents", "beyondHorizonEvents", "unreadableLines"]
 
-    static func value(_ db: Database, _ name: String) throws -> DatabaseValue? {
-        try Row.fetchOne(db, sql: "SELECT value FROM meta WHERE name = ?", arguments: [name])?["value"]
+    static func value(_ db: SQLiteConnection, _ name: String) throws -> SQLiteValue? {
+        try db.fetchOne(sql: "SELECT value FROM meta WHERE name = ?", arguments: [name])?["value"]
     }
 
-    static func integer(_ db: Database, _ name: String) throws -> Int64 {
-        try value(db, name).flatMap { Int64.fromDatabaseValue($0) } ?? 0
+    static func integer(_ db: SQLiteConnection, _ name: String) throws -> Int64 {
+        try value(db, name).flatMap { $0.int64 } ?? 0
     }
 
-    static func set(_ db: Database, _ name: String, _ value: (any DatabaseValueConvertible)?) throws {
+    static func set(_ db: SQLiteConnection, _ name: String, _ value: (any SQLiteValueConvertible)?) throws {
         try db.execute(sql: "INSERT INTO meta(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
                        arguments: [name, value])
     }
 
-    static func add(_ db: Database, _ name: String, _ delta: Int64) throws {
+    static func add(_ db: SQLiteConnection, _ name: String, _ delta: Int64) throws {
         guard delta != 0 else { return }
         try set(db, name, try integer(db, name) + delta)
     }
@@ -81,22 +77,22 @@ public final class ReconcileDatabase: Sendable {
             r.beyondHorizonEvents = UInt64(try Self.integer(db, "beyondHorizonEvents"))
             r.unreadableLines = UInt64(try Self.integer(db, "unreadableLines"))
             r.indexedThrough = UInt64(try Self.integer(db, "nextIndex"))
-            r.reconciledThrough = try Self.value(db, "reconciledThrough").flatMap { String.fromDatabaseValue($0) }
-            r.mismatches = try Row.fetchAll(db, sql: "SELECT * FROM mismatches ORDER BY id DESC LIMIT 100").reversed().map {
+            r.reconciledThrough = try Self.value(db, "reconciledThrough").flatMap { $0.string }
+            r.mismatches = try db.fetchAll(sql: "SELECT * FROM mismatches ORDER BY id DESC LIMIT 100").reversed().map {
                 .init(auditID: $0["auditID"], stage: $0["stage"], eventIndex: UInt64($0["eventIndex"] as Int64), file: $0["file"],
                       line: UInt64($0["line"] as Int64), foundAt: $0["foundAt"])
             }
-            r.logFiles = try Row.fetchAll(db, sql: "SELECT * FROM logs ORDER BY path").map {
+            r.logFiles = try db.fetchAll(sql: "SELECT * FROM logs ORDER BY path").map {
                 .init(path: $0["path"], fingerprint: $0["fingerprint"], offset: UInt64($0["offset"] as Int64),
                       lines: UInt64($0["lines"] as Int64), complete: ($0["complete"] as Int64) != 0)
             }
-            r.sourceDrops = try Row.fetchAll(db, sql: "SELECT * FROM drops ORDER BY id DESC LIMIT 1000").reversed().map {
+            r.sourceDrops = try db.fetchAll(sql: "SELECT * FROM drops ORDER BY id DESC LIMIT 1000").reversed().map {
                 .init(server: $0["server"], plugin: $0["plugin"], events: UInt64($0["events"] as Int64), from: $0["fromTime"], to: $0["toTime"])
             }
-            for row in try Row.fetchAll(db, sql: "SELECT plugin, SUM(events) AS n FROM drops GROUP BY plugin") {
+            for row in try db.fetchAll(sql: "SELECT plugin, SUM(events) AS n FROM drops GROUP BY plugin") {
                 r.sourceDroppedTotal[row["plugin"]] = UInt64(row["n"] as Int64)
             }
-            r.gaps = try Row.fetchAll(db, sql: "SELECT * FROM gaps ORDER BY id DESC LIMIT 1000").reversed().map {
+            r.gaps = try db.fetchAll(sql: "SELECT * FROM gaps ORDER BY id DESC LIMIT 1000").reversed().map {
                 .init(source: $0["source"], from: $0["fromTime"], to: $0["toTime"], reason: $0["reason"])
             }
             return r
@@ -135,7 +131,7 @@ public final class ReconcileDatabase: Sendable {
     /// A log file's saved position (offset, lines, complete), creating it at 0.
     func position(of file: AuditLogFile) throws -> (UInt64, UInt64, Bool) {
         try queue.write { db -> (UInt64, UInt64, Bool) in
-            if let row = try Row.fetchOne(db, sql: "SELECT offset, lines, complete FROM logs WHERE fingerprint = ?", arguments: [file.fingerprint]) {
+            if let row = try db.fetchOne(sql: "SELECT offset, lines, complete FROM logs WHERE fingerprint = ?", arguments: [file.fingerprint]) {
                 try db.execute(sql: "UPDATE logs SET path = ? WHERE fingerprint = ?", arguments: [file.path, file.fingerprint])
                 return (UInt64(row["offset"] as Int64), UInt64(row["lines"] as Int64), (row["complete"] as Int64) != 0)
             }
@@ -169,7 +165,7 @@ public final class ReconcileDatabase: Sendable {
                                arguments: [m.auditID, m.stage, Int64(m.eventIndex), m.file, Int64(m.line), m.foundAt])
             }
             if let t = reconciledThrough {
-                let current = try Self.value(db, "reconciledThrough").flatMap { String.fromDatabaseValue($0) }
+                let current = try Self.value(db, "reconciledThrough").flatMap { $0.string }
                 if current == nil || t > current! { try Self.set(db, "reconciledThrough", t) }
             }
         }
@@ -180,7 +176,7 @@ public final class ReconcileDatabase: Sendable {
     func forgetVanished(present: Set<String>, since: Date, now: Date) throws -> [(String, Int64)] {
         try queue.write { db in
             var gone = [(String, Int64)]()
-            for row in try Row.fetchAll(db, sql: "SELECT fingerprint, path, lines FROM logs WHERE complete = 0") {
+            for row in try db.fetchAll(sql: "SELECT fingerprint, path, lines FROM logs WHERE complete = 0") {
                 let fingerprint: String = row["fingerprint"]
                 guard !present.contains(fingerprint) else { continue }
                 let path: String = row["path"]
@@ -200,7 +196,7 @@ public final class ReconcileDatabase: Sendable {
         try queue.read { db in
             let select = try db.cachedStatement(sql: "SELECT idx, leaf FROM seen WHERE t = ? AND k = ?")
             return try keys.map { key in
-                try Row.fetchOne(select, arguments: [key.second, Data(key.hash)]).map { ($0["idx"], Array($0["leaf"] as Data)) }
+                try select.fetchOne(arguments: [key.second, Data(key.hash)]).map { ($0["idx"], Array($0["leaf"] as Data)) }
             }
         }
     }

@@ -1,5 +1,5 @@
 import AuditSealCore
-import Foundation
+import FoundationEssentials
 import Logging
 import Metrics
 import ServiceLifecycle
@@ -81,6 +81,6 @@ public final class ReconcileService: Service, Sendable {
 
     /// Progress on stdout for scripts and tests (like the receiver's "listening" line).
     static func announce(_ line: String) {
-        FileHandle.standardOutput.write(Data("auditseal: \(line)\n".utf8))
+        Console.standardOutput.write(Data("auditseal: \(line)\n".utf8))
     }
 }

@@ -1,6 +1,5 @@
 import AuditSealCore
-import Foundation
-import GRDB
+import FoundationEssentials
 
 /// The API server's own account of the audit events it produced and dropped, from its /metrics
 /// (k8s.io/apiserver/pkg/audit/metrics.go): `apiserver_audit_event_total` counts events generated
@@ -24,7 +23,7 @@ public struct SourceCounters: Sendable, Equatable, Codable {
     /// samples read the same way).
     public init(prometheusText text: String) {
         for raw in text.split(separator: "\n") {
-            let line = raw.trimmingCharacters(in: .whitespaces)
+            let line = raw.trimmed
             guard !line.isEmpty, !line.hasPrefix("#") else { continue }
             let name: Substring
             var labels = Substring("")
@@ -69,8 +68,8 @@ public struct SourceCounters: Sendable, Equatable, Codable {
         // key="value" pairs; label values here are plain plugin names.
         for pair in labels.split(separator: ",") {
             let parts = pair.split(separator: "=", maxSplits: 1)
-            guard parts.count == 2, parts[0].trimmingCharacters(in: .whitespaces) == key else { continue }
-            return parts[1].trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+            guard parts.count == 2, parts[0].trimmed == key else { continue }
+            return parts[1].trimmed.trimmed(where: { $0 == "\"" })
         }
         return nil
     }
@@ -99,7 +98,7 @@ extension ReconcileDatabase {
     /// The last scrape of a server (counters and when), if any.
     func lastScrape(server: String) throws -> (SourceCounters, Date)? {
         try queue.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT counters, at FROM scrapes WHERE server = ?", arguments: [server]),
+            guard let row = try db.fetchOne(sql: "SELECT counters, at FROM scrapes WHERE server = ?", arguments: [server]),
                   let text: String = row["counters"], let at: String = row["at"], let date = Timestamp.parse(at) else { return nil }
             return (try StableJSON.decode(SourceCounters.self, from: Array(text.utf8)), date)
         }

@@ -1,6 +1,6 @@
 import AsyncHTTPClient
 import AuditSealCore
-import Foundation
+import FoundationEssentials
 import Logging
 import Metrics
 import NIOCore

@@ -1,6 +1,6 @@
 import AuditSealCore
 import Crypto
-import Foundation
+import FoundationEssentials
 
 /// An auditor's X25519 key pair, as PEM files OpenSSL also reads and writes
 /// (`openssl genpkey -algorithm X25519`): SubjectPublicKeyInfo and PKCS #8, OID 1.3.101.110.
@@ -57,7 +57,7 @@ public enum AuditorKeys {
 
     static func decodePEM(path: String, label: String) throws -> [UInt8] {
         let text = String(decoding: try FileIO.readAll(path: path), as: UTF8.self)
-        guard let begin = text.range(of: "-----BEGIN \(label)-----"), let end = text.range(of: "-----END \(label)-----"),
+        guard let begin = text.firstRange(of: "-----BEGIN \(label)-----"), let end = text.firstRange(of: "-----END \(label)-----"),
               begin.upperBound <= end.lowerBound,
               let der = Data(base64Encoded: text[begin.upperBound..<end.lowerBound].filter { !$0.isWhitespace }) else {
             throw AuditSealError(.keys, "\(path) holds no PEM \(label)")

@@ -1,5 +1,5 @@
 import AuditSealCore
-import Foundation
+import FoundationEssentials
 
 /// A path pattern: member names, or `*` for any member or position.
 struct PathPattern: Sendable, Equatable {

@@ -1,5 +1,5 @@
 import AuditSealCore
-import Foundation
+import FoundationEssentials
 
 /// Redaction as the step before every append (webhook batches, backfilled and imported events):
 /// the events' lines with their markers, and the vault records of the originals written and

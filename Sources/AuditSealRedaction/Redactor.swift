@@ -1,5 +1,5 @@
 import AuditSealCore
-import Foundation
+import FoundationEssentials
 
 /// One value a rule removed from a line: everything its commitment is computed from.
 public struct RedactedValue: Sendable, Equatable {
@@ -23,7 +23,7 @@ public struct RedactedValue: Sendable, Equatable {
 public struct Redactor: Sendable {
     let pathRules: [PathRule]
     let patterns: [SecretPattern]
-    let customPatterns: [(name: String, regex: NSRegularExpressionBox)]
+    let customPatterns: [(name: String, regex: RegexBox)]
     let builtin: Bool
     /// Every line is walked (a rule without a byte trigger or resource selector is active).
     let walkAlways: Bool
@@ -39,7 +39,7 @@ public struct Redactor: Sendable {
         try configuration.validate()
         var rules = configuration.builtin ? BuiltinRules.pathRules : []
         rules += configuration.personalData.compactMap { BuiltinRules.personalData[$0] }
-        var custom = [(String, NSRegularExpressionBox)]()
+        var custom = [(String, RegexBox)]()
         var walkAlways = !configuration.personalData.isEmpty
         var resources = [String]()
         for (i, rule) in configuration.rules.enumerated() {
@@ -49,7 +49,7 @@ public struct Redactor: Sendable {
                 if let selected = rule.resources { resources += selected } else { walkAlways = true }
             } else if let pattern = rule.pattern {
                 do {
-                    custom.append((rule.name, NSRegularExpressionBox(try NSRegularExpression(pattern: pattern))))
+                    custom.append((rule.name, RegexBox(try Regex(pattern).matchingSemantics(.unicodeScalar))))
                 } catch {
                     throw AuditSealError(.usage, "redaction.rules[\(i)].pattern: not a regular expression (\(error))")
                 }
@@ -189,8 +189,9 @@ public struct Redactor: Sendable {
         let utf8 = Array(text.utf8)
         guard utf8.count == range.count else { return }
         for (name, box) in customPatterns {
-            for match in box.regex.matches(in: text, range: NSRange(text.startIndex..., in: text)) {
-                guard let r = Range(match.range, in: text), !r.isEmpty else { continue }
+            for match in text.matches(of: box.regex) {
+                let r = match.range
+                guard !r.isEmpty else { continue }
                 let lower = text.utf8.distance(from: text.startIndex, to: r.lowerBound)
                 let upper = text.utf8.distance(from: text.startIndex, to: r.upperBound)
                 cuts.append(((range.lowerBound + lower)..<(range.lowerBound + upper), name, path))
@@ -215,7 +216,7 @@ public struct Redactor: Sendable {
         var i = range.lowerBound
         func finish(_ end: Int) {
             guard let sep = bytes[lineStart..<end].firstIndex(where: { $0 == 0x3d || $0 == 0x3a }) else { return }
-            let name = String(decoding: UnsafeBufferPointer(rebasing: bytes[lineStart..<sep]), as: UTF8.self).trimmingCharacters(in: .whitespaces)
+            let name = String(decoding: UnsafeBufferPointer(rebasing: bytes[lineStart..<sep]), as: UTF8.self).trimmed
             guard BuiltinRules.namesCredential(name) else { return }
             var v = sep + 1
             while v < end, bytes[v] == 0x20 || bytes[v] == 0x09 { v += 1 }
@@ -266,7 +267,7 @@ public struct Redactor: Sendable {
             let name = String(decoding: UnsafeBufferPointer(rebasing: bytes[param.lowerBound..<eq]), as: UTF8.self)
             let valueRange = min(eq + 1, param.upperBound)..<param.upperBound
             let value = String(decoding: UnsafeBufferPointer(rebasing: bytes[valueRange]), as: UTF8.self)
-            let decoded = (value.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? value)
+            let decoded = (PercentEncoding.decode(value.replacing("+", with: " ")) ?? value)
             if name.lowercased() != "command" {
                 if BuiltinRules.namesCredential(name), !valueRange.isEmpty { out.append(valueRange) }
                 afterCredentialFlag = false
@@ -290,9 +291,10 @@ public struct Redactor: Sendable {
     }
 }
 
-/// NSRegularExpression is immutable and safe to share; Foundation on Linux does not say so.
-struct NSRegularExpressionBox: @unchecked Sendable {  // immutable once compiled (see above)
-    let regex: NSRegularExpression
-    init(_ regex: NSRegularExpression) { self.regex = regex }
+/// A compiled `Regex` is a value never changed after it is made; its `AnyRegexOutput` type is not
+/// declared Sendable, so neither is `Regex<AnyRegexOutput>`.
+struct RegexBox: @unchecked Sendable {  // immutable once compiled (see above)
+    let regex: Regex<AnyRegexOutput>
+    init(_ regex: Regex<AnyRegexOutput>) { self.regex = regex }
 }
 

@@ -1,6 +1,6 @@
 import AuditSealCore
 import Crypto
-import Foundation
+import FoundationEssentials
 
 /// What an auditor's key reveals of one stored line: each marker's original, proved against the
 /// commitment the sealed line carries and against the place (path) the marker stands in.

@@ -1,6 +1,6 @@
 import AuditSealCore
 import Crypto
-import Foundation
+import FoundationEssentials
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -88,7 +88,7 @@ public final class VaultWriter: Sendable {
             if s.fd >= 0 && (s.size >= maxFileBytes || Date().timeIntervalSince(s.opened) >= maxFileAge) { try closeFile(&s) }
             if s.fd < 0 {
                 s.files += 1
-                let stamp = Timestamp.format(Date()).replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "")
+                let stamp = Timestamp.format(Date()).replacing(":", with: "").replacing("-", with: "")
                 s.path = directory + "/" + stamp.prefix(15) + "Z-\(getpid())-\(s.files)" + Self.openSuffix
                 s.fd = open(s.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
                 guard s.fd >= 0 else { throw AuditSealError.io("cannot create \(s.path)", errno: errno) }

@@ -1,5 +1,5 @@
 import AuditSealCore
-import Foundation
+import FoundationEssentials
 
 /// The bearer token senders must present, read from a file and re-read when the file changes
 /// (checked at most once a second), compared in constant time.
@@ -15,7 +15,7 @@ public final class BearerToken: Sendable {
     /// Re-reads the file now.
     public func reload() throws {
         let bytes = try FileIO.readAll(path: path)
-        let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = String(decoding: bytes, as: UTF8.self).trimmed
         guard !text.isEmpty else { throw ConfigurationError("tokenFile \(path) is empty") }
         let attributes = try? FileManager.default.attributesOfItem(atPath: path)
         state.withLock {

@@ -1,5 +1,5 @@
 import AuditSealCore
-import Foundation
+import FoundationEssentials
 
 /// Gathers a request body as it arrives: in memory (counted against the receiver's memory budget)
 /// until it passes the spool threshold, then in an anonymous spool file that is mapped when done.

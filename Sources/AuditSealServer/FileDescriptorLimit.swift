@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Each connection is a file descriptor, and the store needs its own beside them (segments, spool
 /// files, the index). A service manager's soft limit is often 1024, so the receiver raises its soft

@@ -1,5 +1,6 @@
 import AuditSealCore
-import Foundation
+import FoundationEssentials
+import Glibc
 import Hummingbird
 import NIOCore
 

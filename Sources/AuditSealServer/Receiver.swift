@@ -1,5 +1,6 @@
 import AuditSealCore
-import Foundation
+import FoundationEssentials
+import Glibc
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
@@ -57,7 +58,7 @@ public final class Receiver: Sendable {
         for note in store.recoveryNotes { logger.warning("recovery: \(note)") }
         try Self.prepareSpool(store.layout.spoolDirectory)
         logger.info("store open", metadata: ["dataDir": "\(configuration.dataDir)", "events": "\(store.status.nextIndex)",
-                                             "recoverySeconds": "\(String(format: "%.3f", Date().timeIntervalSince(started)))",
+                                             "recoverySeconds": "\(Date().timeIntervalSince(started).fixed(3))",
                                              "keyID": "\(key.publicKey.keyID)"])
         offsite = try makeOffsite(store)
         // And one per manifest (off the store's lock: standard output may be a slow pipe).
@@ -180,7 +181,7 @@ public final class Receiver: Sendable {
 
     /// A line on standard output for scripts and tests that start the receiver on port 0.
     public static func announce(_ line: String) {
-        FileHandle.standardOutput.write(Data("auditseal: \(line)\n".utf8))
+        Console.standardOutput.write(Data("auditseal: \(line)\n".utf8))
     }
 
 }

@@ -32,7 +32,7 @@ public struct ReceiverContext: RequestContext {
 /// (`<NIOSSLCertificate;serial_number=...;common_name=NAME;...>`).
 enum ClientCertificate {
     static func commonName(from description: String) -> String? {
-        guard let range = description.range(of: ";common_name=") else { return nil }
+        guard let range = description.firstRange(of: ";common_name=") else { return nil }
         let rest = description[range.upperBound...]
         let end = rest.firstIndex { $0 == ";" || $0 == ">" } ?? rest.endIndex
         return String(rest[..<end])

@@ -1,5 +1,5 @@
 import AuditSealCore
-import Foundation
+import FoundationEssentials
 import HummingbirdCore
 import Logging
 import NIOCore

@@ -1,7 +1,6 @@
 import AuditSealCore
-import Foundation
+import FoundationEssentials
 import AuditSealYAML
-import Yams
 
 /// Everything `auditseal serve` can be told, from the YAML file (`--config`) and flags of the same
 /// names. Defaults start a development receiver on loopback.
@@ -207,8 +206,8 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
     public static func load(yamlFiles paths: [String]) throws -> ServeConfiguration {
         var sources = [(text: String, source: String)]()
         for path in paths {
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            var isDirectory = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory {
                 let names = try FileIO.list(path).filter { !$0.hasPrefix(".") && ($0.hasSuffix(".yaml") || $0.hasSuffix(".yml")) }.sorted()
                 guard !names.isEmpty else { throw ConfigurationError("\(path): a directory without *.yaml files") }
                 for name in names { sources.append((String(decoding: try FileIO.readAll(path: path + "/" + name), as: UTF8.self), path + "/" + name)) }

@@ -1,5 +1,5 @@
 import AuditSealCore
-import Foundation
+import FoundationEssentials
 
 /// One `serve` setting: its YAML key, its flag, its help, and how it is read from the YAML file and
 /// from the command line; its default is the value in `ServeConfiguration()`. The table `all` is

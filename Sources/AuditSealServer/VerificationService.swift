@@ -1,5 +1,5 @@
 import AuditSealCore
-import Foundation
+import FoundationEssentials
 import Logging
 import ServiceLifecycle
 
@@ -51,7 +51,7 @@ struct VerificationService: Service {
     /// to end with the process.
     func runOffPool(from: Int) async {
         let (finished, done) = AsyncStream<Void>.makeStream()
-        Thread.detachNewThread {
+        Threads.start(name: "auditseal-verify") {
             runOnce(from: from)
             done.finish()
         }

@@ -1,5 +1,5 @@
 import AuditSealCore
-import Foundation
+import FoundationEssentials
 
 /// One store in a bucket as a `StoreSource`, for readers of shipped stores (`verify`, `cat`,
 /// `status`, `prove` of s3://...): its objects listed once, each read as its **original** version

@@ -1,5 +1,5 @@
 import AuditSealCore
-import Foundation
+import FoundationEssentials
 
 /// `verify s3://BUCKET/PREFIX`: finds every store shipped under a prefix (one per node and chain),
 /// reads each (in memory, a window of segments at a time) with the same `Verifier` as a local store,
@@ -62,7 +62,7 @@ public struct BucketVerification: Sendable {
                 extra.append(BucketFinding(code: .retentionMode,
                                      message: "retention mode is \(retention.mode), not \(mode)", file: relative))
             }
-            let stem = String((relative as NSString).lastPathComponent.prefix { $0 != "." })
+            let stem = String(PathName.last(relative).prefix { $0 != "." })
             let storeFile = relative == "chain.json" || relative.hasPrefix("keys/")
             if requiredRetentionDays > 0, let at = storeFile ? newestSealing : sealedAt[stem] {
                 let needed = at.addingTimeInterval(Double(requiredRetentionDays) * 86_400 - 86_400)  // a day's slack for clocks

@@ -1,6 +1,6 @@
 import AsyncHTTPClient
 import AuditSealCore
-import Foundation
+import FoundationEssentials
 import NIOCore
 import NIOHTTP1
 import NIOSSL
@@ -292,21 +292,15 @@ public final class S3Client: Sendable {
                           metadata: metadata, retention: retention)
     }
 
-    static func unquote(_ text: String) -> String { text.trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
+    static func unquote(_ text: String) -> String { text.trimmed(where: { $0 == "\"" }) }
 
     /// `2027-01-02T03:04:05Z` (S3 accepts ISO 8601 with or without fractional seconds).
     public static func isoDate(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: date)
+        Timestamp.formatWholeSeconds(date)
     }
 
     static func parseISODate(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.date(from: text)
+        Timestamp.parse(text)
     }
 }
 

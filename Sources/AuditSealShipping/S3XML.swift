@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Just enough XML for S3's answers (ListObjectsV2, ListObjectVersions, ObjectLockConfiguration,
 /// Error): flat elements with text content, found by name. S3 never sends attributes or mixed
@@ -15,7 +15,7 @@ public enum S3XML {
         var out = [Substring]()
         var rest = xml[...]
         let close = "</\(name)>"
-        while let open = rest.range(of: "<\(name)") {
+        while let open = rest.firstRange(of: "<\(name)") {
             let afterName = open.upperBound
             guard afterName < rest.endIndex else { break }
             let next = rest[afterName]
@@ -27,7 +27,7 @@ public enum S3XML {
                 continue
             }
             let contentStart = rest.index(after: tagEnd)
-            guard let end = rest[contentStart...].range(of: close) else { break }
+            guard let end = rest[contentStart...].firstRange(of: close) else { break }
             out.append(rest[contentStart..<end.lowerBound])
             rest = rest[end.upperBound...]
         }
@@ -36,9 +36,9 @@ public enum S3XML {
 
     public static func decodeEntities(_ text: String) -> String {
         guard text.contains("&") else { return text }
-        return text.replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
-            .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&apos;", with: "'")
-            .replacingOccurrences(of: "&#34;", with: "\"").replacingOccurrences(of: "&#39;", with: "'")
-            .replacingOccurrences(of: "&amp;", with: "&")
+        return text.replacing("&lt;", with: "<").replacing("&gt;", with: ">")
+            .replacing("&quot;", with: "\"").replacing("&apos;", with: "'")
+            .replacing("&#34;", with: "\"").replacing("&#39;", with: "'")
+            .replacing("&amp;", with: "&")
     }
 }

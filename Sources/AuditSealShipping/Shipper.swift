@@ -1,5 +1,6 @@
 import AuditSealCore
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 
 /// Where and how sealed data is shipped.
@@ -23,7 +24,7 @@ public struct ShippingConfiguration: Sendable {
 
     public init(endpoint: S3Endpoint, prefix: String) {
         self.endpoint = endpoint
-        self.prefix = prefix.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        self.prefix = prefix.trimmed(where: { $0 == "/" })
     }
 
     /// Checks the values an operator sets; the message names the field.
@@ -343,7 +344,7 @@ public final class Shipper: Sendable {
             let manifest = try layout.manifest(sequence)
             guard manifest.type == "segment", let sealedAt = Timestamp.parse(manifest.sealedAt), sealedAt < cutoff else { continue }
             for path in [layout.segmentPath(sequence), layout.leafHintsPath(sequence)] where FileIO.exists(path) {
-                let relative = "segments/" + (path as NSString).lastPathComponent
+                let relative = "segments/" + PathName.last(path)
                 let key = prefix + relative
                 // The bucket must hold exactly these bytes, under an unexpired lock.
                 guard ledger.contains(ledgerName(key)), let head = try await client.headObject(key: key),

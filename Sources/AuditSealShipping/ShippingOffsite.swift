@@ -1,5 +1,5 @@
 import AuditSealCore
-import Foundation
+import FoundationEssentials
 import Logging
 import Metrics
 import ServiceLifecycle

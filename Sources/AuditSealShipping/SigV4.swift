@@ -1,5 +1,5 @@
 import AuditSealCore
-import Foundation
+import FoundationEssentials
 
 /// AWS Signature Version 4 for S3 requests (header-based signing), as specified in the AWS
 /// documentation "Authenticating Requests (AWS Signature Version 4)". Pure computation: the caller
@@ -96,7 +96,7 @@ public struct SigV4Signer: Sendable {
             if c.isASCII && (c.isLetter || c.isNumber || "-_.~".contains(c)) || (keepSlash && c == "/") {
                 out.append(c)
             } else {
-                out += String(format: "%%%02X", byte)
+                out += "%" + (byte < 16 ? "0" : "") + String(byte, radix: 16, uppercase: true)
             }
         }
         return out

@@ -1,6 +1,6 @@
 import AuditSealCore
 import AsyncHTTPClient
-import Foundation
+import FoundationEssentials
 import Logging
 import NIOCore
 
@@ -23,16 +23,16 @@ public final class AlertSender: Sendable {
 
     /// The Alertmanager v2 body for findings.
     static func body(_ findings: [WatchFinding]) throws -> [UInt8] {
-        let alerts: [[String: Any]] = findings.map { f in
+        let alerts: [JSONValue] = findings.map { f in
             var labels = ["alertname": "AuditSealWatchFinding", "kind": f.kind, "node": f.node, "chain": f.chainID,
                           "severity": f.kind == "tail-gap" || f.kind == "retention-short" ? "warning" : "critical"]
             if let file = f.file { labels["file"] = file }
-            return ["labels": labels,
-                    "annotations": ["summary": "auditseal watch: \(f.kind) on \(f.node) (chain \(f.chainID.prefix(8)))", "description": f.message],
-                    "startsAt": ISO8601DateFormatter().string(from: f.seenAt),
-                    "generatorURL": "auditseal-watch://\(f.node)/\(f.chainID)"]
+            return ["labels": .object(labels.mapValues(JSONValue.string)),
+                    "annotations": ["summary": .string("auditseal watch: \(f.kind) on \(f.node) (chain \(f.chainID.prefix(8)))"), "description": .string(f.message)],
+                    "startsAt": .string(Timestamp.formatWholeSeconds(f.seenAt)),
+                    "generatorURL": .string("auditseal-watch://\(f.node)/\(f.chainID)")]
         }
-        return Array(try JSONSerialization.data(withJSONObject: alerts, options: [.sortedKeys, .withoutEscapingSlashes]))
+        return try JSONValue.array(alerts).bytes()
     }
 
     /// Sends new findings, and whatever earlier deliveries left over, to every URL.

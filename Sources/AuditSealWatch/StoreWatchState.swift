@@ -1,5 +1,5 @@
 import AuditSealCore
-import Foundation
+import FoundationEssentials
 
 /// What the watcher keeps of one store between polls and across restarts, in
 /// `DATA_DIR/stores/NODE/CHAIN-ID/state.json` beside a mirror of the store's small files

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Something the watcher found in the bucket: a verification error, a tail gap, a chain restart,
 /// a retention problem or a replaced object version.

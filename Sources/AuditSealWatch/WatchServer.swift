@@ -1,4 +1,5 @@
-import Foundation
+import AuditSealCore
+import FoundationEssentials
 import Hummingbird
 import Logging
 import NIOCore
@@ -33,7 +34,7 @@ public struct WatchServer: Sendable {
         let app = Application(router: router, configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "auditseal-watch"),
                               onServerRunning: { channel in
                                   if let address = channel.localAddress, let port = address.port {
-                                      FileHandle.standardOutput.write(Data("auditseal: watching, metrics on http://\(listen.host):\(port)/metrics\n".utf8))
+                                      Console.standardOutput.write(Data("auditseal: watching, metrics on http://\(listen.host):\(port)/metrics\n".utf8))
                                   }
                               }, logger: logger)
         let poller = PollService(watcher: watcher)

@@ -1,6 +1,7 @@
 import AuditSealCore
 import AuditSealShipping
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 
 /// `auditseal watch`: follows every node's chain under a bucket prefix from off the cluster, with
@@ -137,7 +138,7 @@ public final class Watcher: Sendable {
     }
 
     static func safe(_ s: String) -> String {
-        String(s.map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "_" }).replacingOccurrences(of: "..", with: "__")
+        String(s.map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "_" }).replacing("..", with: "__")
     }
 
     private func state(for storePrefix: String) throws -> StoreWatchState {
@@ -173,14 +174,14 @@ public final class Watcher: Sendable {
             findings.append(WatchFinding(kind: kind, node: state.node, chainID: state.chainID, file: file, sequence: sequence, message: message, seenAt: now))
         }
         let objects = StoreObject.group(versions, storePrefix: storePrefix)
-        let manifestsInBucket = Set(objects.compactMap { Manifest.sequence(ofFileName: ($0.relative as NSString).lastPathComponent) })
+        let manifestsInBucket = Set(objects.compactMap { Manifest.sequence(ofFileName: PathName.last($0.relative)) })
         var newSegments = [Int]()
         var newestLanding: Date?
         for object in objects {
             for (code, message) in object.versionFindings { finding(code.rawValue, message, file: object.relative) }
             guard state.versions[object.relative] == nil else { continue }
             // A sequence's files count once its manifest (uploaded after them) is there.
-            let name = (object.relative as NSString).lastPathComponent
+            let name = PathName.last(object.relative)
             let sequence = object.relative.hasPrefix("segments/") ? Int(name.prefix(12)) : nil
             if let sequence, !manifestsInBucket.contains(sequence) { continue }
             guard let (bytes, head) = try await client.getObject(key: object.key, versionID: object.originalVersionID) else { continue }

@@ -1,5 +1,6 @@
 import AuditSealCore
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 
 /// A C2SP tlog-witness: cosigns a log's checkpoint only when it is consistent with the latest one

@@ -1,4 +1,5 @@
-import Foundation
+import AuditSealCore
+import FoundationEssentials
 import Hummingbird
 import Logging
 import NIOCore
@@ -42,7 +43,7 @@ public struct WitnessServer: Sendable {
         let app = Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "auditseal-witness"),
                               onServerRunning: { channel in
                                   if let port = channel.localAddress?.port {
-                                      FileHandle.standardOutput.write(Data("auditseal: witness \(witness.verifierKey) listening on http://\(host):\(port)\n".utf8))
+                                      Console.standardOutput.write(Data("auditseal: witness \(witness.verifierKey) listening on http://\(host):\(port)\n".utf8))
                                   }
                               }, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -1,5 +1,5 @@
 import AuditSealCore
-import Foundation
+import FoundationEssentials
 
 /// What a witness has cosigned, per log origin: the latest size and root. Persisted in
 /// `DATA_DIR/state.json` (written to a temporary file, fsync'd, renamed, directory fsync'd) before

@@ -1,6 +1,6 @@
 import AsyncHTTPClient
 import AuditSealCore
-import Foundation
+import FoundationEssentials
 import Logging
 import Metrics
 import NIOCore
@@ -186,7 +186,7 @@ public final class WitnessSubmitter: Service, Sendable {
                 return true
             case 409:
                 // The witness holds another size: prove from there (once), or report a fork.
-                guard let size = UInt64(text.trimmingCharacters(in: .whitespacesAndNewlines)), size != oldSize else {
+                guard let size = UInt64(text.trimmed), size != oldSize else {
                     throw AuditSealError(.storage, "witness \(endpoint.key.name) refused checkpoint \(newest.treeSize) with a conflict (409): it cosigned a different tree of this size")
                 }
                 logger.info("witness holds another size; proving from it", metadata: ["witness": "\(endpoint.key.name)", "size": "\(size)"])

@@ -1,4 +1,5 @@
-import Foundation
+import AuditSealCore
+import FoundationEssentials
 
 /// What a kubeconfig's current context (or its first) says about where to connect and how: the
 /// server, the CA, the client certificate and key, a bearer token or token file. Relative file
@@ -27,7 +28,7 @@ public struct Kubeconfig: Sendable, Equatable {
         }
         let text = String(decoding: try read(path), as: UTF8.self)
         guard let root = try YAMLDocument.load(text) as? [String: Any] else { throw Invalid(path: path, reason: "not a kubeconfig") }
-        let directory = (path as NSString).deletingLastPathComponent
+        let directory = PathName.parent(path)
         func absolute(_ p: String) -> String { p.hasPrefix("/") || directory.isEmpty ? p : directory + "/" + p }
         func named(_ list: String, _ key: String?) -> [String: Any]? {
             let items = root[list] as? [[String: Any]] ?? []

@@ -1,4 +1,3 @@
-import Yams
 
 /// YAML that an operator hands us (serve's config, audit policies, kubeconfigs), parsed once and
 /// checked before any value is built from it.
@@ -12,7 +11,7 @@ import Yams
 public enum YAMLDocument {
     /// The document's root node (nil when empty), after the check.
     public static func compose(_ text: String) throws -> Node? {
-        guard let root = try Yams.compose(yaml: text) else { return nil }
+        guard let root = try YAMLComposer.compose(text) else { return nil }
         try check(root, path: "")
         return root
     }
@@ -37,7 +36,7 @@ public enum YAMLDocument {
         switch node {
         case .scalar(let scalar):
             if (scalar.style == .plain || scalar.style == .any) && overflowsAsBase60(scalar.string) {
-                throw NumberOutOfRange(path: path, value: scalar.string, line: node.mark.map { $0.line })
+                throw NumberOutOfRange(path: path, value: scalar.string, line: node.line)
             }
         case .mapping(let mapping):
             for (key, value) in mapping {
@@ -47,8 +46,6 @@ public enum YAMLDocument {
             }
         case .sequence(let sequence):
             for (i, element) in sequence.enumerated() { try check(element, path: path + "[\(i)]") }
-        case .alias:
-            break
         }
     }
 
@@ -56,7 +53,7 @@ public enum YAMLDocument {
     /// SexagesimalConvertible.init(sexagesimal:), for Int and UInt) would overflow.
     static func overflowsAsBase60(_ text: String) -> Bool {
         guard text.contains(":") else { return false }
-        let digits = text.replacingOccurrences(of: "_", with: "")  // as Yams: underscores are ignored
+        let digits = text.replacing("_", with: "")  // as Yams: underscores are ignored
         return overflows(Int64.self, digits) || overflows(UInt64.self, digits)
     }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import AuditSealCore
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The `auditseal` command: a tamper-evident sink for Kubernetes audit events.
 struct AuditSeal: AsyncParsableCommand {
@@ -26,12 +27,12 @@ enum Entry {
                 try command.run()
             }
         } catch let error as AuditSealError {
-            FileHandle.standardError.write(Data("auditseal: \(error.reason)\n".utf8))
+            Console.standardError.write(Data("auditseal: \(error.reason)\n".utf8))
             exit(2)
         } catch {
             let code = AuditSeal.exitCode(for: error)
             if code == .validationFailure {
-                FileHandle.standardError.write(Data((AuditSeal.fullMessage(for: error) + "\n").utf8))
+                Console.standardError.write(Data((AuditSeal.fullMessage(for: error) + "\n").utf8))
                 exit(2)
             }
             AuditSeal.exit(withError: error)
@@ -68,7 +69,7 @@ struct StoreOptions: ParsableArguments {
     func openStore() throws -> AuditStore {
         let key = try KeyFiles.loadPrivateKey(path: signingKey)
         let store = try AuditStore(configuration: try storeConfiguration(), signingKey: key)
-        for note in store.recoveryNotes { FileHandle.standardError.write(Data("auditseal: recovery: \(note)\n".utf8)) }
+        for note in store.recoveryNotes { Console.standardError.write(Data("auditseal: recovery: \(note)\n".utf8)) }
         return store
     }
 }

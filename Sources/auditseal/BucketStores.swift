@@ -1,7 +1,7 @@
 import ArgumentParser
 import AuditSealCore
 import AuditSealShipping
-import Foundation
+import FoundationEssentials
 
 /// The stores under s3://BUCKET/PREFIX for readers (`cat`, `status`): each a `BucketSource` (its
 /// small files in memory, segment data fetched on demand, always each key's original version).

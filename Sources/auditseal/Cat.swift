@@ -1,7 +1,8 @@
 import ArgumentParser
 import AuditSealCore
 import AuditSealShipping
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// `auditseal cat`: the stored events, verified as they are read, filtered, in time order.
 struct Cat: AsyncParsableCommand {
@@ -68,8 +69,8 @@ struct Cat: AsyncParsableCommand {
         guard ["json", "table", "kubectl"].contains(output) else { throw ValidationError("--output must be json, table or kubectl") }
         let filter = try filter()
         let keys = publicKeys.isEmpty ? nil : try publicKeys.map(KeyFiles.loadPublicKey(path:))
-        if noVerify { FileHandle.standardError.write(Data("auditseal: --no-verify: events are printed WITHOUT verification\n".utf8)) }
-        else if keys == nil { FileHandle.standardError.write(Data("auditseal: no --public-key: checked against the store's own key copies (internal consistency only)\n".utf8)) }
+        if noVerify { Console.standardError.write(Data("auditseal: --no-verify: events are printed WITHOUT verification\n".utf8)) }
+        else if keys == nil { Console.standardError.write(Data("auditseal: no --public-key: checked against the store's own key copies (internal consistency only)\n".utf8)) }
         var streams = [EventStream]()
         var cleanup: (() async -> Void)?
         var unsealed: UInt64 = 0
@@ -99,7 +100,7 @@ struct Cat: AsyncParsableCommand {
         await cleanup?()
         if unsealed > 0 {
             // Never silent about what it leaves out: a live node's newest events are in the write-ahead log.
-            FileHandle.standardError.write(Data("""
+            Console.standardError.write(Data("""
                 auditseal: \(unsealed) newer event(s) in the open segment (write-ahead log) not shown: not sealed yet; \
                 the receiver seals them within segmentMaxAgeSeconds (60 s by default), `auditseal seal` on a stopped store now\n
                 """.utf8))
@@ -109,7 +110,7 @@ struct Cat: AsyncParsableCommand {
     /// Without verification, a manifest that cannot be used leaves its segment out: said on stderr.
     func warnRefused(_ segments: VerifiedSegments, in store: String) {
         for line in segments.refused {
-            FileHandle.standardError.write(Data("auditseal: \(store): left out: \(line) (run auditseal verify)\n".utf8))
+            Console.standardError.write(Data("auditseal: \(store): left out: \(line) (run auditseal verify)\n".utf8))
         }
     }
 
@@ -143,22 +144,22 @@ struct Cat: AsyncParsableCommand {
                 scanned = streams.reduce(0) { $0 + $1.scanned }
                 if progress && Date().timeIntervalSince(lastProgress) > 0.5 {
                     lastProgress = Date()
-                    FileHandle.standardError.write(Data("\rscanned \(scanned) events in \(streams.reduce(0) { $0 + $1.segmentsRead }) segment(s)".utf8))
+                    Console.standardError.write(Data("\rscanned \(scanned) events in \(streams.reduce(0) { $0 + $1.segmentsRead }) segment(s)".utf8))
                 }
             }
             out.flush()
-            if progress { FileHandle.standardError.write(Data("\r\u{1b}[K".utf8)) }
+            if progress { Console.standardError.write(Data("\r\u{1b}[K".utf8)) }
             if stats {
                 let total = Date().timeIntervalSince(started)
                 scanned = streams.reduce(0) { $0 + $1.scanned }
                 let segmentsRead = streams.reduce(0) { $0 + $1.segmentsRead }
                 let segmentsAll = streams.reduce(0) { $0 + $1.segments.segments.count }
-                let first = firstAt.map { String(format: "%.3f", $0) } ?? "-"
-                FileHandle.standardError.write(Data("auditseal: scanned \(scanned) events in \(segmentsRead) of \(segmentsAll) segments, printed \(printed); first result after \(first) s, done in \(String(format: "%.3f", total)) s (\(Int(Double(scanned) / max(total, 1e-9))) events/s scanned)\n".utf8))
+                let first = firstAt.map { $0.fixed(3) } ?? "-"
+                Console.standardError.write(Data("auditseal: scanned \(scanned) events in \(segmentsRead) of \(segmentsAll) segments, printed \(printed); first result after \(first) s, done in \(total.fixed(3)) s (\(Int(Double(scanned) / max(total, 1e-9))) events/s scanned)\n".utf8))
             }
         } catch let failure as VerifiedSegments.Failure {
             out.flush()
-            FileHandle.standardError.write(Data("auditseal: verification failed, output stopped: \(failure)\n".utf8))
+            Console.standardError.write(Data("auditseal: verification failed, output stopped: \(failure)\n".utf8))
             throw ExitCode(1)
         }
     }
@@ -228,7 +229,7 @@ final class OutputBuffer {
     func write(_ text: String) { write(Array(text.utf8)) }
     func flush() {
         guard !buffer.isEmpty else { return }
-        FileHandle.standardOutput.write(Data(buffer))
+        Console.standardOutput.write(Data(buffer))
         buffer.removeAll(keepingCapacity: true)
     }
 }

@@ -1,6 +1,6 @@
 import ArgumentParser
 import AuditSealDeploy
-import Foundation
+import FoundationEssentials
 
 /// `auditseal certs`: the CA, the receiver's server certificate, the API server's client
 /// certificate and its webhook kubeconfig; renews the leaves before they expire.

@@ -2,7 +2,8 @@ import ArgumentParser
 import AuditSealCore
 import AuditSealRedaction
 import Logging
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// `auditseal import`: seals existing API-server audit logs into a store's chain.
 struct Import: AsyncParsableCommand {

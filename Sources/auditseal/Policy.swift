@@ -2,7 +2,7 @@ import ArgumentParser
 import AuditSealCore
 import AuditSealServer
 import AuditSealDeploy
-import Foundation
+import FoundationEssentials
 
 /// `auditseal policy`: tools for the API server's audit policy.
 struct Policy: ParsableCommand {
@@ -46,7 +46,7 @@ struct PolicyCheck: ParsableCommand {
         for file in files {
             let text: String
             do { text = String(decoding: try FileIO.readAll(path: file), as: UTF8.self) } catch let e as AuditSealError {
-                FileHandle.standardError.write(Data("auditseal: \(e.reason)\n".utf8))
+                Console.standardError.write(Data("auditseal: \(e.reason)\n".utf8))
                 throw ExitCode(2)
             }
             var findings: [PolicyChecker.Finding]

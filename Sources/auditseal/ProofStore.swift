@@ -1,7 +1,7 @@
 import ArgumentParser
 import AuditSealCore
 import AuditSealShipping
-import Foundation
+import FoundationEssentials
 
 /// Where a proof's files come from: a data directory, or the objects of one store in a bucket
 /// (`BucketSource`, in memory): its manifests, checkpoints, cosignatures and tree-node indexes, then
@@ -57,6 +57,6 @@ struct ProofOutputOptions: ParsableArguments {
 
     func write(_ proof: ProofFile) throws {
         let bytes = try proof.encoded()
-        if let output { try FileIO.writeAtomically(path: output, bytes: bytes) } else { FileHandle.standardOutput.write(Data(bytes)) }
+        if let output { try FileIO.writeAtomically(path: output, bytes: bytes) } else { Console.standardOutput.write(Data(bytes)) }
     }
 }

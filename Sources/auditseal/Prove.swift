@@ -1,7 +1,7 @@
 import ArgumentParser
 import AuditSealCore
 import AuditSealShipping
-import Foundation
+import FoundationEssentials
 
 /// `auditseal prove`: an inclusion proof of events, for an auditor who does not get the whole log.
 struct Prove: AsyncParsableCommand {
@@ -74,14 +74,14 @@ struct Prove: AsyncParsableCommand {
                     let w = Self.aroundWindow(d)
                     return "the \(searched.count) of \(store.tree.segments.count) sealed segment(s) whose event times cover \(Timestamp.format(w.since!))...\(Timestamp.format(w.until!)) (--around; drop it to search them all)"
                 } ?? "all \(searched.count) sealed segment(s) up to checkpoint \(target.sequence) (tree size \(target.treeSize)); events still in the write-ahead log are not sealed yet"
-                FileHandle.standardError.write(Data("auditseal: no sealed event with auditID \(auditId)\(stage.map { " and stage \($0)" } ?? "") in \(self.store): searched \(scope)\n".utf8))
+                Console.standardError.write(Data("auditseal: no sealed event with auditID \(auditId)\(stage.map { " and stage \($0)" } ?? "") in \(self.store): searched \(scope)\n".utf8))
                 throw ExitCode(1)
             }
             all += found
         }
         let proof = try builder.inclusion(indexes: all, at: target)
         try out.write(proof)
-        FileHandle.standardError.write(Data("auditseal: proof of \(all.count) event(s) to checkpoint \(target.sequence) (tree size \(target.treeSize)); \(store.tree.segmentsRead.count) segment(s) decompressed\n".utf8))
+        Console.standardError.write(Data("auditseal: proof of \(all.count) event(s) to checkpoint \(target.sequence) (tree size \(target.treeSize)); \(store.tree.segmentsRead.count) segment(s) decompressed\n".utf8))
     }
 
     /// The time window of `--around T`: the whole second T names (a time cut to the second, as
@@ -148,7 +148,7 @@ struct Consistency: AsyncParsableCommand {
             }
             // The store's manifest of that size and root: its frontier is the proof's old edge.
             guard let m = tree.manifests.values.filter({ $0.treeSize == size && $0.treeRoot == root.hex }).min(by: { $0.sequence < $1.sequence }) else {
-                FileHandle.standardError.write(Data("auditseal: no checkpoint of this store has size \(size) and root \(root.hex): the store does not extend \(text) (a fork or a rewritten history)\n".utf8))
+                Console.standardError.write(Data("auditseal: no checkpoint of this store has size \(size) and root \(root.hex): the store does not extend \(text) (a fork or a rewritten history)\n".utf8))
                 throw ExitCode(1)
             }
             return m
@@ -184,7 +184,7 @@ struct VerifyProof: AsyncParsableCommand {
         let policy = try witnesses.policy()
         let proof: ProofFile
         do { proof = try JSONDecoder().decode(ProofFile.self, from: Data(try FileIO.readAll(path: file))) } catch {
-            FileHandle.standardError.write(Data("auditseal: \(file) is not a proof file: \(error)\n".utf8))
+            Console.standardError.write(Data("auditseal: \(file) is not a proof file: \(error)\n".utf8))
             throw ExitCode(2)
         }
         let result = ProofVerifier.verify(proof, logKeys: keys, policy: policy)

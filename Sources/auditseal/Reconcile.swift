@@ -2,7 +2,7 @@ import ArgumentParser
 import AuditSealCore
 import AuditSealRedaction
 import AuditSealReconcile
-import Foundation
+import FoundationEssentials
 import Logging
 
 /// `auditseal reconcile`: backfills from the API server's log files what the webhook never delivered.

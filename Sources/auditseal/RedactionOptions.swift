@@ -2,7 +2,7 @@ import ArgumentParser
 import AuditSealCore
 import AuditSealRedaction
 import AuditSealServer
-import Foundation
+import FoundationEssentials
 import Logging
 import Metrics
 

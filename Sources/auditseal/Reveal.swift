@@ -1,7 +1,7 @@
 import ArgumentParser
 import AuditSealCore
 import AuditSealRedaction
-import Foundation
+import FoundationEssentials
 
 /// `auditseal reveal`: an auditor opens the redacted values of events with their private key.
 struct RevealCommand: AsyncParsableCommand {
@@ -53,7 +53,7 @@ struct RevealCommand: AsyncParsableCommand {
         var all = indexes
         if let auditId { all += try builder.find(auditID: auditId, stage: nil, in: proofStore.tree.segments.filter { $0.first < target.treeSize }) }
         guard !all.isEmpty else {
-            FileHandle.standardError.write(Data("auditseal: no sealed event with auditID \(auditId ?? "")\n".utf8))
+            Console.standardError.write(Data("auditseal: no sealed event with auditID \(auditId ?? "")\n".utf8))
             throw ExitCode(1)
         }
         let proof = try builder.inclusion(indexes: all, at: target)
@@ -68,7 +68,7 @@ struct RevealCommand: AsyncParsableCommand {
             try FileIO.writeAtomically(path: output, bytes: try proof.encoded())
         }
         let proved = revelations.filter { $0.status == "proved" }.count
-        FileHandle.standardError.write(Data("auditseal: \(proved) of \(revelations.count) redacted value(s) in \(all.count) event(s) proved; inclusion proof to checkpoint \(target.sequence)\(out.output.map { " in \($0)" } ?? " not written (give -o)")\n".utf8))
+        Console.standardError.write(Data("auditseal: \(proved) of \(revelations.count) redacted value(s) in \(all.count) event(s) proved; inclusion proof to checkpoint \(target.sequence)\(out.output.map { " in \($0)" } ?? " not written (give -o)")\n".utf8))
         if proved != revelations.count { throw ExitCode(1) }
     }
 }

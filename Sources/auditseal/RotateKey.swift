@@ -1,6 +1,6 @@
 import ArgumentParser
 import AuditSealCore
-import Foundation
+import FoundationEssentials
 
 /// `auditseal rotate-key`: the current signing key hands over to a new one.
 struct RotateKey: AsyncParsableCommand {

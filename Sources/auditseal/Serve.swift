@@ -8,7 +8,8 @@ import AuditSealForwarding
 import AuditSealServer
 import AuditSealShipping
 import AuditSealWitness
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 import ServiceLifecycle
 import UnixSignals

@@ -2,7 +2,7 @@ import ArgumentParser
 import AuditSealCore
 import AuditSealServer
 import AuditSealShipping
-import Foundation
+import FoundationEssentials
 import Logging
 
 /// `auditseal ship`: uploads what is sealed and not yet shipped, then exits.
@@ -47,7 +47,7 @@ struct Ship: AsyncParsableCommand {
             try await shipper.client.shutdown()
         } catch {
             try? await shipper.client.shutdown()
-            FileHandle.standardError.write(Data("auditseal: shipping failed: \(error)\n".utf8))
+            Console.standardError.write(Data("auditseal: shipping failed: \(error)\n".utf8))
             throw ExitCode(2)
         }
     }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import AuditSealCore
 import AuditSealShipping
-import Foundation
+import FoundationEssentials
 
 /// `auditseal status`: per node and chain, what is stored, sealed, verified and shipped.
 struct Status: AsyncParsableCommand {

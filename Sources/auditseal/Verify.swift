@@ -2,7 +2,8 @@ import ArgumentParser
 import AuditSealCore
 import AuditSealServer
 import AuditSealShipping
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// `auditseal verify`: proves a store intact, or says what was changed and where.
 struct Verify: AsyncParsableCommand {
@@ -74,8 +75,8 @@ struct Verify: AsyncParsableCommand {
         let showProgress = !json && isatty(2) == 1
         if showProgress {
             options.progress = { done, total in
-                FileHandle.standardError.write(Data("\rverifying segments \(done)/\(total)".utf8))
-                if done == total { FileHandle.standardError.write(Data("\n".utf8)) }
+                Console.standardError.write(Data("\rverifying segments \(done)/\(total)".utf8))
+                if done == total { Console.standardError.write(Data("\n".utf8)) }
             }
         }
         return options
@@ -142,16 +143,16 @@ struct Verify: AsyncParsableCommand {
             let stores = try await checker.discoverStores(prefix: prefix)
             if stores.isEmpty {
                 try? await client.shutdown()
-                FileHandle.standardError.write(Data("auditseal: no auditseal store under \(store)\n".utf8))
+                Console.standardError.write(Data("auditseal: no auditseal store under \(store)\n".utf8))
                 throw ExitCode(1)
             }
             for storePrefix in stores {
-                if !json && isatty(2) == 1 { FileHandle.standardError.write(Data("downloading s3://\(bucket)/\(storePrefix)\n".utf8)) }
+                if !json && isatty(2) == 1 { Console.standardError.write(Data("downloading s3://\(bucket)/\(storePrefix)\n".utf8)) }
                 reports.append(try await checker.verify(storePrefix: storePrefix, options: options))
             }
         } catch let error as S3Error {
             try? await client.shutdown()
-            FileHandle.standardError.write(Data("auditseal: \(error)\n".utf8))
+            Console.standardError.write(Data("auditseal: \(error)\n".utf8))
             throw ExitCode(2)
         }
         try? await client.shutdown()

@@ -2,7 +2,7 @@ import ArgumentParser
 import AuditSealCore
 import AuditSealShipping
 import AuditSealWatch
-import Foundation
+import FoundationEssentials
 import Logging
 
 /// `auditseal watch s3://BUCKET/PREFIX`: the off-node verifier.
@@ -76,7 +76,7 @@ struct Watch: AsyncParsableCommand {
         let alerts = alertURLs.isEmpty ? nil : AlertSender(urls: alertURLs, metrics: metrics, logger: logger)
         let watcher = try Watcher(configuration: configuration, client: client, alerts: alerts, metrics: metrics, logger: logger)
         watcher.onFinding = { f in
-            FileHandle.standardOutput.write(Data("auditseal: finding \(f.kind) node=\(f.node) chain=\(f.chainID) file=\(f.file ?? "-") \(f.message)\n".utf8))
+            Console.standardOutput.write(Data("auditseal: finding \(f.kind) node=\(f.node) chain=\(f.chainID) file=\(f.file ?? "-") \(f.message)\n".utf8))
         }
         if once {
             let found = try await watcher.pollOnce()

@@ -1,7 +1,7 @@
 import ArgumentParser
 import AuditSealCore
 import AuditSealWitness
-import Foundation
+import FoundationEssentials
 import Logging
 
 /// `auditseal witness`: a C2SP tlog-witness for auditseal chains, run by a second party.

@@ -112,4 +112,5 @@ public enum LeafHasher {
     }
 }
 
-import Foundation
+import FoundationEssentials
+import Dispatch

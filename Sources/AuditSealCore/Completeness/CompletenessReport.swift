@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// What reconciliation knows about the record's completeness (docs/FORMAT.md §11): what the API
 /// server dropped before it reached the receiver, what was backfilled from its log file, where the

@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import Glibc
+import Dispatch
 
 /// A thread of its own at the lowest CPU priority (nice 19), for a follower's work that must never
 /// take CPU from ingest (a forwarding sink's reading and encoding): while ingest saturates the
@@ -9,12 +11,10 @@ public final class LowPriorityThread: Sendable {
     private let wake = DispatchSemaphore(value: 0)
 
     public init(name: String) {
-        Thread { self.loop(name: name) }.start()
+        Threads.start(name: name) { self.loop() }
     }
 
-    private func loop(name: String) {
-        // Named for top and perf (15 bytes at most); a new thread otherwise keeps its creator's name.
-        Thread.current.name = String(name.utf8.prefix(15))!
+    private func loop() {
         Self.lowerCurrentThread()
         while true {
             wake.wait()
@@ -67,7 +67,7 @@ public final class LowPriorityThread: Sendable {
     private static let hasSysNice: Bool = {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("CapEff:") }),
-              let bits = UInt64(line.dropFirst("CapEff:".count).trimmingCharacters(in: .whitespaces), radix: 16) else { return false }
+              let bits = UInt64(line.dropFirst("CapEff:".count).trimmed, radix: 16) else { return false }
         return bits & (1 << 23) != 0
     }()
 

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -73,7 +73,7 @@ public enum KeyFiles {
     private static func derBody(of text: String, label: String) throws -> [UInt8] {
         let begin = "-----BEGIN \(label)-----"
         let end = "-----END \(label)-----"
-        guard let b = text.range(of: begin), let e = text.range(of: end), b.upperBound <= e.lowerBound else {
+        guard let b = text.firstRange(of: begin), let e = text.firstRange(of: end), b.upperBound <= e.lowerBound else {
             throw AuditSealError.keys("no \(begin) block")
         }
         let body = text[b.upperBound..<e.lowerBound].filter { !$0.isWhitespace }

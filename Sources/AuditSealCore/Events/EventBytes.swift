@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The bytes behind an `EventBatch` (its input or its stored lines): an array on the heap, or a
 /// read-only map of a spool file (see `SpoolFile`), so that a large request body is paged from
@@ -70,18 +71,17 @@ final class FileMapping: @unchecked Sendable {  // a read-only mapping: the poin
 
     var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
 
-    private let lock = NSLock()
-    private var released = 0
+    private let released = Locked(0)
 
     func release(before offset: Int) {
         let step = 8 << 20
         let end = min(offset, count) / step * step
-        lock.lock()
-        defer { lock.unlock() }
-        if end < released { released = 0 }  // a new pass from the start (scan, then build lines)
-        guard end > released else { return }
-        _ = madvise(UnsafeMutableRawPointer(mutating: base) + released, end - released, MADV_DONTNEED)
-        released = end
+        released.withLock { released in
+            if end < released { released = 0 }  // a new pass from the start (scan, then build lines)
+            guard end > released else { return }
+            _ = madvise(UnsafeMutableRawPointer(mutating: base) + released, end - released, MADV_DONTNEED)
+            released = end
+        }
     }
 
     deinit {

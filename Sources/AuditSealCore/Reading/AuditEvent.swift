@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The fields of one stored audit event that `cat` filters on and renders, parsed from its line.
 public struct AuditEvent: Sendable {
@@ -28,35 +28,31 @@ public struct AuditEvent: Sendable {
 
     /// Parses a stored line; nil when it is not a JSON object.
     public init?(line: [UInt8]) {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else { return nil }
-        func string(_ o: [String: Any]?, _ k: String) -> String { o?[k] as? String ?? "" }
-        let user = object["user"] as? [String: Any]
-        let ref = object["objectRef"] as? [String: Any]
-        auditID = string(object, "auditID")
-        stage = string(object, "stage")
-        level = string(object, "level")
-        verb = string(object, "verb")
-        username = string(user, "username")
-        groups = user?["groups"] as? [String] ?? []
-        let impersonated = object["impersonatedUser"] as? [String: Any]
-        impersonatedUsername = impersonated.map { string($0, "username") }
-        impersonatedGroups = impersonated?["groups"] as? [String] ?? []
-        userAgent = string(object, "userAgent")
-        sourceIPs = object["sourceIPs"] as? [String] ?? []
-        requestURI = string(object, "requestURI")
-        resource = string(ref, "resource")
-        subresource = string(ref, "subresource")
-        namespace = string(ref, "namespace")
-        name = string(ref, "name")
-        apiGroup = string(ref, "apiGroup")
-        code = (object["responseStatus"] as? [String: Any])?["code"] as? Int
-        stageTimestamp = string(object, "stageTimestamp")
-        let request = object["requestObject"] as? [String: Any]
-        let spec = request?["spec"] as? [String: Any]
-        requestReplicas = spec?["replicas"] as? Int
-        if let attributes = spec?["resourceAttributes"] as? [String: Any] {
-            for (k, v) in attributes { if let v = v as? String { reviewAttributes[k] = v } }
-        }
+        guard let object = try? JSONValue.parse(line), case .object = object else { return nil }
+        let user = object["user"]
+        let ref = object["objectRef"]
+        auditID = object["auditID"]?.string ?? ""
+        stage = object["stage"]?.string ?? ""
+        level = object["level"]?.string ?? ""
+        verb = object["verb"]?.string ?? ""
+        username = user?["username"]?.string ?? ""
+        groups = user?["groups"]?.strings ?? []
+        let impersonated = object["impersonatedUser"]
+        impersonatedUsername = impersonated?.object.map { _ in impersonated?["username"]?.string ?? "" }
+        impersonatedGroups = impersonated?["groups"]?.strings ?? []
+        userAgent = object["userAgent"]?.string ?? ""
+        sourceIPs = object["sourceIPs"]?.strings ?? []
+        requestURI = object["requestURI"]?.string ?? ""
+        resource = ref?["resource"]?.string ?? ""
+        subresource = ref?["subresource"]?.string ?? ""
+        namespace = ref?["namespace"]?.string ?? ""
+        name = ref?["name"]?.string ?? ""
+        apiGroup = ref?["apiGroup"]?.string ?? ""
+        code = object["responseStatus"]?["code"]?.int
+        stageTimestamp = object["stageTimestamp"]?.string ?? ""
+        let spec = object["requestObject"]?["spec"]
+        requestReplicas = spec?["replicas"]?.int
+        for (k, v) in spec?["resourceAttributes"]?.object ?? [:] { if let v = v.string { reviewAttributes[k] = v } }
     }
 
     /// Who did it, as the output shows it: "alice", or "alice as bob" when alice impersonated bob.
@@ -77,8 +73,8 @@ public struct AuditEvent: Sendable {
         guard let q = requestURI.firstIndex(of: "?") else { return [] }
         return requestURI[requestURI.index(after: q)...].split(separator: "&").map { pair in
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let key = String(parts[0]).removingPercentEncoding ?? String(parts[0])
-            let value = parts.count > 1 ? (String(parts[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(parts[1])) : ""
+            let key = PercentEncoding.decode(String(parts[0])) ?? String(parts[0])
+            let value = parts.count > 1 ? (PercentEncoding.decode(String(parts[1]).replacing("+", with: " ")) ?? String(parts[1])) : ""
             return (key, value)
         }
     }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// `cat`'s filters; every one given must match (they combine with AND, values of one with OR).
 public struct EventFilter: Sendable {

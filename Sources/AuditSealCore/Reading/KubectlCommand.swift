@@ -109,7 +109,7 @@ public enum KubectlCommand {
     }
 
     static func quote(_ arg: String) -> String {
-        arg.isEmpty || arg.contains(where: { " '\"$`\\".contains($0) }) ? "'" + arg.replacingOccurrences(of: "'", with: "'\\''") + "'" : arg
+        arg.isEmpty || arg.contains(where: { " '\"$`\\".contains($0) }) ? "'" + arg.replacing("'", with: "'\\''") + "'" : arg
     }
 
     /// The singular kubectl names: "deployments" → "deployment", "ingresses" → "ingress",

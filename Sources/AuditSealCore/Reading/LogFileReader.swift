@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// An audit log file read piece by piece, plain or gzip (by its magic bytes), with memory bounded
 /// by the piece asked for, whatever the file's size: `import` and reconciliation read files of

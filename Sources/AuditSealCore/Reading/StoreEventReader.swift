@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Reads a store's events by index, for followers that lag (forwarding sinks): from the sealed
 /// segments (each file's SHA-256 checked against its signed manifest before a line is released) and then from the
@@ -76,7 +76,7 @@ public final class StoreEventReader {
                 cached = supplied.lines
             } else {
                 guard FileIO.exists(path) else {
-                    throw Gone(first: first, last: m.treeSize - 1, file: "segments/" + (path as NSString).lastPathComponent,
+                    throw Gone(first: first, last: m.treeSize - 1, file: "segments/" + PathName.last(path),
                                reason: "segment \(m.sequence)'s data was removed here (local retention after its upload)")
                 }
                 cached = try all.open(m, gz: try FileIO.readAll(path: path), checkChain: false)
@@ -93,7 +93,7 @@ public final class StoreEventReader {
     private func writeAhead(from index: UInt64, limit: UInt64) throws -> Events {
         var starts = [(first: UInt64, path: String)]()
         for path in try layout.walPaths() {
-            let name = (path as NSString).lastPathComponent
+            let name = PathName.last(path)
             if let first = UInt64(name.prefix { $0.isNumber }) { starts.append((first, path)) }
         }
         starts.sort { $0.first < $1.first }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// What `auditseal status` shows for one node's chain, from its manifests (not its segments) and,
 /// locally, its write-ahead log, shipping ledger and last scheduled verification.

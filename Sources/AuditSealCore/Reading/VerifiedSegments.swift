@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Reading a store's events with verification (`auditseal cat`): the manifests are checked first
 /// (signatures, their chain, checkpoints: cheap), then each segment is checked in full — its

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// One line of a vault file (docs/FORMAT.md §12): the originals of one batch's redacted values,
 /// encrypted with HPKE to each auditor key. The commitments are in the clear (they are in the

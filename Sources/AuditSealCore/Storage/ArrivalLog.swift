@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// When the chain grew past which index, at about one-second resolution: answers "since when has
 /// the oldest event at or after index i been acknowledged?", which is how long it has waited for a

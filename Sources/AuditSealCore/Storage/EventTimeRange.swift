@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The earliest and latest `stageTimestamp` of a segment's events (manifest `minEventTime` /
 /// `maxEventTime`): events are stored in arrival order, which need not be time order, so readers

@@ -147,7 +147,7 @@ public struct Checkpoint: Sendable, Equatable {
     /// Parses a signed checkpoint note and checks a signature line by one of the keys.
     /// Returns the checkpoint and the key that signed it, or throws naming what is wrong.
     public static func open(note: String, keys: [Ed25519PublicKey]) throws -> (Checkpoint, Ed25519PublicKey) {
-        guard let split = note.range(of: "\n\n") else { throw AuditSealError.storage("checkpoint note has no signature block") }
+        guard let split = note.firstRange(of: "\n\n") else { throw AuditSealError.storage("checkpoint note has no signature block") }
         let text = String(note[..<split.lowerBound]) + "\n"
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         guard lines.count >= 4, let size = UInt64(lines[1]), let rootBytes = Base64.decode(String(lines[2])),
@@ -168,4 +168,4 @@ public struct Checkpoint: Sendable, Equatable {
     }
 }
 
-import Foundation
+import FoundationEssentials

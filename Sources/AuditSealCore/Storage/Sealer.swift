@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The tip of the manifest chain, as the sealer needs it to write the next manifest.
 public struct ManifestTip: Sendable {
@@ -117,12 +118,12 @@ public final class Sealer: @unchecked Sendable {  // used on the sealer thread a
 
         let count = outcome.recordCount
         var manifest = baseManifest(type: "segment", sequence: sequence, tip: tip, state: state, closing: closing, now: now)
-        manifest.file = (gzPath as NSString).lastPathComponent
+        manifest.file = PathName.last(gzPath)
         manifest.fileSize = fileSize
         manifest.fileSHA256 = fileHash.finish().hex
-        manifest.leafHintsFile = (hintsPath as NSString).lastPathComponent
+        manifest.leafHintsFile = PathName.last(hintsPath)
         manifest.leafHintsSHA256 = SHA256.digest(hints).hex
-        manifest.treeNodesFile = (nodesPath as NSString).lastPathComponent
+        manifest.treeNodesFile = PathName.last(nodesPath)
         manifest.treeNodesSHA256 = SHA256.digest(nodes.bytes).hex
         manifest.eventCount = count
         manifest.firstIndex = count > 0 ? outcome.header.firstIndex : nil

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The one reader of a sealed segment's data (docs/FORMAT.md §5: a gzip stream, one or more
 /// members, of LF-terminated stored lines): decompressed and split into lines either a chunk at a

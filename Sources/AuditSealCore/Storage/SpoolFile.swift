@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// An anonymous scratch file for a large request body or its stored lines: created in a spool
 /// directory and unlinked at once, so that nothing is left behind by a crash. Filled by appending,

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// JSON encoding with a stable byte form (sorted keys, no escaped slashes), used for every file
 /// auditseal writes as JSON. Signatures cover the exact bytes written, so stability is a courtesy to
@@ -33,6 +34,12 @@ public enum Timestamp {
         func pad(_ v: Int32, _ n: Int) -> String { let s = String(v); return String(repeating: "0", count: max(0, n - s.count)) + s }
         let micro = String(micros)
         return "\(pad(tm.tm_year + 1900, 4))-\(pad(tm.tm_mon + 1, 2))-\(pad(tm.tm_mday, 2))T\(pad(tm.tm_hour, 2)):\(pad(tm.tm_min, 2)):\(pad(tm.tm_sec, 2)).\(String(repeating: "0", count: 6 - micro.count))\(micro)Z"
+    }
+
+    /// The time as "2026-11-25T17:26:37Z" (whole seconds: S3's and Alertmanager's ISO 8601).
+    public static func formatWholeSeconds(_ date: Date) -> String {
+        let full = format(Date(timeIntervalSince1970: date.timeIntervalSince1970.rounded(.down)))
+        return String(full.prefix(19)) + "Z"
     }
 
     /// Parses an RFC 3339 timestamp (with or without fractional seconds); nil when invalid.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A witness as a verifier knows it: its name and Ed25519 public key (C2SP tlog-cosignature,
 /// signature type 0x04). Written as a C2SP verifier key: `<name>+<hex key ID>+<base64(0x04 || key)>`.
@@ -82,7 +82,7 @@ public struct SignedNote: Sendable {
     public var signatures: [String]
 
     public init(_ text: String) throws {
-        guard let split = text.range(of: "\n\n") else { throw AuditSealError.malformed("a signed note has a body, an empty line and signature lines") }
+        guard let split = text.firstRange(of: "\n\n") else { throw AuditSealError.malformed("a signed note has a body, an empty line and signature lines") }
         body = String(text[..<split.lowerBound]) + "\n"
         signatures = text[split.upperBound...].split(separator: "\n").map(String.init)
         guard !signatures.isEmpty else { throw AuditSealError.malformed("a signed note needs at least one signature line") }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A self-contained proof (docs/FORMAT.md §10): checked offline with the log's public key and,
 /// optionally, witness keys. JSON with sorted keys; hashes are lowercase hex.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Subtree hashes of a sealed store's Merkle tree, read from as little of the store as possible:
 /// the frontier of the checkpoints involved (in their manifests), the segments' tree-node indexes

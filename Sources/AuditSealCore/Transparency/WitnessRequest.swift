@@ -17,7 +17,7 @@ public struct AddCheckpointRequest: Sendable, Equatable {
 
     /// Parses a request body; throws a `malformedInput` error naming what is wrong (answer 400).
     public init(body: String) throws {
-        guard let blank = body.range(of: "\n\n") else { throw AuditSealError.malformed("no empty line between the proof and the checkpoint") }
+        guard let blank = body.firstRange(of: "\n\n") else { throw AuditSealError.malformed("no empty line between the proof and the checkpoint") }
         let head = body[..<blank.lowerBound].split(separator: "\n", omittingEmptySubsequences: false)
         guard let first = head.first, first.hasPrefix("old "), let old = UInt64(first.dropFirst(4)),
               String(old) == first.dropFirst(4) else {

@@ -12,7 +12,7 @@ public enum ShippedSegments {
         for line in bytes.split(separator: 0x0a, omittingEmptySubsequences: false).dropLast() where !line.isEmpty {
             let fields = line.split(separator: 0x09, omittingEmptySubsequences: false)
             let object = String(decoding: fields[0], as: UTF8.self)
-            if let range = object.range(of: "/segments/", options: .backwards) {
+            if let range = object.ranges(of: "/segments/").last {
                 out["segments/" + object[range.upperBound...]] = fields.count > 1 ? String(decoding: fields[1], as: UTF8.self) : ""
             }
         }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 extension Verifier {
     /// Witness cosignatures (C2SP tlog-cosignature) stored beside the checkpoints: every one by a

@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import Glibc
+import Dispatch
 
 /// Checks a store end to end (docs/FORMAT.md, "Verification"): manifest signatures and their
 /// chain, checkpoints, every segment file's hash, the hash chain and Merkle roots recomputed over
@@ -457,7 +459,7 @@ public final class Verifier: Sendable {
     private func checkSignature(file: String, sequence: Int, manifest: Manifest, bytes: [UInt8], keys: [Ed25519PublicKey], report: inout VerificationReport) -> Bool {
         let sigFile = "segments/" + Manifest.stem(sequence) + ".manifest.sig"
         guard let sigText = try? source.read(sigFile),
-              let signature = Base64.decode(String(decoding: sigText, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+              let signature = Base64.decode(String(decoding: sigText, as: UTF8.self).trimmed) else {
             report.add(.signatureMissing, "manifest signature file is missing or unreadable", file: sigFile, sequence: sequence)
             return false
         }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The kubeconfig the API server reads through `--audit-webhook-config-file`, with the CA and the
 /// client certificate and key embedded (`*-data` fields), as kubeadm writes its own kubeconfigs:

@@ -1,5 +1,5 @@
 import AuditSealCore
-import Foundation
+import FoundationEssentials
 import AuditSealYAML
 
 /// An `audit.k8s.io/v1` `Policy`, read with the API server's schema: every field it knows, nothing

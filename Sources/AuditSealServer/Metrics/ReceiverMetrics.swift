@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Prometheus
 
 /// Every metric the receiver exports, as swift-prometheus instruments in the receiver's own

@@ -3,7 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Foundation
+import FoundationEssentials
 
 /// The open write-ahead segment: an append-only file whose durable length is known.
 final class ActiveSegment {

@@ -3,7 +3,8 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Foundation
+import FoundationEssentials
+import Dispatch
 
 /// The committer: the one thread that writes the write-ahead log. It owns the open segment, the
 /// chain state and the duplicate filter; batches that arrive while an fsync runs share the next
@@ -60,9 +61,7 @@ final class Committer: @unchecked Sendable {  // the open segment, chain state a
             shared.arrivals.record(index: scheduler.snapshot.tip.committedTreeSize, at: openedAt)
         }
         self.shared = Locked(shared)
-        let thread = Thread { [self] in loop() }
-        thread.name = "auditseal-commit"
-        thread.start()
+        Threads.start(name: "auditseal-commit") { [self] in loop() }
     }
 
     // MARK: Requests

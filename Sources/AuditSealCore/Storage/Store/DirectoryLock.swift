@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A data directory's exclusive lock (`DATA_DIR/LOCK`, flock): one process opens a store at a
 /// time. Held from `init` until `release()` (or the lock's end): the store releases it once its

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Dispatch
 
 /// One job of the sealer thread.
 enum SealJob: Sendable {
@@ -70,9 +71,7 @@ final class SealScheduler: Sendable {
         self.onFinish = onFinish
         let queue = closedSegments.map { Queued(job: .segment(path: $0, leaves: nil, closing: false, limit: nil), continuations: []) }
         state = Locked(State(queue: queue, durable: durable, tip: tip))
-        let thread = Thread { [self] in loop() }
-        thread.name = "auditseal-seal"
-        thread.start()
+        Threads.start(name: "auditseal-seal") { [self] in loop() }
     }
 
     // MARK: Requests

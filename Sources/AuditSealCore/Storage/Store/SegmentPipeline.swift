@@ -3,7 +3,8 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Foundation
+import FoundationEssentials
+import Dispatch
 
 /// Prepares the next write-ahead file before it is needed, as etcd's `file_pipeline.go` does: a
 /// spare (`wal/next.wal.tmp`, created and opened, empty) waits on a queue of its own, so that a

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Which key signs the store's manifests: the one the latest manifest names (it signed it, or was
 /// handed over to by it), each public key kept in `keys/` for verifiers (docs/FORMAT.md §7).
