@@ -4,6 +4,8 @@
 #   bash Benchmarks/ab.sh DIR_A DIR_B [ROUNDS] [SECONDS] [-- EXTRA SERVE FLAGS]
 # Each DIR holds release binaries auditseal and auditseal-load (and auditseal-bench, from DIR_B, for
 # the body), e.g. from `git worktree add /tmp/a COMMIT && (cd /tmp/a && swift build -c release)`.
+# A_FLAGS / B_FLAGS add serve flags to one side only: the same build without and with a feature,
+#   A_FLAGS= B_FLAGS="--config reconcile.yaml" bash Benchmarks/ab.sh BIN BIN 4 20
 # Prints one line per run; compare the means (runs drift by ±10 % on a shared machine).
 set -euo pipefail
 a=$1; b=$2; rounds=${3:-3}; secs=${4:-15}
@@ -27,6 +29,8 @@ run() {  # NAME DIR
   kill -TERM $pid; wait $pid || true
 }
 for _ in $(seq 1 "$rounds"); do
-  run A "$a" "$@"
-  run B "$b" "$@"
+  # shellcheck disable=SC2086
+  run A "$a" "$@" ${A_FLAGS:-}
+  # shellcheck disable=SC2086
+  run B "$b" "$@" ${B_FLAGS:-}
 done

@@ -2,12 +2,12 @@
 /// YAML that an operator hands us (serve's config, audit policies, kubeconfigs), parsed once and
 /// checked before any value is built from it.
 ///
-/// Yams reads a plain scalar holding `:` into an integer as a YAML 1.1 base-60 number, and its
-/// arithmetic traps when that number leaves the integer range: `segmentMaxBytes:
-/// 6550000000000044642:2`, or any eleven parts such as `1:1:1:1:1:1:1:1:1:1:1` (found by the
-/// config fuzz target). Such a file would stop the daemon instead of getting an error. `compose`
-/// refuses those scalars with an error that names where they are; every other scalar is left to
-/// the decoder as before.
+/// A plain scalar holding `:` reads as a YAML 1.1 base-60 number. Beyond the integer range it has
+/// no reading: Yams' arithmetic trapped on it (`segmentMaxBytes: 6550000000000044642:2`, or any
+/// eleven parts such as `1:1:1:1:1:1:1:1:1:1:1`, found by the config fuzz target), and our own
+/// reading would leave it as text, so a number field would get a vaguer error. `compose` refuses
+/// those scalars with an error that names where they are; every other scalar is left to the
+/// decoder.
 public enum YAMLDocument {
     /// The document's root node (nil when empty), after the check.
     public static func compose(_ text: String) throws -> Node? {
@@ -16,7 +16,7 @@ public enum YAMLDocument {
         return root
     }
 
-    /// The document as Foundation values (what `Yams.load` returns), after the check.
+    /// The document as Swift values (`Node.any`: mappings, arrays, text, numbers, booleans), after the check.
     public static func load(_ text: String) throws -> Any? {
         try compose(text)?.any
     }
@@ -49,8 +49,8 @@ public enum YAMLDocument {
         }
     }
 
-    /// True when Yams' base-60 integer reading of `text` (FixedWidthInteger.private_construct and
-    /// SexagesimalConvertible.init(sexagesimal:), for Int and UInt) would overflow.
+    /// True when the base-60 integer reading of `text` (Yams' FixedWidthInteger.private_construct
+    /// and SexagesimalConvertible.init(sexagesimal:), for Int and UInt) would overflow.
     static func overflowsAsBase60(_ text: String) -> Bool {
         guard text.contains(":") else { return false }
         let digits = text.replacing("_", with: "")  // as Yams: underscores are ignored
