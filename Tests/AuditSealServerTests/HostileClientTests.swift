@@ -83,7 +83,9 @@ import Testing
         for key in attacks.keys where key.hasPrefix("large_") {
             #expect(["large_200", "large_503", "large_noanswer"].contains(key), "\(key): \(attacks)")
         }
-        #expect((attacks["large_200"] ?? 0) > 0, "\(attacks)")
+        // Once the floods end, a large batch is stored (during them, whether one gets through depends
+        // on the machine's load: none did on a busy 2-core CI run).
+        #expect(attacks["after_floods_large_200"] == 1, "\(attacks)")
         // The well-behaved client: every batch acknowledged.
         #expect(good["acked"] as? Int == goodBatches * 400, "\(good.filter { $0.key != "ackedIDs" })")
         // Memory stayed bounded: the peak is the budget for bodies in flight plus the receiver's own
