@@ -126,7 +126,7 @@ public final class ReconcileDatabase: Sendable {
         }
     }
 
-    // MARK: Log positions (sync: GRDB's blocking API, called from the reconciliation task)
+    // MARK: Log positions (sync: SQLite's blocking API, called from the reconciliation task)
 
     /// A log file's saved position (offset, lines, complete), creating it at 0.
     func position(of file: AuditLogFile) throws -> (UInt64, UInt64, Bool) {
