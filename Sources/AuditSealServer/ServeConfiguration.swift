@@ -231,6 +231,8 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
             let root: Node?
             do { root = try YAMLDocument.compose(text) } catch let error as YAMLDocument.NumberOutOfRange {
                 throw ConfigurationError("\(path): \(error)")
+            } catch let error as YAMLSyntaxError {
+                throw ConfigurationError("\(path): not YAML: \(error)")
             }
             guard let root else { continue }
             guard case .mapping(let mapping) = root else { throw ConfigurationError("\(path): not a mapping of fields") }

@@ -43,6 +43,16 @@ import Testing
         #expect(c.s3Prefix == "6550000000000044642:2", "a quoted scalar is text")
     }
 
+    @Test func aConfigThatIsNotYAMLIsNamedWithItsLine() {
+        do {
+            _ = try ServeConfiguration.load(yaml: "listen: 127.0.0.1:0\nreconcile: [unclosed\n", source: "auditseal.yaml")
+            Issue.record("accepted")
+        } catch {
+            let message = "\(error)"
+            #expect(message.hasPrefix("auditseal.yaml: not YAML: line 3") && message.contains("flow sequence"), "\(message)")
+        }
+    }
+
     @Test func auditPolicyAndKubeconfigRefuseIt() throws {
         #expect(throws: AuditSealError.self) {
             _ = try AuditPolicy(yaml: "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n  - level: Metadata\n    x: 1:1:1:1:1:1:1:1:1:1:1\n")

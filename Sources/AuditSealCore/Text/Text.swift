@@ -62,19 +62,10 @@ public enum PercentEncoding {
         var bytes = text.utf8.makeIterator()
         while let b = bytes.next() {
             guard b == UInt8(ascii: "%") else { out.append(b); continue }
-            guard let h = bytes.next().flatMap(hexValue), let l = bytes.next().flatMap(hexValue) else { return nil }
+            guard let h = bytes.next().flatMap(Hex.nibble), let l = bytes.next().flatMap(Hex.nibble) else { return nil }
             out.append(h << 4 | l)
         }
         return String(validating: out, as: UTF8.self)
-    }
-
-    private static func hexValue(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
-        default: return nil
-        }
     }
 }
 

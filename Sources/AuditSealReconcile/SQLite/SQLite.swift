@@ -82,6 +82,8 @@ public struct SQLiteRow {
 public final class SQLiteStatement {
     fileprivate let handle: OpaquePointer
     private let connection: SQLiteConnection
+    /// The result columns' names, fixed once the statement is prepared.
+    private let names: [String]
 
     fileprivate init(_ connection: SQLiteConnection, sql: String) throws {
         var statement: OpaquePointer?
@@ -89,6 +91,7 @@ public final class SQLiteStatement {
         guard let statement else { throw SQLiteError(code: SQLITE_MISUSE, message: "empty statement: \(sql)") }
         handle = statement
         self.connection = connection
+        names = (0..<sqlite3_column_count(statement)).map { String(cString: sqlite3_column_name(statement, $0)) }
     }
 
     deinit { sqlite3_finalize(handle) }
@@ -127,9 +130,9 @@ public final class SQLiteStatement {
             let rc = sqlite3_step(handle)
             if rc == SQLITE_DONE { return }
             guard rc == SQLITE_ROW else { try connection.check(rc); return }
-            var columns = [String: SQLiteValue]()
-            for c in 0..<sqlite3_column_count(handle) {
-                let name = String(cString: sqlite3_column_name(handle, c))
+            var columns = [String: SQLiteValue](minimumCapacity: names.count)
+            for (i, name) in names.enumerated() {
+                let c = Int32(i)
                 switch sqlite3_column_type(handle, c) {
                 case SQLITE_INTEGER: columns[name] = .integer(sqlite3_column_int64(handle, c))
                 case SQLITE_FLOAT: columns[name] = .real(sqlite3_column_double(handle, c))
